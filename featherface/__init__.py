@@ -12,12 +12,17 @@ from featherface.errors import (  # noqa: E402
     WeightsError,
 )
 from featherface.types import Detector, Face  # noqa: E402
+from featherface.models.registry import create_model, list_models  # noqa: E402
+from featherface.inference.detector import FaceDetector  # noqa: E402
 
 __all__ = [
     "__version__",
     "ConfigError",
     "Detector",
     "Face",
+    "FaceDetector",
+    "create_model",
+    "list_models",
     "FeatherFaceError",
     "ImageError",
     "LabelFormatError",

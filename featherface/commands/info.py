@@ -1,0 +1,45 @@
+"""``featherface info MODEL``: per-block parameter table (vs. the design sheet), size and GFLOPs."""
+
+from __future__ import annotations
+
+import argparse
+
+from featherface.errors import ConfigError
+
+
+def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
+    p = sub.add_parser(name, help="parameter table, size and GFLOPs of a model",
+                       description="Print the per-block parameter table of MODEL next to the design sheet's "
+                                   "figures, the total, the fp32 size and the GFLOPs at the given input size.")
+    p.add_argument("model", nargs="?", default="featherface-v2-ultra", help="model name (see `featherface list`)")
+    p.add_argument("--size", type=int, nargs="+", default=[640], metavar="N",
+                   help="input size for GFLOPs: N (square) or H W (default 640)")
+    p.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="override config fields, e.g. --set dynamic_sharing=false fpn_channels=48")
+    p.set_defaults(func=run)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["a=1", "b=false"]`` -> ``{"a": 1, "b": False}`` (YAML scalars)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not KEY=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from featherface.models import create_model
+    from featherface.summary import format_info
+
+    if len(args.size) not in (1, 2):
+        raise ConfigError("--size takes N or H W")
+    h, w = (args.size[0], args.size[0]) if len(args.size) == 1 else args.size
+    model = create_model(args.model, **parse_overrides(args.set))
+    print(format_info(model, h, w, flops=not args.no_flops))
+    return 0

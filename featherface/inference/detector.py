@@ -1,0 +1,212 @@
+"""High-level face detection API: :class:`FaceDetector`.
+
+    >>> from featherface import FaceDetector
+    >>> det = FaceDetector(weights="path/to/weights.pt")        # or FaceDetector() once weights ship
+    >>> faces = det.detect("photo.jpg")                         # list[Face], original-image pixels
+
+Pre-processing: the image is scaled (only when ``input_size`` is given, or when it is larger than
+``max_size``), padded bottom/right with the mean colour to a multiple of 32 (so every pyramid level
+tiles exactly), converted to BGR-minus-mean. Results are mapped back to original pixels and clipped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from featherface.errors import ConfigError, WeightsError
+from featherface.inference.image_io import describe, load_image
+from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
+from featherface.models.featherface import FeatherFaceConfig
+from featherface.ops.anchors import PriorBox
+from featherface.types import Face
+
+_DEFAULT = "default"
+PAD_MULTIPLE = 32
+
+
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class TorchBackend:
+    """Runs the network with PyTorch (eager)."""
+
+    name = "torch"
+
+    def __init__(self, model: nn.Module, device: torch.device):
+        self.model = model.to(device).eval()
+        self.device = device
+
+    @torch.inference_mode()
+    def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
+        x = torch.from_numpy(batch).to(self.device)
+        out = self.model(x)
+        return {k: out[k].float().cpu() for k in ("bbox", "cls", "ldm")}
+
+
+class FaceDetector:
+    """Detects faces (box, score, 5 landmarks) in images.
+
+    Args:
+        model: a registered model name (see ``featherface.list_models()``) or a ready ``nn.Module``
+            returning ``{"bbox", "cls", "ldm"}`` (its ``config`` attribute, if any, gives the anchors).
+        weights: ``"default"`` — the trained weights shipped with the package (an error while none
+            ship for ``model``); a path to a weights file or training checkpoint; or ``None`` for an
+            untrained, randomly initialised network (explicit only — it finds no faces). Ignored
+            when ``model`` is a module and ``weights`` is left at ``"default"``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` picks CUDA when available.
+        score_threshold: minimum face probability (0.5 for applications, 0.02 for WIDER evaluation).
+        nms_threshold: IoU above which a lower-scoring overlapping box is dropped.
+        input_size: ``None`` runs at the original resolution; an int resizes the longer side to it.
+        max_size: images whose longer side exceeds this are scaled down first (memory safety).
+        backend: ``"torch"`` or ``"onnxruntime"`` (needs ``onnx_path`` or exports on the fly).
+        onnx_path: an exported ``.onnx`` file for the onnxruntime backend.
+    """
+
+    def __init__(
+        self,
+        model: str | nn.Module = "featherface-v2-ultra",
+        weights: str | os.PathLike | None = _DEFAULT,
+        device: str | torch.device | None = "cpu",
+        score_threshold: float = 0.5,
+        nms_threshold: float = 0.4,
+        input_size: int | None = None,
+        max_size: int = 2048,
+        pre_nms_top_k: int = 5000,
+        max_detections: int = 750,
+        backend: str = "torch",
+        onnx_path: str | os.PathLike | None = None,
+    ):
+        if not 0.0 <= score_threshold <= 1.0:
+            raise ConfigError(f"score_threshold must be in [0, 1], got {score_threshold}")
+        if not 0.0 < nms_threshold <= 1.0:
+            raise ConfigError(f"nms_threshold must be in (0, 1], got {nms_threshold}")
+        if input_size is not None and input_size < PAD_MULTIPLE:
+            raise ConfigError(f"input_size must be >= {PAD_MULTIPLE}, got {input_size}")
+        if max_size < PAD_MULTIPLE:
+            raise ConfigError(f"max_size must be >= {PAD_MULTIPLE}")
+        self.device = _resolve_device(device)
+        self.input_size = input_size
+        self.max_size = max_size
+        self.post = PostprocessConfig(score_threshold, nms_threshold, pre_nms_top_k, max_detections)
+        self.weights_path: Path | None = None
+        self.weights_meta: dict[str, Any] = {}
+
+        if isinstance(model, nn.Module):
+            net = model
+            if weights is not None and weights != _DEFAULT:
+                self._load_into(net, weights)
+        else:
+            from featherface.models.registry import create_model
+
+            net = create_model(model)
+            if weights is None:
+                warnings.warn(
+                    f"FaceDetector: '{model}' has random, untrained weights (weights=None); it will not find faces",
+                    stacklevel=2,
+                )
+            else:
+                self._load_into(net, weights)
+        self.model = net
+        self.name = getattr(net, "name", type(net).__name__)
+        cfg = getattr(net, "config", None)
+        if not isinstance(cfg, FeatherFaceConfig):
+            cfg = FeatherFaceConfig()
+        self.config = cfg
+        self.priors = PriorBox(cfg.min_sizes, cfg.steps)
+        self.mean = np.asarray(cfg.bgr_mean, dtype=np.float32)
+        if backend == "torch":
+            self.backend: Any = TorchBackend(net, self.device)
+        elif backend == "onnxruntime":
+            from featherface.export.onnx_backend import OnnxRuntimeBackend
+
+            self.backend = OnnxRuntimeBackend.for_model(net, onnx_path)
+        else:
+            raise ConfigError(f"unknown backend {backend!r}; use 'torch' or 'onnxruntime'")
+
+    def _load_into(self, net: nn.Module, weights: str | os.PathLike) -> None:
+        from featherface.weights import load_weights, resolve_weights
+
+        path = resolve_weights(str(weights), model_name=getattr(net, "name", None))
+        obj = load_weights(net, path)
+        self.weights_path = Path(path)
+        self.weights_meta = dict(obj.get("meta", {}))
+
+    # ------------------------------------------------------------------ pre-processing
+    def _scale_for(self, h: int, w: int) -> float:
+        longer = max(h, w)
+        if self.input_size is not None:
+            return self.input_size / longer
+        if longer > self.max_size:
+            return self.max_size / longer
+        return 1.0
+
+    def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        h, w = image.shape[:2]
+        s = self._scale_for(h, w)
+        if s != 1.0:
+            nh, nw = max(1, round(h * s)), max(1, round(w * s))
+            interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+            image = cv2.resize(image, (nw, nh), interpolation=interp)
+        return image, s
+
+    def _to_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Pad (mean colour) to a common multiple-of-32 canvas; BGR minus mean, NCHW float32."""
+        if self.input_size is not None:
+            side = int(math.ceil(self.input_size / PAD_MULTIPLE) * PAD_MULTIPLE)
+            H = W = side
+        else:
+            H = max(int(math.ceil(im.shape[0] / PAD_MULTIPLE) * PAD_MULTIPLE) for im in images)
+            W = max(int(math.ceil(im.shape[1] / PAD_MULTIPLE) * PAD_MULTIPLE) for im in images)
+        batch = np.zeros((len(images), 3, H, W), dtype=np.float32)  # zero == mean colour after subtraction
+        for i, im in enumerate(images):
+            h, w = im.shape[:2]
+            batch[i, :, :h, :w] = (im.astype(np.float32) - self.mean).transpose(2, 0, 1)
+        return batch
+
+    # ------------------------------------------------------------------ detection
+    def detect(self, image: Any, rgb: bool = False) -> list[Face]:
+        """Faces in one image (path, bytes, numpy HxWx3 **BGR** unless ``rgb=True``, or PIL), best first."""
+        return self.detect_batch([image], rgb=rgb)[0]
+
+    def detect_batch(self, images: Iterable[Any], rgb: bool = False) -> list[list[Face]]:
+        """Faces in several images with one network call (images are padded to a common size)."""
+        originals = [load_image(im, rgb=rgb) for im in images]
+        if not originals:
+            return []
+        prepared = [self._prepare(im) for im in originals]
+        batch = self._to_batch([p[0] for p in prepared])
+        _, _, H, W = batch.shape
+        outputs = self.backend(batch)
+        priors = self.priors(H, W)
+        boxes, scores, ldms = decode_outputs(outputs, priors, self.config.variances)
+        results = select_detections(boxes, scores, ldms, self.post)
+        faces_per_image: list[list[Face]] = []
+        for (b, sc, lm), orig, (_, s) in zip(results, originals, prepared):
+            oh, ow = orig.shape[:2]
+            px = torch.tensor([W, H], dtype=torch.float32) / s
+            b = (b.reshape(-1, 2, 2) * px).reshape(-1, 4)
+            lm = (lm.reshape(-1, 5, 2) * px)
+            b[:, 0::2] = b[:, 0::2].clamp(0, ow)
+            b[:, 1::2] = b[:, 1::2].clamp(0, oh)
+            valid = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+            faces_per_image.append([
+                Face.from_arrays(bb.tolist(), float(ss), ll.numpy())
+                for bb, ss, ll in zip(b[valid], sc[valid], lm[valid])
+            ])
+        return faces_per_image
+
+    def __repr__(self) -> str:
+        return (f"FaceDetector(model={self.name!r}, weights={str(self.weights_path) if self.weights_path else None!r}, "
+                f"device={str(self.device)!r}, backend={self.backend.name!r}, score_threshold={self.post.score_threshold})")

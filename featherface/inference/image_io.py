@@ -1,0 +1,144 @@
+"""Turning whatever the user hands us into an HxWx3 uint8 BGR array, or a clear :class:`ImageError`.
+
+Accepted: a path (``str``/``Path``; any format OpenCV decodes, EXIF orientation applied), raw
+encoded bytes, a numpy array, or a PIL image. Numpy arrays are taken as **BGR** (OpenCV's order)
+unless ``rgb=True``; PIL images are RGB by definition and converted. Grayscale (HxW, HxWx1) is
+expanded to three channels, 4-channel arrays lose their alpha, uint16 is scaled to 8 bits, float
+arrays are taken as 0..1 when their maximum is <= 1 and as 0..255 otherwise. Empty, non-finite,
+and non-numeric inputs are refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from featherface.errors import ImageError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".pgm", ".ppm", ".pbm"}
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+
+# Refuse to decode images whose pixel count would exhaust memory; larger ones are decoded reduced.
+MAX_DECODE_PIXELS = 50_000_000
+
+
+def describe(src: Any) -> str:
+    """Short name of an input for error messages."""
+    if isinstance(src, (str, os.PathLike)):
+        return str(src)
+    if isinstance(src, np.ndarray):
+        return f"array{tuple(src.shape)}:{src.dtype}"
+    return type(src).__name__
+
+
+def _decode(buf: np.ndarray, name: str) -> np.ndarray:
+    if buf.size == 0:
+        raise ImageError(f"{name}: empty file")
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # applies EXIF orientation, 16-bit -> 8-bit, drops alpha
+    except cv2.error as exc:
+        raise ImageError(f"{name}: cannot decode image ({str(exc).strip().splitlines()[-1]})") from None
+    if img is None:
+        raise ImageError(f"{name}: cannot decode image (corrupt, truncated or not an image)")
+    if img.size == 0:
+        raise ImageError(f"{name}: image has zero size")
+    return img
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as HxWx3 uint8 BGR (EXIF orientation applied)."""
+    p = Path(path)
+    if not p.exists():
+        raise ImageError(f"{p}: file not found")
+    if p.is_dir():
+        raise ImageError(f"{p}: is a directory")
+    try:
+        buf = np.fromfile(str(p), dtype=np.uint8)
+    except OSError as exc:
+        raise ImageError(f"{p}: cannot read file ({exc.strerror or exc})") from None
+    return _decode(buf, str(p))
+
+
+def array_to_bgr(arr: np.ndarray, rgb: bool = False, name: str | None = None) -> np.ndarray:
+    """Normalise a numpy image to contiguous HxWx3 uint8 BGR."""
+    name = name or describe(arr)
+    if not isinstance(arr, np.ndarray):
+        raise ImageError(f"{name}: expected a numpy array")
+    if arr.dtype == object or arr.dtype.kind not in "uifb":
+        raise ImageError(f"{name}: unsupported dtype {arr.dtype} (expected uint8, uint16 or float)")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise ImageError(f"{name}: expected an HxW, HxWx1, HxWx3 or HxWx4 image, got shape {tuple(arr.shape)}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageError(f"{name}: image has zero size {tuple(arr.shape)}")
+    if arr.dtype == np.uint8:
+        img = arr
+    elif arr.dtype.kind == "b":
+        img = arr.astype(np.uint8) * 255
+    elif arr.dtype == np.uint16:
+        img = (arr >> 8).astype(np.uint8)
+    elif arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ImageError(f"{name}: image contains NaN or infinite values")
+        scale = 255.0 if arr.size and float(arr.max()) <= 1.0 else 1.0
+        img = np.clip(arr.astype(np.float32) * scale, 0, 255).round().astype(np.uint8)
+    else:  # other ints
+        img = np.clip(arr, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_GRAY2BGR)
+    elif img.shape[2] == 4:
+        img = np.ascontiguousarray(img[:, :, :3])
+        if rgb:
+            img = img[:, :, ::-1]
+    elif rgb:
+        img = img[:, :, ::-1]
+    return np.ascontiguousarray(img)
+
+
+def load_image(src: Any, rgb: bool = False) -> np.ndarray:
+    """Any supported input -> HxWx3 uint8 BGR. ``rgb`` describes numpy inputs only."""
+    if isinstance(src, (str, os.PathLike)):
+        return read_image(src)
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return _decode(np.frombuffer(bytes(src), dtype=np.uint8), "<bytes>")
+    if isinstance(src, np.ndarray):
+        return array_to_bgr(src, rgb=rgb)
+    if type(src).__module__.startswith("PIL."):
+        try:
+            from PIL import ImageOps
+
+            im = ImageOps.exif_transpose(src)
+            im = im.convert("RGB")
+            return array_to_bgr(np.asarray(im), rgb=True, name="PIL image")
+        except ImageError:
+            raise
+        except Exception as exc:  # PIL raises many things for broken images
+            raise ImageError(f"PIL image: cannot convert ({exc})") from None
+    raise ImageError(f"unsupported input type {type(src).__name__}: pass a path, bytes, numpy array or PIL image")
+
+
+def is_image_path(p: Path) -> bool:
+    return p.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_video_path(p: Path) -> bool:
+    return p.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def expand_inputs(paths: list[str | os.PathLike], recursive: bool = True) -> list[Path]:
+    """Expand folders into their image/video files (sorted); files are kept as given, even odd ones,
+    so that a bad file is reported rather than silently skipped."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            it = p.rglob("*") if recursive else p.glob("*")
+            out.extend(sorted(f for f in it if f.is_file() and (is_image_path(f) or is_video_path(f))))
+        else:
+            out.append(p)
+    return out

@@ -1,0 +1,65 @@
+"""From raw head outputs to faces: softmax, decode against priors, threshold, top-k, NMS.
+
+Shared by the detector, the evaluation runner, the training learning check and the ONNX backend,
+so every path turns network outputs into faces the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from featherface.ops.boxes import decode_boxes, decode_landmarks
+from featherface.ops.nms import batched_nms
+
+
+@dataclass
+class PostprocessConfig:
+    """Thresholds of the decoding step (RetinaFace defaults; use ``score_threshold=0.02`` for WIDER eval)."""
+
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.4
+    pre_nms_top_k: int = 5000
+    max_detections: int = 750
+
+
+def decode_outputs(
+    outputs: dict[str, torch.Tensor],
+    priors: torch.Tensor,
+    variances: Sequence[float] = (0.1, 0.2),
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Raw outputs -> ``boxes (B,N,4)`` x1y1x2y2 and ``landmarks (B,N,10)`` normalised, ``scores (B,N)``."""
+    boxes = decode_boxes(outputs["bbox"].float(), priors, variances)
+    landmarks = decode_landmarks(outputs["ldm"].float(), priors, variances)
+    scores = torch.softmax(outputs["cls"].float(), dim=-1)[..., 1]
+    return boxes, scores, landmarks
+
+
+def select_detections(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    landmarks: torch.Tensor,
+    cfg: PostprocessConfig,
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Per image: threshold, top-k, NMS (one batched call for the whole batch), cap.
+
+    Inputs are ``(B, N, ...)``; returns per image ``(boxes (K,4), scores (K,), landmarks (K,10))``
+    sorted by score, in the same coordinates as the inputs.
+    """
+    bsz, n = scores.shape
+    k = min(cfg.pre_nms_top_k, n)
+    top_scores, top_idx = scores.topk(k, dim=1)  # (B, k), sorted
+    keep_mask = top_scores > cfg.score_threshold
+    img_ids = torch.arange(bsz, device=scores.device)[:, None].expand(bsz, k)[keep_mask]
+    flat_idx = top_idx[keep_mask]
+    cand_boxes = boxes[img_ids, flat_idx]
+    cand_scores = top_scores[keep_mask]
+    cand_ldm = landmarks[img_ids, flat_idx]
+    kept = batched_nms(cand_boxes, cand_scores, img_ids, cfg.nms_threshold)
+    results = []
+    for b in range(bsz):
+        sel = kept[img_ids[kept] == b][: cfg.max_detections]
+        results.append((cand_boxes[sel], cand_scores[sel], cand_ldm[sel]))
+    return results

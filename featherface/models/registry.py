@@ -1,0 +1,100 @@
+"""Model registry (timm-style): ``create_model(name, **overrides)`` and ``list_models()``."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Callable
+
+from featherface.errors import ConfigError
+from featherface.models.featherface import FeatherFace, FeatherFaceConfig
+
+_REGISTRY: dict[str, Callable[[], FeatherFaceConfig]] = {}
+_DESCRIPTIONS: dict[str, str] = {}
+
+
+def register_model(name: str, description: str = "") -> Callable[[Callable[[], FeatherFaceConfig]], Callable[[], FeatherFaceConfig]]:
+    """Register a function returning the default :class:`FeatherFaceConfig` of a named model."""
+
+    def deco(fn: Callable[[], FeatherFaceConfig]) -> Callable[[], FeatherFaceConfig]:
+        _REGISTRY[name] = fn
+        _DESCRIPTIONS[name] = description or (fn.__doc__ or "").strip().splitlines()[0]
+        return fn
+
+    return deco
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`create_model`."""
+    return sorted(_REGISTRY)
+
+
+def describe_model(name: str) -> str:
+    return _DESCRIPTIONS[_check_name(name)]
+
+
+def _check_name(name: str) -> str:
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    return name
+
+
+def model_config(name: str, **overrides: Any) -> FeatherFaceConfig:
+    """The config of ``name`` with ``overrides`` applied (unknown keys are an error)."""
+    cfg = _REGISTRY[_check_name(name)]()
+    known = {f.name for f in fields(cfg)}
+    bad = sorted(set(overrides) - known)
+    if bad:
+        raise ConfigError(f"unknown option(s) for {name}: {', '.join(bad)}")
+    d = cfg.to_dict()
+    d.update(overrides)
+    return FeatherFaceConfig.from_dict(d)
+
+
+def create_model(name: str = "featherface-v2-ultra", pretrained: bool | str = False, **overrides: Any) -> FeatherFace:
+    """Build a registered model.
+
+    Args:
+        name: a name from :func:`list_models`.
+        pretrained: ``False`` for random initialisation, ``True`` for the weights shipped with the
+            package (an error while none are shipped for ``name``), or a path to a checkpoint.
+        **overrides: any :class:`FeatherFaceConfig` field, e.g. ``dynamic_sharing=False``.
+    """
+    cfg = model_config(name, **overrides)
+    model = FeatherFace(cfg, name=name)
+    if pretrained:
+        from featherface.weights import load_weights, resolve_weights
+
+        path = resolve_weights(name if pretrained is True else str(pretrained), model_name=name)
+        load_weights(model, path)
+    return model
+
+
+@register_model("featherface-v2-ultra", "FeatherFace V2 Ultra: ~246K params, shared CBAM, BiFPN_Light, 5 V2 techniques, SSH_Grouped")
+def _v2_ultra() -> FeatherFaceConfig:
+    return FeatherFaceConfig()
+
+
+@register_model("featherface-v2-base", "V2 Ultra with all five techniques off (the ablation base)")
+def _v2_base() -> FeatherFaceConfig:
+    return FeatherFaceConfig(feature_reuse=False, attention_multiplication=False, progressive_enhancement=False,
+                             multiscale_weighting=False, dynamic_sharing=False)
+
+
+@register_model("featherface-v1", "FeatherFace V1 baseline: ~0.49M params, per-level CBAM, BiFPN 76ch x3, plain SSH, RetinaFace heads")
+def _v1() -> FeatherFaceConfig:
+    return FeatherFaceConfig(
+        cbam_reduction=16,
+        share_cbam=False,
+        fpn_channels=76,
+        fpn_layers=3,
+        fpn_conv="separable",
+        fpn_lateral_groups=1,
+        ssh_groups=1,
+        shuffle_groups=2,
+        head_mid_channels=0,
+        feature_reuse=False,
+        attention_multiplication=False,
+        progressive_enhancement=False,
+        multiscale_weighting=False,
+        dynamic_sharing=False,
+    )

@@ -1,0 +1,162 @@
+"""Saving, verifying and loading FeatherFace weights files.
+
+A weights file is a ``torch.save`` of a plain dict (tensors, strings, numbers only — loadable with
+``torch.load(..., weights_only=True)``, so a weights file can never run code)::
+
+    {"format": "featherface-weights", "version": 1, "model": "featherface-v2-ultra",
+     "config": {...FeatherFaceConfig fields...}, "state_dict": {...}, "sha256": "<of the state_dict>",
+     "meta": {...free-form: training recipe, data, metrics...}}
+
+Training checkpoints (see :mod:`featherface.training`) embed the same dict under ``"weights"``, so
+they load here too. ``sha256`` covers the tensors' bytes in key order, so a file that was damaged
+after it was written (or whose tensors were edited) fails verification with a clear message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from featherface.errors import WeightsError
+
+FORMAT = "featherface-weights"
+VERSION = 1
+PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# name -> file inside featherface/weights/ ; filled in when trained weights ship
+BUILTIN_WEIGHTS: dict[str, str] = {}
+
+
+def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """Hash of the tensors (names, dtypes, shapes and bytes), independent of pickling details."""
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().cpu().contiguous()
+        h.update(k.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()
+
+
+def weights_dict(model: nn.Module, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The weights-file dict of a :class:`~featherface.models.FeatherFace` (also used inside checkpoints)."""
+    sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": getattr(model, "name", "featherface-custom"),
+        "config": json.loads(json.dumps(model.config.to_dict())),  # tuples -> lists, plain types only
+        "state_dict": sd,
+        "sha256": state_dict_sha256(sd),
+        "meta": dict(meta or {}),
+    }
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """Write ``obj`` to a temporary file in the same folder, fsync, then rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            buf = io.BytesIO()
+            torch.save(obj, buf)
+            f.write(buf.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_weights(model: nn.Module, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
+    """Save a model's weights (atomically) in the verified FeatherFace format."""
+    atomic_torch_save(weights_dict(model, meta), path)
+    return Path(path)
+
+
+def read_weights(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and verify a weights file (or a training checkpoint) -> the weights dict.
+
+    Raises :class:`WeightsError` naming the file and the cause: missing, empty, truncated/corrupt,
+    not a FeatherFace file, containing pickled code, or failing its checksum.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise WeightsError(f"{p}: weights file not found")
+    if p.is_dir():
+        raise WeightsError(f"{p}: is a directory, not a weights file")
+    if p.stat().st_size == 0:
+        raise WeightsError(f"{p}: weights file is empty (0 bytes)")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged or unsafe files
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise WeightsError(f"{p}: refused to load: the file contains pickled objects other than tensors "
+                               f"(it could run code); only plain weights files are accepted") from None
+        raise WeightsError(f"{p}: cannot read weights file (truncated or corrupt?): {msg}") from None
+    if isinstance(obj, dict) and "weights" in obj and isinstance(obj["weights"], dict):
+        obj = obj["weights"]  # a training checkpoint
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise WeightsError(f"{p}: not a FeatherFace weights file (no '{FORMAT}' header); "
+                           "plain state_dicts can be loaded with load_state_dict_file()")
+    for key in ("model", "config", "state_dict", "sha256"):
+        if key not in obj:
+            raise WeightsError(f"{p}: weights file lacks the '{key}' entry")
+    digest = state_dict_sha256(obj["state_dict"])
+    if digest != obj["sha256"]:
+        raise WeightsError(f"{p}: checksum mismatch (file damaged or edited): expected {obj['sha256'][:12]}…, got {digest[:12]}…")
+    return obj
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike, strict_arch: bool = True) -> dict[str, Any]:
+    """Verify ``path`` and load it into ``model``; the architecture must match exactly."""
+    obj = read_weights(path)
+    ours = model.config.to_dict()
+    theirs = obj["config"]
+    if strict_arch:
+        diff = [k for k in ours if k in theirs and json.dumps(ours[k]) != json.dumps(theirs[k])]
+        diff += [k for k in theirs if k not in ours]
+        if diff:
+            raise WeightsError(
+                f"{path}: weights are for '{obj['model']}' with a different architecture "
+                f"(differs in: {', '.join(sorted(diff)[:6])}); build the model with create_model('{obj['model']}') "
+                f"or pass model='{obj['model']}'"
+            )
+    try:
+        model.load_state_dict(obj["state_dict"], strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise WeightsError(f"{path}: weights do not fit model '{getattr(model, 'name', '?')}': {first}") from None
+    return obj
+
+
+def resolve_weights(name_or_path: str, model_name: str | None = None) -> Path:
+    """Map ``"default"``/a model name to the file shipped in the package, or return a path as is.
+
+    While no trained weights ship for a model, asking for them is an error — never random output.
+    """
+    key = model_name if name_or_path in ("default", "pretrained") else name_or_path
+    if key in BUILTIN_WEIGHTS:
+        return PACKAGE_WEIGHTS_DIR / BUILTIN_WEIGHTS[key]
+    p = Path(name_or_path)
+    if name_or_path in ("default", "pretrained") or (not p.suffix and not p.exists()):
+        shipped = ", ".join(sorted(BUILTIN_WEIGHTS)) or "none yet"
+        raise WeightsError(
+            f"no trained weights are shipped for '{key}' (shipped: {shipped}); pass weights=PATH to a "
+            "checkpoint you trained (featherface train), or weights=None for an untrained, random model"
+        )
+    return p

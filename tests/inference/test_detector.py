@@ -1,0 +1,146 @@
+import numpy as np
+import pytest
+import torch
+
+from featherface import FaceDetector, Face
+from featherface.errors import ConfigError, ImageError, WeightsError
+from tests.inference.stub import PlantedFacesModel
+
+BOXES = np.array([[40, 30, 104, 110], [150, 60, 190, 108]], dtype=np.float32)
+LMS = np.array([
+    [[60, 60], [85, 60], [72, 75], [62, 92], [84, 92]],
+    [[160, 78], [180, 78], [170, 88], [162, 98], [178, 98]],
+], dtype=np.float32)
+
+
+def _image(h=240, w=300):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def test_planted_faces_are_found_in_original_pixels():
+    det = FaceDetector(model=PlantedFacesModel(BOXES, LMS), score_threshold=0.5)
+    faces = det.detect(_image())
+    assert len(faces) == 2  # duplicates removed by NMS
+    got = sorted(faces, key=lambda f: f.box[0])
+    for f, box, lm in zip(got, BOXES, LMS):
+        assert np.allclose(f.box, box, atol=0.05)
+        assert np.allclose(np.asarray(f.landmarks), lm, atol=0.05)
+        assert 0.9 < f.score < 1.0
+
+
+def test_input_size_rescales_back_to_original():
+    # network sees the image resized by 0.5 (longer side 600 -> 300); faces planted in that frame
+    model = PlantedFacesModel(BOXES, LMS)
+    det = FaceDetector(model=model, input_size=300)
+    faces = det.detect(_image(480, 600))
+    assert model.calls[-1] == (1, 3, 320, 320)  # padded square canvas
+    got = sorted(faces, key=lambda f: f.box[0])
+    for f, box in zip(got, BOXES):
+        assert np.allclose(f.box, box * 2, atol=0.1)
+
+
+def test_score_threshold_filters():
+    det = FaceDetector(model=PlantedFacesModel(BOXES, LMS, scores=np.array([0.95, 0.6])), score_threshold=0.7)
+    faces = det.detect(_image())
+    assert len(faces) == 1 and faces[0].score > 0.9
+
+
+def test_boxes_are_clipped_to_the_image():
+    boxes = np.array([[-20, -10, 60, 70]], dtype=np.float32)
+    lms = np.full((1, 5, 2), 20, dtype=np.float32)
+    faces = FaceDetector(model=PlantedFacesModel(boxes, lms)).detect(_image())
+    assert faces and faces[0].box[0] == 0 and faces[0].box[1] == 0
+
+
+def test_detect_batch_matches_single_and_handles_sizes():
+    det = FaceDetector(model=PlantedFacesModel(BOXES, LMS))
+    a, b = _image(240, 300), _image(256, 256)
+    batch = det.detect_batch([a, b])
+    assert len(batch) == 2
+    single = det.detect(a)
+    assert len(batch[0]) == len(single) == 2
+    for fb, fs in zip(batch[0], single):
+        assert np.allclose(fb.box, fs.box, atol=1e-3) and fb.score == pytest.approx(fs.score)
+    assert len(batch[1]) == 2  # the planted faces lie inside the 256x256 image too
+    assert det.detect_batch([]) == []
+
+
+def test_accepts_gray_rgba_pil_and_rgb_flag():
+    from PIL import Image
+
+    det = FaceDetector(model=PlantedFacesModel(BOXES, LMS))
+    img = _image()
+    gray = img[:, :, 0]
+    rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+    for inp in (gray, gray[:, :, None], rgba, Image.fromarray(img), img.astype(np.float32) / 255.0):
+        assert len(det.detect(inp)) == 2
+    assert len(det.detect(img[:, :, ::-1], rgb=True)) == 2  # negative-stride view
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    from PIL import Image
+
+    from featherface.inference.image_io import load_image
+
+    arr = np.zeros((40, 80, 3), np.uint8)
+    arr[:, :10] = 255  # bright stripe on the left
+    pil = Image.fromarray(arr)
+    exif = pil.getexif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    path = tmp_path / "rot.jpg"
+    pil.save(path, exif=exif)
+    img = load_image(path)
+    assert img.shape[:2] == (80, 40)
+    assert img[:10].mean() > 200  # stripe now on top
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.zeros((0, 10, 3), np.uint8), "zero size"),
+    (np.zeros((10, 10, 2), np.uint8), "shape"),
+    (np.full((10, 10, 3), np.nan, np.float32), "NaN"),
+    (np.zeros((10, 10, 3), dtype=object), "dtype"),
+    ("does/not/exist.jpg", "not found"),
+    (b"not an image at all", "cannot decode"),
+    (12345, "unsupported input"),
+])
+def test_bad_inputs_raise_image_error(bad, match):
+    det = FaceDetector(model=PlantedFacesModel(BOXES, LMS))
+    with pytest.raises(ImageError, match=match):
+        det.detect(bad)
+
+
+def test_corrupt_file_names_the_file(tmp_path):
+    p = tmp_path / "broken.jpg"
+    p.write_bytes(b"\xff\xd8\xff\xe0" + b"garbage" * 10)
+    det = FaceDetector(model=PlantedFacesModel(BOXES, LMS))
+    with pytest.raises(ImageError, match="broken.jpg"):
+        det.detect(p)
+
+
+def test_tiny_and_huge_aspect_images_run():
+    det = FaceDetector(model=PlantedFacesModel(BOXES[:0], LMS[:0]), max_size=256)
+    assert det.detect(np.zeros((1, 1, 3), np.uint8)) == []
+    assert det.detect(np.zeros((1, 3000, 3), np.uint8)) == []
+
+
+def test_default_weights_are_reserved_and_random_needs_asking():
+    with pytest.raises(WeightsError, match="no trained weights"):
+        FaceDetector()
+    with pytest.warns(UserWarning, match="untrained"):
+        FaceDetector(weights=None)
+
+
+def test_bad_config_values():
+    with pytest.raises(ConfigError):
+        FaceDetector(model=PlantedFacesModel(BOXES, LMS), score_threshold=2)
+    with pytest.raises(ConfigError):
+        FaceDetector(model=PlantedFacesModel(BOXES, LMS), backend="tensorrt")
+
+
+def test_face_to_dict_is_json_ready():
+    import json
+
+    f = Face.from_arrays([1, 2, 3, 4], 0.9, np.arange(10))
+    d = json.loads(json.dumps(f.to_dict()))
+    assert d["box"] == [1, 2, 3, 4] and len(d["landmarks"]) == 5

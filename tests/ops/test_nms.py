@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+import torch
+
+from featherface.ops.nms import batched_nms, nms
+
+
+def brute_force_nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> list[int]:
+    """Textbook greedy NMS, one box at a time."""
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    keep: list[int] = []
+    for i in order:
+        ok = True
+        for j in keep:
+            xx1, yy1 = max(boxes[i, 0], boxes[j, 0]), max(boxes[i, 1], boxes[j, 1])
+            xx2, yy2 = min(boxes[i, 2], boxes[j, 2]), min(boxes[i, 3], boxes[j, 3])
+            inter = max(0.0, xx2 - xx1) * max(0.0, yy2 - yy1)
+            ua = (boxes[i, 2] - boxes[i, 0]) * (boxes[i, 3] - boxes[i, 1]) + \
+                 (boxes[j, 2] - boxes[j, 0]) * (boxes[j, 3] - boxes[j, 1]) - inter
+            if ua > 0 and inter / ua > thr:
+                ok = False
+                break
+        if ok:
+            keep.append(i)
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("thr", [0.3, 0.5, 0.7])
+def test_nms_matches_brute_force(seed, thr):
+    rng = np.random.default_rng(seed)
+    n = 300
+    xy = rng.uniform(0, 200, (n, 2))
+    wh = rng.uniform(5, 60, (n, 2))
+    boxes = np.concatenate([xy, xy + wh], 1).astype(np.float32)
+    scores = rng.uniform(0, 1, n).astype(np.float32)
+    got = nms(torch.from_numpy(boxes), torch.from_numpy(scores), thr).tolist()
+    assert got == brute_force_nms(boxes.astype(np.float64), scores, thr)
+
+
+def test_nms_empty_and_batched_groups_independent():
+    assert nms(torch.zeros(0, 4), torch.zeros(0), 0.5).numel() == 0
+    boxes = torch.tensor([[0, 0, 10, 10], [0, 0, 10, 10], [1, 1, 11, 11]], dtype=torch.float32)
+    scores = torch.tensor([0.9, 0.8, 0.7])
+    groups = torch.tensor([0, 1, 0])
+    kept = sorted(batched_nms(boxes, scores, groups, 0.5).tolist())
+    assert kept == [0, 1]  # identical boxes in different images both survive

@@ -1,0 +1,94 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from featherface import FaceDetector
+from featherface.errors import WeightsError
+from featherface.models import create_model
+from featherface.weights import load_weights, read_weights, save_weights
+
+
+@pytest.fixture(scope="module")
+def v2_file(tmp_path_factory):
+    torch.manual_seed(1)
+    m = create_model("featherface-v2-ultra")
+    p = tmp_path_factory.mktemp("w") / "v2.pt"
+    save_weights(m, p, meta={"note": "test"})
+    return m, p
+
+
+def test_round_trip_and_detector_loads(v2_file):
+    m, p = v2_file
+    m2 = create_model("featherface-v2-ultra")
+    obj = load_weights(m2, p)
+    assert obj["meta"]["note"] == "test"
+    for a, b in zip(m.state_dict().values(), m2.state_dict().values()):
+        assert torch.equal(a, b)
+    det = FaceDetector(weights=p)
+    assert det.weights_path == p
+
+
+def test_wrong_architecture_is_named(v2_file):
+    _, p = v2_file
+    with pytest.raises(WeightsError, match="featherface-v2-ultra"):
+        load_weights(create_model("featherface-v1"), p)
+    with pytest.raises(WeightsError, match="different architecture"):
+        FaceDetector(model="featherface-v1", weights=p)
+
+
+def test_missing_empty_truncated_and_garbage(tmp_path, v2_file):
+    _, good = v2_file
+    with pytest.raises(WeightsError, match="not found"):
+        read_weights(tmp_path / "none.pt")
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(WeightsError, match="empty"):
+        read_weights(empty)
+    trunc = tmp_path / "trunc.pt"
+    trunc.write_bytes(good.read_bytes()[: os.path.getsize(good) // 2])
+    with pytest.raises(WeightsError, match="trunc.pt"):
+        read_weights(trunc)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(os.urandom(2048))
+    with pytest.raises(WeightsError):
+        read_weights(junk)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/featherface_pwned",))
+
+
+def test_pickle_with_code_is_refused_and_not_run(tmp_path):
+    p = tmp_path / "evil.pt"
+    torch.save({"format": "featherface-weights", "x": _Evil()}, p)
+    if os.path.exists("/tmp/featherface_pwned"):
+        os.unlink("/tmp/featherface_pwned")
+    with pytest.raises(WeightsError, match="refused"):
+        read_weights(p)
+    assert not os.path.exists("/tmp/featherface_pwned")
+
+
+def test_plain_state_dict_and_checksum_mismatch(tmp_path, v2_file):
+    m, good = v2_file
+    plain = tmp_path / "plain.pt"
+    torch.save(m.state_dict(), plain)
+    with pytest.raises(WeightsError, match="not a FeatherFace weights file"):
+        read_weights(plain)
+    obj = torch.load(good, weights_only=True)
+    k = next(iter(obj["state_dict"]))
+    obj["state_dict"][k] = obj["state_dict"][k] + 1
+    edited = tmp_path / "edited.pt"
+    torch.save(obj, edited)
+    with pytest.raises(WeightsError, match="checksum"):
+        read_weights(edited)
+
+
+def test_training_checkpoint_layout_loads(tmp_path, v2_file):
+    m, good = v2_file
+    ckpt = {"epoch": 3, "weights": torch.load(good, weights_only=True)}
+    p = tmp_path / "ckpt.pt"
+    torch.save(ckpt, p)
+    load_weights(create_model("featherface-v2-ultra"), p)
