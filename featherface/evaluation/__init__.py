@@ -1,0 +1,11 @@
+"""Evaluation: the official WIDER FACE protocol (easy / medium / hard AP) and PR curves."""
+
+from featherface.evaluation.widerface import (
+    evaluate,
+    evaluate_prediction_dir,
+    load_wider_ground_truth,
+    read_prediction_dir,
+    write_predictions,
+)
+
+__all__ = ["evaluate", "evaluate_prediction_dir", "load_wider_ground_truth", "read_prediction_dir", "write_predictions"]

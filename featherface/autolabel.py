@@ -1,0 +1,149 @@
+"""Auto-labelling: a teacher detector turns unlabelled photos into a RetinaFace ``label.txt``.
+
+This is how a user adapts FeatherFace to their own domain without drawing boxes by hand, and how
+the package's default weights were made (YuNet as the teacher over the shared real photos). The
+teacher is anything satisfying :class:`featherface.types.Detector`; the CLI builds YuNet
+(``yunet`` or ``yunet:PATH``) or a FeatherFace checkpoint (``featherface:WEIGHTS``, self-training).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from featherface.data.labels import ImageAnnotation, write_retinaface_labels
+from featherface.errors import ConfigError, FeatherFaceError
+from featherface.inference.image_io import load_image
+from featherface.types import Detector, Face
+
+
+@dataclass
+class AutolabelReport:
+    """What the teacher found: per image face counts, and the files it could not read."""
+
+    label_file: Path
+    root: Path
+    faces_per_image: dict[str, int]
+    dropped_small: int
+    failures: list[tuple[str, str]]
+    splits: dict[str, Path] | None = None
+
+    @property
+    def total_faces(self) -> int:
+        return sum(self.faces_per_image.values())
+
+    def summary(self) -> str:
+        n = len(self.faces_per_image)
+        counts = np.array(list(self.faces_per_image.values()) or [0])
+        return (f"{self.total_faces} faces in {n} images (per image: min {counts.min()}, median {int(np.median(counts))}, "
+                f"max {counts.max()}); {self.dropped_small} below the minimum size dropped; "
+                f"{len(self.failures)} unreadable; labels -> {self.label_file} (paths relative to {self.root})"
+                + "".join(f"; {k} split -> {v}" for k, v in (self.splits or {}).items()))
+
+
+def build_teacher(spec: str, score_threshold: float = 0.7) -> Detector:
+    """``yunet``, ``yunet:PATH``, ``yunet-s`` or ``featherface:WEIGHTS[:MODEL]`` -> a detector."""
+    kind, _, arg = spec.partition(":")
+    if kind.startswith("yunet"):
+        from featherface.peers.yunet import YuNetDetector
+
+        default = "yunet/yunet_s_dynamic.onnx" if kind == "yunet-s" else None
+        path = arg or None
+        if path is None and default:
+            from featherface.peers.base import peers_dir
+
+            path = str(peers_dir() / default)
+        return YuNetDetector(path, score_threshold=score_threshold, name=kind)
+    if kind == "featherface":
+        if not arg:
+            raise ConfigError("teacher 'featherface' needs a weights file: featherface:PATH[:MODEL]")
+        from featherface.inference.detector import FaceDetector
+        from featherface.weights import read_weights
+
+        weights, _, model = arg.partition(":")
+        model = model or read_weights(weights)["model"]
+        det = FaceDetector(model=model, weights=weights, score_threshold=score_threshold)
+        return det  # type: ignore[return-value]
+    raise ConfigError(f"unknown teacher {spec!r}: use yunet[:PATH], yunet-s or featherface:WEIGHTS")
+
+
+def faces_to_annotation(rel_path: str, faces: Sequence[Face], min_size: float) -> tuple[ImageAnnotation, int]:
+    """Keep faces whose shorter side is >= ``min_size`` px; returns the annotation and how many were dropped."""
+    kept = [f for f in faces if min(f.width, f.height) >= min_size]
+    n = len(kept)
+    boxes = np.array([f.box for f in kept], dtype=np.float32).reshape(n, 4)
+    lms = np.full((n, 5, 2), -1.0, dtype=np.float32)
+    has = np.zeros(n, dtype=bool)
+    for i, f in enumerate(kept):
+        if f.landmarks is not None:
+            lms[i] = np.asarray(f.landmarks, dtype=np.float32)
+            has[i] = True
+    return ImageAnnotation(path=rel_path, boxes=boxes, landmarks=lms, has_landmarks=has), len(faces) - n
+
+
+def split_holdout(annotations: Sequence[ImageAnnotation], val_fraction: float, seed: int = 0
+                  ) -> tuple[list[ImageAnnotation], list[ImageAnnotation]]:
+    """Deterministic train/validation split by a hash of each image path (stable when images are
+    added or removed, independent of file order)."""
+    import hashlib
+
+    if not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    train, val = [], []
+    for a in annotations:
+        h = int(hashlib.sha256(f"{seed}:{a.path}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (val if h < val_fraction else train).append(a)
+    return train, val
+
+
+def autolabel(
+    images: Iterable[str | os.PathLike],
+    teacher: Detector,
+    output: str | os.PathLike,
+    root: str | os.PathLike | None = None,
+    min_size: float = 8.0,
+    progress: bool = True,
+    val_fraction: float = 0.0,
+    split_seed: int = 0,
+) -> AutolabelReport:
+    """Run ``teacher`` over ``images`` and write a RetinaFace label file (boxes + 5 landmarks).
+
+    Paths in the file are relative to ``root`` (default: the images' common folder). Unreadable
+    images are reported and left out; images with no face are kept (they are useful negatives).
+    With ``val_fraction > 0`` two more files are written beside ``output``: ``<stem>_train.txt``
+    and ``<stem>_val.txt`` (a deterministic hold-out, see :func:`split_holdout`).
+    """
+    paths = [Path(p).resolve() for p in images]
+    if not paths:
+        raise ConfigError("no input images")
+    root_p = Path(root).resolve() if root else Path(os.path.commonpath([str(p.parent) for p in paths]))
+    anns: list[ImageAnnotation] = []
+    per_image: dict[str, int] = {}
+    failures: list[tuple[str, str]] = []
+    dropped = 0
+    for p in tqdm(paths, desc=f"autolabel ({getattr(teacher, 'name', 'teacher')})", unit="img", disable=not progress):
+        try:
+            rel = p.relative_to(root_p).as_posix()
+        except ValueError:
+            raise ConfigError(f"{p} is not under the label root {root_p}") from None
+        try:
+            faces = teacher.detect(load_image(p))
+        except FeatherFaceError as exc:
+            failures.append((str(p), str(exc)))
+            continue
+        ann, d = faces_to_annotation(rel, faces, min_size)
+        dropped += d
+        anns.append(ann)
+        per_image[rel] = len(ann.boxes)
+    out = Path(write_retinaface_labels(output, anns))
+    splits: dict[str, Path] = {}
+    if val_fraction > 0:
+        train, val = split_holdout(anns, val_fraction, split_seed)
+        splits["train"] = Path(write_retinaface_labels(out.with_name(f"{out.stem}_train{out.suffix}"), train))
+        splits["val"] = Path(write_retinaface_labels(out.with_name(f"{out.stem}_val{out.suffix}"), val))
+    return AutolabelReport(out, root_p, per_image, dropped, failures, splits)

@@ -1,0 +1,285 @@
+"""``featherface eval``: WIDER FACE validation AP (easy / medium / hard), official protocol.
+
+Two sources of predictions:
+
+* ``--predictions DIR``: an existing ``<event>/<image>.txt`` folder written by any detector;
+* ``--images WIDER_val/images [--weights W ...]``: run our detector over the 3,226 validation
+  images first (optionally with flip test and ``--save-predictions``), then evaluate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featherface.errors import FeatherFaceError, ImageError
+
+_GT_REL = Path("shared") / "data" / "widerface" / "ground_truth"
+_DETECTOR_ONLY = ("weights", "input_size", "save_predictions")
+
+
+def _default_gt_dir() -> Path | None:
+    """``../shared/data/widerface/ground_truth`` next to the working directory or the checkout."""
+    for base in (Path.cwd().parent, Path(__file__).resolve().parents[2].parent):
+        cand = base / _GT_REL
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
+    """Register the verb: its options and ``func=run``."""
+    default_gt = _default_gt_dir()
+    p = subparsers.add_parser(
+        name,
+        help="WIDER FACE val AP (easy/medium/hard) of a prediction folder or of our detector",
+        description=(
+            "Official WIDER FACE validation protocol: AP on the easy, medium and hard settings "
+            "(IoU 0.5, scores min-max normalised over the set, 1000 thresholds, VOC-style AP). "
+            "Evaluate an existing prediction folder (--predictions) or run our detector over the "
+            "validation images (--images) and evaluate its output."
+        ),
+    )
+    p.add_argument(
+        "--gt", type=Path, default=default_gt, required=default_gt is None, metavar="DIR",
+        help="folder with wider_face_val.mat and wider_{easy,medium,hard}_val.mat"
+        + (f" (default: {default_gt})" if default_gt else ""),
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--predictions", type=Path, metavar="DIR",
+                     help="existing prediction folder <event>/<image>.txt (any detector)")
+    src.add_argument("--images", type=Path, metavar="DIR",
+                     help="WIDER_val/images: run our detector over the validation images, then evaluate")
+    det = p.add_argument_group("detector options (with --images)")
+    det.add_argument("--weights", metavar="FILE", help="weights or checkpoint file (default: the shipped weights)")
+    det.add_argument("--model", default="featherface-v2-ultra", help="model name (default: %(default)s)")
+    det.add_argument("--input-size", type=int, metavar="N",
+                     help="resize the longer image side to N (default: original size, the protocol's usual choice)")
+    det.add_argument("--flip", action="store_true", help="flip test: also detect on the mirrored image and merge")
+    det.add_argument("--threshold", type=float, default=0.02,
+                     help="score threshold of the detector (default: %(default)s, the usual WIDER setting)")
+    det.add_argument("--nms-threshold", type=float, default=0.4, help="NMS IoU (default: %(default)s)")
+    det.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default: %(default)s)")
+    det.add_argument("--save-predictions", type=Path, metavar="DIR",
+                     help="also write the detections as a standard prediction folder")
+    out = p.add_argument_group("evaluation and output")
+    out.add_argument("--limit", type=int, metavar="N",
+                     help="evaluate only N evenly spaced images (quick check; APs are not comparable)")
+    out.add_argument("--iou", type=float, default=0.5, help="IoU threshold (default: %(default)s, the protocol's)")
+    out.add_argument("--json", type=Path, metavar="FILE", help="write the APs and counts as JSON")
+    out.add_argument("--plot", type=Path, metavar="PNG", help="draw the three precision-recall curves")
+    out.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate; print the easy | medium | hard table; return the exit code."""
+    from featherface.evaluation.widerface import (
+        SETTINGS,
+        EvaluationWarning,
+        evaluate,
+        load_wider_ground_truth,
+        read_prediction_dir,
+    )
+
+    if args.predictions is not None:
+        used = [f"--{k.replace('_', '-')}" for k in _DETECTOR_ONLY if getattr(args, k, None) is not None]
+        if getattr(args, "flip", False):
+            used.append("--flip")
+        if used:
+            raise FeatherFaceError(f"{', '.join(used)} only apply with --images (running our detector)")
+    if args.limit is not None and args.limit < 1:
+        raise FeatherFaceError(f"--limit must be >= 1, got {args.limit}")
+    progress = not args.quiet
+
+    def show(message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None) -> None:
+        prefix = "warning" if issubclass(category, EvaluationWarning) else category.__name__
+        print(f"featherface eval: {prefix}: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", EvaluationWarning)
+        warnings.showwarning = show
+        gt = load_wider_ground_truth(args.gt)
+        if args.limit is not None and args.limit < gt.num_images:
+            idx = np.unique(np.linspace(0, gt.num_images - 1, args.limit).round().astype(int))
+            gt = gt.subset(idx)
+            print(f"note: evaluating {gt.num_images} of the images only (--limit); APs are not comparable "
+                  "with full-set numbers", file=sys.stderr)
+        if args.predictions is not None:
+            preds = read_prediction_dir(args.predictions, gt, progress=progress)
+            source: dict[str, Any] = {"predictions": str(args.predictions)}
+        else:
+            preds = _detect_all(args, gt, progress)
+            source = {
+                "model": args.model, "weights": args.weights, "input_size": args.input_size,
+                "flip": bool(args.flip), "score_threshold": args.threshold, "nms_threshold": args.nms_threshold,
+            }
+        result = evaluate(preds, gt, args.iou)
+
+    settings = [s for s in SETTINGS if s in result]
+    print(_table(result, settings))
+    if args.json is not None:
+        payload = {s: round(float(result[s]), 6) for s in settings}
+        payload.update(
+            iou_threshold=result["iou_threshold"],
+            num_images=result["num_images"],
+            missing_images=result["missing_images"],
+            num_predictions=result["num_predictions"],
+            faces=result["faces"],
+            source=source,
+        )
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        print(f"APs written to {args.json}")
+    if args.plot is not None:
+        from featherface.evaluation.plot import plot_pr_curves
+
+        plot_pr_curves(result, args.plot)
+        print(f"precision-recall curves drawn in {args.plot}")
+    return 0
+
+
+def _table(result: dict[str, Any], settings: list[str]) -> str:
+    head = f"WIDER FACE val AP (IoU {result['iou_threshold']:g}, {result['num_images']} images"
+    if result["missing_images"]:
+        head += f", {result['missing_images']} without predictions"
+    head += ")"
+    cells = [f"{result[s]:.4f}" for s in settings]
+    widths = [max(len(s), len(c)) for s, c in zip(settings, cells)]
+    top = " | ".join(s.center(w) for s, w in zip(settings, widths))
+    sep = "-+-".join("-" * w for w in widths)
+    row = " | ".join(c.center(w) for c, w in zip(cells, widths))
+    return "\n".join([head, top, sep, row])
+
+
+# --------------------------------------------------------------------------- running our detector
+
+
+def _detect_all(args: argparse.Namespace, gt: Any, progress: bool) -> dict[str, np.ndarray]:
+    """Run the detector over every ground-truth image; ``{event/image: (N, 5) x y w h score}``."""
+    import cv2
+
+    from featherface.evaluation.predictions import faces_to_prediction, write_predictions
+    from featherface.evaluation.widerface import EvaluationWarning
+
+    try:
+        from featherface.inference.detector import FaceDetector
+    except ImportError as exc:
+        raise FeatherFaceError(f"our detector is not available in this installation ({exc})") from exc
+
+    root = Path(args.images)
+    if not root.is_dir():
+        raise FeatherFaceError(f"image folder {root} does not exist")
+    if not (root / gt.events[0]).is_dir() and (root / "images" / gt.events[0]).is_dir():
+        root = root / "images"  # accept WIDER_val as well as WIDER_val/images
+
+    kwargs: dict[str, Any] = dict(
+        model=args.model, device=args.device, score_threshold=args.threshold,
+        nms_threshold=args.nms_threshold, input_size=args.input_size,
+    )
+    if args.weights is not None:
+        kwargs["weights"] = args.weights
+    native_flip = False
+    if args.flip:
+        try:
+            native_flip = "flip" in inspect.signature(FaceDetector).parameters
+        except (TypeError, ValueError):  # pragma: no cover - exotic callables
+            native_flip = False
+        if native_flip:
+            kwargs["flip"] = True
+    detector = FaceDetector(**kwargs)
+
+    preds: dict[str, np.ndarray] = {}
+    missing: list[str] = []
+    unreadable: list[str] = []
+    it: Any = range(gt.num_images)
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, desc="detecting", unit="img")
+    for i in it:
+        path = _find_image(root, gt.events[i], gt.names[i])
+        if path is None:
+            missing.append(gt.key(i))
+            continue
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            unreadable.append(str(path))
+            continue
+        if args.flip and not native_flip:
+            arr = flip_test(detector, img, args.nms_threshold)
+        else:
+            arr = faces_to_prediction(detector.detect(img))
+        if args.save_predictions is not None:
+            write_predictions(args.save_predictions, gt.events[i], gt.names[i], arr[:, :4], arr[:, 4])
+        preds[gt.key(i)] = arr
+    if not preds:
+        raise ImageError(f"no validation image found under {root} (expected <event>/<image>.jpg)")
+    if missing:
+        warnings.warn(f"{len(missing)} validation image(s) not found under {root} (e.g. {missing[0]}.jpg)",
+                      EvaluationWarning, stacklevel=2)
+    if unreadable:
+        warnings.warn(f"{len(unreadable)} image(s) could not be decoded (e.g. {unreadable[0]})",
+                      EvaluationWarning, stacklevel=2)
+    if args.save_predictions is not None:
+        print(f"predictions written to {args.save_predictions}", file=sys.stderr)
+    return preds
+
+
+def _find_image(root: Path, event: str, name: str) -> Path | None:
+    for ext in (".jpg", ".jpeg", ".png", ".JPG"):
+        p = root / event / f"{name}{ext}"
+        if p.is_file():
+            return p
+    return None
+
+
+def flip_test(detector: Any, image: np.ndarray, nms_threshold: float) -> np.ndarray:
+    """Detect on the image and its mirror, un-mirror, merge with NMS; ``(N, 5)`` ``x y w h score``.
+
+    Used when ``FaceDetector`` has no flip option of its own. The mirror of ``x`` is ``W - x`` in
+    continuous pixel coordinates, so ``(x1, x2)`` maps back to ``(W - x2, W - x1)``.
+    """
+    import cv2
+
+    from featherface.evaluation.predictions import faces_to_prediction
+
+    w = image.shape[1]
+    a = faces_to_prediction(detector.detect(image))
+    b = faces_to_prediction(detector.detect(cv2.flip(image, 1)))
+    if b.shape[0]:
+        b[:, 0] = w - (b[:, 0] + b[:, 2])  # x1' = W - x2
+    both = np.concatenate([a, b], axis=0)
+    if both.shape[0] == 0:
+        return both
+    xyxy = both[:, :4].copy()
+    xyxy[:, 2:] += xyxy[:, :2]
+    keep = nms(xyxy, both[:, 4], nms_threshold)
+    return both[keep]
+
+
+def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy NMS (continuous coordinates, no +1); indices of the kept boxes, best score first."""
+    b = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    areas = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        iw = np.clip(np.minimum(b[i, 2], b[rest, 2]) - np.maximum(b[i, 0], b[rest, 0]), 0, None)
+        ih = np.clip(np.minimum(b[i, 3], b[rest, 3]) - np.maximum(b[i, 1], b[rest, 1]), 0, None)
+        inter = iw * ih
+        union = areas[i] + areas[rest] - inter
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+        order = rest[iou <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
