@@ -116,6 +116,15 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("model", "config", "state_dict", "sha256"):
         if key not in obj:
             raise WeightsError(f"{p}: weights file lacks the '{key}' entry")
+    # a damaged or hand-edited header must fail here, not as an AttributeError deep in the checksum
+    for key, typ in (("model", str), ("config", dict), ("state_dict", dict), ("sha256", str), ("meta", dict)):
+        if key in obj and not isinstance(obj[key], typ):
+            raise WeightsError(f"{p}: weights file entry '{key}' is a {type(obj[key]).__name__}, "
+                               f"expected a {typ.__name__}")
+    bad = next((k for k, v in obj["state_dict"].items()
+                if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
+    if bad is not None:
+        raise WeightsError(f"{p}: state_dict entry {bad!r} is not a tensor named by a string")
     digest = state_dict_sha256(obj["state_dict"])
     if digest != obj["sha256"]:
         raise WeightsError(f"{p}: checksum mismatch (file damaged or edited): expected {obj['sha256'][:12]}…, got {digest[:12]}…")

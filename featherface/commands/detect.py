@@ -38,13 +38,27 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.set_defaults(func=run)
 
 
-def _process_video(det, path: Path, out_dir: Path | None, stride: int, quiet: bool) -> list[dict[str, Any]]:
+def _output_path(out_dir: Path, stem: str, suffix: str, used: set[str]) -> Path:
+    """``<stem>_faces<suffix>``, or ``<stem>_faces-2<suffix>``... when an earlier input of this run
+    already took that name (``a.jpg`` and ``a.png``, or ``x/a.jpg`` and ``y/a.jpg``): one input's
+    picture must never silently overwrite another's."""
+    name, k = f"{stem}_faces{suffix}", 1
+    while name.lower() in used:
+        k += 1
+        name = f"{stem}_faces-{k}{suffix}"
+    used.add(name.lower())
+    return out_dir / name
+
+
+def _process_video(det, path: Path, out_dir: Path | None, stride: int, quiet: bool,
+                   used: set[str] | None = None) -> list[dict[str, Any]]:
     import cv2
     from tqdm import tqdm
 
     from featherface.errors import ImageError
     from featherface.visualize import draw_faces
 
+    used = set() if used is None else used
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ImageError(f"{path}: cannot open video")
@@ -65,7 +79,7 @@ def _process_video(det, path: Path, out_dir: Path | None, stride: int, quiet: bo
                 if out_dir is not None:
                     if writer is None:
                         h, w = frame.shape[:2]
-                        writer = cv2.VideoWriter(str(out_dir / f"{path.stem}_faces.mp4"),
+                        writer = cv2.VideoWriter(str(_output_path(out_dir, path.stem, ".mp4", used)),
                                                  cv2.VideoWriter_fourcc(*"mp4v"), fps / stride, (w, h))
                     writer.write(draw_faces(frame, faces))
             idx += 1
@@ -98,12 +112,13 @@ def run(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     failures: list[tuple[str, str]] = []
+    used_names: set[str] = set()
     n_faces = 0
     bar = tqdm(inputs, desc="detect", unit="file", disable=args.quiet or len(inputs) < 2)
     for path in bar:
         try:
             if is_video_path(path):
-                frames = _process_video(det, path, out_dir, max(1, args.video_stride), args.quiet)
+                frames = _process_video(det, path, out_dir, max(1, args.video_stride), args.quiet, used_names)
                 results.append({"file": str(path), "type": "video", "frames": frames})
                 n_faces += sum(len(f["faces"]) for f in frames)
                 continue
@@ -113,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             results.append({"file": str(path), "type": "image", "width": image.shape[1], "height": image.shape[0],
                             "faces": [f.to_dict() for f in faces]})
             if out_dir is not None:
-                target = out_dir / f"{path.stem}_faces.jpg"
+                target = _output_path(out_dir, path.stem, ".jpg", used_names)
                 if not cv2.imwrite(str(target), draw_faces(image, faces)):
                     raise FeatherFaceError(f"{target}: cannot write annotated picture")
         except FeatherFaceError as exc:

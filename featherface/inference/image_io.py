@@ -5,25 +5,47 @@ encoded bytes, a numpy array, or a PIL image. Numpy arrays are taken as **BGR** 
 unless ``rgb=True``; PIL images are RGB by definition and converted. Grayscale (HxW, HxWx1) is
 expanded to three channels, 4-channel arrays lose their alpha, uint16 is scaled to 8 bits, float
 arrays are taken as 0..1 when their maximum is <= 1 and as 0..255 otherwise. Empty, non-finite,
-and non-numeric inputs are refused rather than guessed at.
+and non-numeric inputs are refused rather than guessed at. Encoded files whose header declares more
+than :data:`MAX_DECODE_PIXELS` pixels are refused before decoding (decompression bombs).
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
 
-from featherface.errors import ImageError
+from featherface.errors import ConfigError, ImageError
+from featherface.inference.image_header import image_header_size
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".pgm", ".ppm", ".pbm"}
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
-# Refuse to decode images whose pixel count would exhaust memory; larger ones are decoded reduced.
-MAX_DECODE_PIXELS = 50_000_000
+# Refuse, before decoding, files whose header declares more pixels than this: decoding needs about
+# 6 bytes per pixel at peak (a 12000x12000 JPEG: 0.9 GB), and a 1 MB PNG can declare 20000x20000
+# (2.3 GB, 17 s). 200 Mpx covers 100 Mpx cameras and 12000x12000 scans. Override with the
+# environment variable FEATHERFACE_MAX_IMAGE_PIXELS or by assigning this module attribute.
+MAX_DECODE_PIXELS = 200_000_000
+
+
+def max_decode_pixels() -> int:
+    """The pixel limit in force (``$FEATHERFACE_MAX_IMAGE_PIXELS`` wins over the module constant)."""
+    env = os.environ.get("FEATHERFACE_MAX_IMAGE_PIXELS", "").strip()
+    if env:
+        try:
+            return max(1, int(float(env)))
+        except ValueError:
+            raise ConfigError(f"FEATHERFACE_MAX_IMAGE_PIXELS={env!r} is not a number") from None
+    return MAX_DECODE_PIXELS
+
+
+def _mpx(n: int) -> str:
+    return f"{n / 1e6:,.0f} Mpx" if n >= 10**6 else f"{n:,} pixels"
 
 
 def describe(src: Any) -> str:
@@ -35,11 +57,49 @@ def describe(src: Any) -> str:
     return type(src).__name__
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_level: int | None = None
+
+
+@contextmanager
+def _opencv_quiet() -> Iterator[None]:
+    """Silence OpenCV's own logging while decoding: a damaged file otherwise prints several
+    ``[ERROR:0@...]`` lines to stderr before we raise our one-line :class:`ImageError`.
+    Nesting- and thread-safe (the level is restored when the last decoder finishes)."""
+    global _quiet_depth, _saved_level
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None or not hasattr(log, "setLogLevel"):  # pragma: no cover - very old OpenCV
+        yield
+        return
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _saved_level = log.getLogLevel()
+            log.setLogLevel(log.LOG_LEVEL_SILENT)
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _saved_level is not None:
+                log.setLogLevel(_saved_level)
+
+
 def _decode(buf: np.ndarray, name: str) -> np.ndarray:
     if buf.size == 0:
         raise ImageError(f"{name}: empty file")
+    size = image_header_size(buf)
+    limit = max_decode_pixels()
+    if size is not None and size[0] * size[1] > limit:
+        raise ImageError(
+            f"{name}: image declares {size[0]}x{size[1]} pixels ({_mpx(size[0] * size[1])}), above the "
+            f"{_mpx(limit)} decoding limit (damaged header or decompression bomb?); downscale it first "
+            "or raise FEATHERFACE_MAX_IMAGE_PIXELS"
+        )
     try:
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # applies EXIF orientation, 16-bit -> 8-bit, drops alpha
+        with _opencv_quiet():
+            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # applies EXIF orientation, 16-bit -> 8-bit, drops alpha
     except cv2.error as exc:
         raise ImageError(f"{name}: cannot decode image ({str(exc).strip().splitlines()[-1]})") from None
     if img is None:
@@ -56,6 +116,15 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"{p}: file not found")
     if p.is_dir():
         raise ImageError(f"{p}: is a directory")
+    if not p.is_file():  # /dev/zero, a FIFO, a socket: reading would never end (or block forever)
+        raise ImageError(f"{p}: not a regular file")
+    # no encoded image within the pixel limit is this big (8 bytes/pixel: 16-bit RGBA, uncompressed);
+    # refuse before reading a multi-GB file (a video or disk image renamed .jpg) into memory
+    max_bytes = 8 * max_decode_pixels() + (1 << 20)
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise ImageError(f"{p}: file is {size / 2**20:,.0f} MB, larger than any image within the "
+                         f"{_mpx(max_decode_pixels())} decoding limit could be")
     try:
         buf = np.fromfile(str(p), dtype=np.uint8)
     except OSError as exc:
@@ -86,7 +155,8 @@ def array_to_bgr(arr: np.ndarray, rgb: bool = False, name: str | None = None) ->
         if not np.isfinite(arr).all():
             raise ImageError(f"{name}: image contains NaN or infinite values")
         scale = 255.0 if arr.size and float(arr.max()) <= 1.0 else 1.0
-        img = np.clip(arr.astype(np.float32) * scale, 0, 255).round().astype(np.uint8)
+        # clip in the input's own precision: float64 values beyond float32's range must not overflow
+        img = np.clip(arr * scale, 0, 255).astype(np.float32).round().astype(np.uint8)
     else:  # other ints
         img = np.clip(arr, 0, 255).astype(np.uint8)
     if img.ndim == 2:
