@@ -1,0 +1,76 @@
+"""``featherface bench``: V1 vs V2 Ultra speed, size, FLOPs and memory side by side (+ a Haar peer row).
+
+    featherface bench                      # full grid (several minutes on 2 cores)
+    featherface bench --quick              # ~1 minute: 320x320, batch 1, 1 thread
+    featherface bench --sizes 320 --batches 1 8 --threads 1 --backends torch onnx-fp32 --json out.json
+
+Prints markdown tables (the ones in docs/deployment.md) and writes the raw numbers as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from featherface.errors import ConfigError
+
+
+def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
+    p = sub.add_parser(
+        name, help="benchmark V1 vs V2 Ultra: latency, size, FLOPs, memory",
+        description="Latency (median/p90) of FeatherFace V1 and V2 Ultra with torch eager, onnxruntime fp32 and "
+                    "onnxruntime INT8, plus OpenCV's Haar cascade as a peer, over sizes x batches x threads; "
+                    "parameters, file sizes, GFLOPs and peak memory; V2/V1 ratios. Random weights unless "
+                    "--weights is given (speed does not depend on weight values).")
+    p.add_argument("--models", nargs="+", default=None, metavar="NAME",
+                   help="models (default featherface-v1 featherface-v2-ultra)")
+    p.add_argument("--sizes", nargs="+", type=int, default=None, metavar="N", help="square input sizes (default 640 320)")
+    p.add_argument("--batches", nargs="+", type=int, default=None, metavar="B", help="batch sizes (default 1 8)")
+    p.add_argument("--threads", nargs="+", type=int, default=None, metavar="T", help="thread counts (default 1 2)")
+    p.add_argument("--backends", nargs="+", default=None, metavar="BACKEND",
+                   help="torch onnx-fp32 onnx-int8 haar (default all)")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per cell (default 20; 5 with --quick)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed runs per cell (default 3)")
+    p.add_argument("--quick", action="store_true", help="preset: 320x320, batch 1, 1 thread, 5 repeats, no memory/profile")
+    p.add_argument("--images", default=None, help="folder of photos for inputs and INT8 calibration "
+                                                  "(default: shared/data/photos when present, else synthetic)")
+    p.add_argument("--weights", nargs="*", default=[], metavar="MODEL=PATH", help="trained weights per model (optional)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes (subprocesses)")
+    p.add_argument("--no-profile", action="store_true", help="skip the per-block torch profile")
+    p.add_argument("--json", default="runs/bench/bench.json", help="write the raw results here (default runs/bench/bench.json)")
+    p.add_argument("--markdown", default=None, help="also write the markdown tables to this file")
+    p.add_argument("--keep-onnx", default=None, metavar="DIR", help="keep the exported ONNX files in DIR")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from featherface.benchmark import BenchSettings, format_markdown, run_benchmark, save_result
+
+    kw: dict = {}
+    for key in ("models", "sizes", "batches", "threads", "backends", "repeats", "warmup"):
+        v = getattr(args, key)
+        if v is not None:
+            kw[key] = v
+    weights = {}
+    for item in args.weights:
+        if "=" not in item:
+            raise ConfigError(f"--weights takes MODEL=PATH, got {item!r}")
+        k, v = item.split("=", 1)
+        weights[k] = v
+    kw.update(images=args.images, weights=weights, workdir=args.keep_onnx)
+    if args.no_memory:
+        kw["memory"] = False
+    if args.no_profile:
+        kw["profile"] = False
+    settings = BenchSettings.quick(**kw) if args.quick else BenchSettings(**kw)
+    result = run_benchmark(settings, log=lambda s: print(s, flush=True))
+    md = format_markdown(result)
+    print()
+    print(md)
+    if args.json:
+        print(f"raw results: {save_result(result, args.json)}")
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(md + "\n")
+        print(f"tables: {args.markdown}")
+    return 0

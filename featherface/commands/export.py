@@ -1,0 +1,161 @@
+"""``featherface export``: ONNX (optionally INT8) or TorchScript files that need no Python to use.
+
+    featherface export --format onnx --weights run/best.pt --output v2.onnx
+    featherface export --format onnx --random --model featherface-v1 --int8 --calibration photos/
+    featherface export --format torchscript --weights run/best.pt
+
+Without trained weights the export must be asked for explicitly with ``--random`` (the file then
+says ``trained=false`` in its metadata): nothing may pass for a trained detector by accident.
+After writing, the command checks the file against PyTorch (ONNX) or fp32 (INT8) and prints the
+differences.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from featherface.errors import ConfigError
+
+
+def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
+    p = sub.add_parser(
+        name, help="export a model to ONNX (fp32 / INT8) or TorchScript",
+        description="Export a FeatherFace model to ONNX (opset >= 17, dynamic batch/height/width, metadata "
+                    "describing normalisation, anchors and outputs) or TorchScript. Needs --weights PATH, or "
+                    "--random for an untrained network (speed tests only).")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="output format (default onnx)")
+    p.add_argument("--model", default=None,
+                   help="model name (default: the one recorded in --weights, else featherface-v2-ultra)")
+    w = p.add_mutually_exclusive_group()
+    w.add_argument("--weights", default=None, help="weights file or training checkpoint to export")
+    w.add_argument("--random", action="store_true", help="export an untrained, randomly initialised network")
+    p.add_argument("--seed", type=int, default=0, help="seed of --random initialisation (default 0)")
+    p.add_argument("--output", "-o", default=None, help="output file (default: MODEL.onnx / MODEL.torchscript.pt)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset, >= 17 (default 17)")
+    p.add_argument("--input-size", type=int, nargs="+", default=[640], metavar="N",
+                   help="example input for tracing: N or H W, multiples of 32 (the file accepts any size)")
+    p.add_argument("--postprocess", action="store_true",
+                   help="ONNX: decode + score threshold + NMS inside the graph (outputs detections, batch_index)")
+    p.add_argument("--score-threshold", type=float, default=0.5, help="with --postprocess (default 0.5)")
+    p.add_argument("--nms-threshold", type=float, default=0.4, help="with --postprocess (default 0.4)")
+    p.add_argument("--max-detections", type=int, default=750, help="with --postprocess, per image (default 750)")
+    p.add_argument("--exporter", choices=["legacy", "dynamo"], default="legacy",
+                   help="torch ONNX exporter (default legacy: fast, supports --postprocess)")
+    q = p.add_argument_group("INT8 (ONNX)")
+    q.add_argument("--int8", action="store_true", help="also write an INT8 (QDQ, static) model next to the fp32 one")
+    q.add_argument("--calibration", default=None,
+                   help="folder of calibration images, or 'synthetic' (default: $FEATHERFACE_CALIBRATION or "
+                        "shared/data/photos when present)")
+    q.add_argument("--calibration-size", type=int, default=640, help="calibration input size (default 640)")
+    q.add_argument("--calibration-images", type=int, default=32, help="use at most N images (default 32)")
+    q.add_argument("--calibrate-method", choices=["minmax", "percentile", "entropy"], default="minmax")
+    q.add_argument("--int8-output", default=None, help="INT8 file (default: OUTPUT with .int8.onnx)")
+    q.add_argument("--fp32-groups", nargs="*", default=["head_outputs"], metavar="GROUP",
+                   help="node groups kept fp32: head_outputs heads attention first_conv (default head_outputs)")
+    p.add_argument("--no-verify", action="store_true", help="skip the check against PyTorch after writing")
+    p.set_defaults(func=run)
+
+
+def load_model(name: str | None, weights: str | None, random: bool, seed: int = 0) -> Any:
+    """Build the model to export: from ``weights`` (its recorded architecture) or, with ``random``, untrained."""
+    import torch
+
+    from featherface.models import FeatherFace, FeatherFaceConfig, create_model
+
+    if weights is None and not random:
+        raise ConfigError("no weights: pass --weights PATH (a trained checkpoint), or --random to export an "
+                          "untrained network explicitly (for speed tests; it finds no faces)")
+    if random:
+        torch.manual_seed(seed)
+        return create_model(name or "featherface-v2-ultra")
+    from featherface.weights import load_weights, read_weights
+
+    obj = read_weights(weights)  # type: ignore[arg-type]
+    if name is None:
+        model = FeatherFace(FeatherFaceConfig.from_dict(obj["config"]), name=obj["model"])
+    else:
+        model = create_model(name)
+    load_weights(model, weights)  # type: ignore[arg-type]
+    return model
+
+
+def _size(values: list[int]) -> tuple[int, int]:
+    if len(values) not in (1, 2):
+        raise ConfigError("--input-size takes N or H W")
+    return (values[0], values[0]) if len(values) == 1 else (values[0], values[1])
+
+
+def _mb(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.2f} MB"
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    model = load_model(args.model, args.weights, args.random, args.seed).eval()
+    hw = _size(args.input_size)
+    trained = args.weights is not None
+    if args.format == "torchscript":
+        if args.postprocess or args.int8:
+            raise ConfigError("--postprocess and --int8 apply to --format onnx only")
+        from featherface.export.torchscript import export_torchscript, load_torchscript
+
+        out = Path(args.output or f"{model.name}.torchscript.pt")
+        export_torchscript(model, out, input_size=hw, weights=args.weights, trained=trained)
+        print(f"wrote {out} ({_mb(out)}): TorchScript, outputs (bbox, cls, ldm), metadata in featherface.json"
+              + ("" if trained else "  [untrained random weights]"))
+        if not args.no_verify:
+            mod, _ = load_torchscript(out)
+            x = torch.randn(1, 3, *hw) * 50
+            with torch.inference_mode(), torch.jit.optimized_execution(False):
+                ref, got = model(x), mod(x)
+            diff = max(float((ref[k] - g).abs().max()) for k, g in zip(("bbox", "cls", "ldm"), got))
+            print(f"verify: TorchScript vs PyTorch at {hw[0]}x{hw[1]}: max |diff| {diff:.3g}")
+        return 0
+
+    from featherface.export.onnx_export import export_onnx
+
+    if args.int8 and args.postprocess:
+        raise ConfigError("--int8 quantizes the raw-output model: drop --postprocess (decode outside the graph)")
+    out = Path(args.output or f"{model.name}.onnx")
+    export_onnx(model, out, opset=args.opset, input_size=hw, postprocess=args.postprocess,
+                score_threshold=args.score_threshold, nms_threshold=args.nms_threshold,
+                max_detections=args.max_detections, weights=args.weights, trained=trained, exporter=args.exporter)
+    what = "decode+NMS in graph: outputs detections (K,15), batch_index (K,)" if args.postprocess \
+        else "raw outputs bbox, cls, ldm"
+    print(f"wrote {out} ({_mb(out)}): ONNX opset {args.opset}, dynamic batch/H/W, {what}"
+          + ("" if trained else "  [untrained random weights]"))
+    from featherface.export.compare import compare_sessions, ort_runner, summary_line, torch_runner
+
+    if not args.no_verify and not args.postprocess:
+        rng = np.random.default_rng(0)
+        xs = [rng.normal(0, 50, size=(1, 3, *hw)).astype(np.float32)]
+        rep = compare_sessions(torch_runner(model), ort_runner(out), xs, model.config)
+        print("verify: " + summary_line("onnxruntime vs PyTorch", rep))
+    if args.int8:
+        from featherface.export.quantize import ImageCalibrationReader, default_calibration_dir, quantize_onnx_int8
+
+        calib = args.calibration or default_calibration_dir()
+        if calib is None:
+            raise ConfigError("--int8 needs calibration images: --calibration DIR (photos like those you will "
+                              "run on), or --calibration synthetic")
+        q_out = Path(args.int8_output or (str(out)[:-5] if str(out).endswith(".onnx") else str(out)) + ".int8.onnx")
+        quantize_onnx_int8(out, q_out, calib, input_size=args.calibration_size, exclude=args.fp32_groups,
+                           calibrate_method=args.calibrate_method, max_images=args.calibration_images)
+        print(f"wrote {q_out} ({_mb(q_out)}): INT8 QDQ, calibrated on {calib} at {args.calibration_size}px "
+              f"(fp32: {_mb(out)})")
+        if not args.no_verify:
+            reader = ImageCalibrationReader(calib, args.calibration_size, model.config.bgr_mean,
+                                            max_images=min(8, args.calibration_images))
+            rep = compare_sessions(ort_runner(out), ort_runner(q_out), reader.batches, model.config)
+            print("verify: " + summary_line("INT8 vs fp32", rep))
+            if not trained:
+                print("note: random weights amplify quantization noise far more than trained ones; judge INT8 "
+                      "accuracy with trained weights")
+    return 0
+
+
+__all__ = ["add_parser", "run", "load_model"]

@@ -1,0 +1,155 @@
+"""Numerical comparisons between backends: raw outputs and decoded faces.
+
+Used by ``featherface export`` (to print how far the ONNX / INT8 files are from PyTorch right after
+writing them) and by the benchmark's INT8 rows.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from featherface.export.metadata import RAW_OUTPUTS
+
+
+def raw_diff(ref: dict[str, Any], other: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per output: max absolute difference and RMS difference relative to the reference's RMS."""
+    out = {}
+    for k in RAW_OUTPUTS:
+        a = np.asarray(ref[k], dtype=np.float64)
+        b = np.asarray(other[k], dtype=np.float64)
+        rms = float(np.sqrt((a ** 2).mean())) or 1.0
+        out[k] = {"max_abs": float(np.abs(a - b).max()), "rel_rms": float(np.sqrt(((a - b) ** 2).mean())) / rms}
+    return out
+
+
+def face_scores(cls_logits: Any) -> np.ndarray:
+    """Face probability per prior from ``cls`` logits (B, N, 2)."""
+    return torch.softmax(torch.as_tensor(np.asarray(cls_logits), dtype=torch.float32), -1)[..., 1].numpy()
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def match_faces(ref_boxes: np.ndarray, boxes: np.ndarray, iou: float = 0.5) -> tuple[int, int, int]:
+    """Greedy one-to-one matching at ``iou`` -> (matched, only in ref, only in other)."""
+    if len(ref_boxes) == 0 or len(boxes) == 0:
+        return 0, len(ref_boxes), len(boxes)
+    m = _iou(np.asarray(ref_boxes, np.float64), np.asarray(boxes, np.float64))
+    matched = 0
+    while m.size and m.max() >= iou:
+        i, j = np.unravel_index(int(m.argmax()), m.shape)
+        matched += 1
+        m[i, :] = -1
+        m[:, j] = -1
+    return matched, len(ref_boxes) - matched, len(boxes) - matched
+
+
+def decoded_faces(raw: dict[str, Any], height: int, width: int, config: Any,
+                  score_threshold: float = 0.5, nms_threshold: float = 0.4) -> list[np.ndarray]:
+    """Per image: (K, 5) boxes in input pixels + score, decoded exactly like the detector."""
+    from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
+    from featherface.ops.anchors import generate_priors
+
+    priors = generate_priors(height, width, config.min_sizes, config.steps)
+    t = {k: torch.as_tensor(np.asarray(raw[k])) for k in RAW_OUTPUTS}
+    boxes, scores, ldms = decode_outputs(t, priors, config.variances)
+    res = select_detections(boxes, scores, ldms, PostprocessConfig(score_threshold, nms_threshold))
+    scale = torch.tensor([width, height, width, height], dtype=torch.float32)
+    return [torch.cat([b * scale, s[:, None]], 1).numpy() for b, s, _ in res]
+
+
+def compare_sessions(
+    ref_run: Any,
+    other_run: Any,
+    batches: Iterable[np.ndarray],
+    config: Any,
+    score_threshold: float = 0.5,
+) -> dict[str, Any]:
+    """Run two backends (callables batch -> raw dict) on ``batches``; summarise raw and face differences.
+
+    Returns worst-case raw differences, the worst face-probability change, and face agreement
+    (IoU >= 0.5 matching) at ``score_threshold``.
+    """
+    worst: dict[str, dict[str, float]] = {k: {"max_abs": 0.0, "rel_rms": 0.0} for k in RAW_OUTPUTS}
+    score_diff = 0.0
+    matched = only_ref = only_other = 0
+    n = 0
+    for x in batches:
+        a, b = ref_run(x), other_run(x)
+        a = {k: np.asarray(a[k]) for k in RAW_OUTPUTS}
+        b = {k: np.asarray(b[k]) for k in RAW_OUTPUTS}
+        for k, d in raw_diff(a, b).items():
+            worst[k] = {m: max(worst[k][m], d[m]) for m in d}
+        score_diff = max(score_diff, float(np.abs(face_scores(a["cls"]) - face_scores(b["cls"])).max()))
+        h, w = x.shape[2:]
+        for fa, fb in zip(decoded_faces(a, h, w, config, score_threshold),
+                          decoded_faces(b, h, w, config, score_threshold)):
+            m, r, o = match_faces(fa[:, :4], fb[:, :4])
+            matched, only_ref, only_other = matched + m, only_ref + r, only_other + o
+        n += x.shape[0]
+    total = matched + only_ref
+    return {
+        "images": n,
+        "raw": worst,
+        "max_score_change": score_diff,
+        "faces_ref": total,
+        "faces_matched": matched,
+        "faces_missing": only_ref,
+        "faces_extra": only_other,
+        "face_agreement": (matched / max(1, matched + only_ref + only_other)),
+        "score_threshold": score_threshold,
+    }
+
+
+def ort_runner(path: str | os.PathLike, threads: int | None = 1) -> Any:
+    """``batch -> raw dict`` callable over an ONNX file (no metadata checks: for comparisons)."""
+    import onnxruntime as ort
+
+    from featherface.export.onnx_backend import session_options
+
+    sess = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+
+    def run(x: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(zip(RAW_OUTPUTS, sess.run(list(RAW_OUTPUTS), {name: np.ascontiguousarray(x, np.float32)})))
+
+    return run
+
+
+def torch_runner(model: torch.nn.Module) -> Any:
+    """``batch -> raw dict`` callable over a torch model (eval, no grad)."""
+    model = model.eval()
+
+    def run(x: np.ndarray) -> dict[str, np.ndarray]:
+        with torch.inference_mode():
+            out = model(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
+        return {k: out[k].numpy() for k in RAW_OUTPUTS}
+
+    return run
+
+
+def summary_line(name: str, report: dict[str, Any]) -> str:
+    """One human line of a :func:`compare_sessions` report."""
+    raw = report["raw"]
+    return (f"{name}: on {report['images']} image(s): max |diff| bbox {raw['bbox']['max_abs']:.3g}, "
+            f"cls {raw['cls']['max_abs']:.3g}, ldm {raw['ldm']['max_abs']:.3g}; relative RMS "
+            f"{max(v['rel_rms'] for v in raw.values()):.3g}; face prob change <= {report['max_score_change']:.3g}; "
+            f"faces at score>{report['score_threshold']}: {report['faces_matched']}/{report['faces_ref']} matched, "
+            f"{report['faces_extra']} extra")
+
+
+def as_batches(images: Sequence[np.ndarray], size: int, mean: Sequence[float]) -> list[np.ndarray]:
+    """BGR images -> detector-style (1, 3, S, S) batches at ``size``."""
+    from featherface.export.quantize import preprocess_image
+
+    return [preprocess_image(im, size, mean) for im in images]

@@ -1,0 +1,78 @@
+"""The onnxruntime backend of FaceDetector: same faces as torch, metadata checks, on-the-fly export."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from featherface import FaceDetector  # noqa: E402
+from featherface.errors import ConfigError  # noqa: E402
+from featherface.export.onnx_backend import OnnxRuntimeBackend  # noqa: E402
+from featherface.export.onnx_export import export_onnx  # noqa: E402
+
+
+def test_detector_onnxruntime_gives_same_faces(tmp_path, face_image, model_factory):
+    model = model_factory(face_bias=-2.0)
+    path = export_onnx(model, tmp_path / "m.onnx", input_size=64)
+    torch_det = FaceDetector(model, score_threshold=0.3)
+    ort_det = FaceDetector(model, score_threshold=0.3, backend="onnxruntime", onnx_path=path)
+    assert ort_det.backend.name == "onnxruntime"
+    for img in (face_image, face_image[:, ::-1]):  # 200x300 -> padded to 224x320 inside the detector
+        a, b = torch_det.detect(img), ort_det.detect(img)
+        assert len(a) == len(b) > 0
+        for fa, fb in zip(a, b):
+            assert np.allclose(fa.box, fb.box, atol=1e-2)
+            assert abs(fa.score - fb.score) < 1e-4
+            assert np.allclose(fa.landmarks, fb.landmarks, atol=1e-2)
+    # batch of two differently sized images in one call
+    ba = torch_det.detect_batch([face_image, face_image[:150, :250]])
+    bb = ort_det.detect_batch([face_image, face_image[:150, :250]])
+    assert [len(f) for f in ba] == [len(f) for f in bb]
+
+
+def test_backend_checks_metadata(tmp_path, v2_onnx, model_factory):
+    v1 = model_factory("featherface-v1")
+    with pytest.raises(ConfigError, match="featherface-v2-ultra"):
+        OnnxRuntimeBackend.for_model(v1, v2_onnx)
+    v2_other = model_factory(seed=1)  # same architecture, other weights: allowed, with a warning
+    with pytest.warns(UserWarning, match="weights"):
+        be = OnnxRuntimeBackend.for_model(v2_other, v2_onnx, intra_op_threads=1)
+    assert be.metadata["model_name"] == "featherface-v2-ultra"
+    out = be(np.zeros((1, 3, 64, 64), np.float32))
+    assert set(out) == {"bbox", "cls", "ldm"} and tuple(out["cls"].shape) == (1, 168, 2)
+    pp = export_onnx(v1, tmp_path / "pp.onnx", input_size=64, postprocess=True)
+    with pytest.raises(ConfigError, match="postprocess"):
+        OnnxRuntimeBackend(pp, v1)
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    with pytest.raises(ConfigError):
+        OnnxRuntimeBackend(tmp_path / "junk.onnx")
+
+
+def test_on_the_fly_export_is_cached(tmp_path, monkeypatch, model_factory):
+    monkeypatch.setenv("FEATHERFACE_CACHE", str(tmp_path))
+    model = model_factory("featherface-v1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the export matches the model: no weights warning
+        first = OnnxRuntimeBackend.for_model(model)
+    files = list((tmp_path / "onnx").glob("*.onnx"))
+    assert len(files) == 1 and first.path == files[0]
+    mtime = files[0].stat().st_mtime_ns
+    second = OnnxRuntimeBackend.for_model(model)
+    assert second.path == first.path and files[0].stat().st_mtime_ns == mtime
+    assert first.metadata["trained"] == "unknown"
+
+
+def test_detector_from_onnx_file_alone(v2_onnx, face_image):
+    from featherface.export.onnx_backend import model_for_onnx
+
+    net = model_for_onnx(v2_onnx)
+    assert net.name == "featherface-v2-ultra"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "weights differ" warning: the torch weights are never used
+        det = FaceDetector(net, backend="onnxruntime", onnx_path=v2_onnx, score_threshold=0.99)
+    assert isinstance(det.detect(face_image), list)

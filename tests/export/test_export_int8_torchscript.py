@@ -1,0 +1,60 @@
+"""INT8 static quantization (synthetic calibration) and the TorchScript round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from featherface.export.compare import compare_sessions, ort_runner  # noqa: E402
+from featherface.export.metadata import read_onnx_metadata  # noqa: E402
+from featherface.export.quantize import (  # noqa: E402
+    ImageCalibrationReader,
+    quantize_onnx_int8,
+    synthetic_calibration_images,
+)
+
+
+def test_int8_runs_and_stays_close(tmp_path, v2_model, v2_onnx):
+    images = synthetic_calibration_images(6, size=160, seed=0)
+    q = quantize_onnx_int8(v2_onnx, tmp_path / "v2.int8.onnx", images, input_size=160)
+    assert q.stat().st_size < 0.8 * v2_onnx.stat().st_size
+    meta = read_onnx_metadata(q)
+    assert meta["model_name"] == "featherface-v2-ultra" and meta["quantization"]["format"] == "QDQ"
+    assert meta["quantization"]["calibration_images"] == 6
+    m = onnx.load(str(q))
+    ops = {n.op_type for n in m.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    fp32_weights = {i.name for i in m.graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
+    fp32_convs = [n for n in m.graph.node if n.op_type == "Conv" and n.input[1] in fp32_weights]
+    assert len(fp32_convs) == 9  # the cls/bbox/ldm output convs of the 3 levels stay fp32
+
+    # Tolerance, on held-out synthetic images: every raw output within 60% relative RMS of fp32 and
+    # face probabilities within 0.75. Random weights amplify quantization noise ~10x more than a
+    # trained network (docs/deployment.md), so this bounds gross breakage (wrong scales, wrong
+    # layout, wrong input normalisation give relative RMS >= 1), not trained-model accuracy.
+    held_out = ImageCalibrationReader(synthetic_calibration_images(3, size=160, seed=9), 160).batches
+    rep = compare_sessions(ort_runner(v2_onnx), ort_runner(q), held_out, v2_model.config, score_threshold=0.5)
+    assert all(np.isfinite(v["max_abs"]) for v in rep["raw"].values())
+    assert max(v["rel_rms"] for v in rep["raw"].values()) < 0.6
+    assert rep["max_score_change"] < 0.75
+
+
+def test_torchscript_round_trip(tmp_path, v2_model):
+    from featherface.export.torchscript import export_torchscript, load_torchscript
+
+    path = export_torchscript(v2_model, tmp_path / "v2.pt", input_size=64)
+    module, meta = load_torchscript(path)
+    assert meta["model_name"] == "featherface-v2-ultra" and meta["input"]["mean"] == [104.0, 117.0, 123.0]
+    assert meta["featherface.format"] == "featherface-torchscript"
+    for hw in [(160, 160), (224, 288)]:
+        x = torch.randn(2, 3, *hw, generator=torch.Generator().manual_seed(1)) * 60
+        with torch.inference_mode(), torch.jit.optimized_execution(False):  # skip JIT warm-up passes
+            ref = v2_model(x)
+            got = module(x)
+        for k, g in zip(("bbox", "cls", "ldm"), got):
+            assert g.shape == ref[k].shape
+            assert float((g - ref[k]).abs().max()) <= 1e-4, k
