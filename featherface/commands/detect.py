@@ -33,6 +33,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto")
     p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"], help="inference backend")
     p.add_argument("--onnx", default=None, help="exported .onnx file for --backend onnxruntime")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for inference (default: library default)")
     p.add_argument("--video-stride", type=int, default=1, help="process every N-th video frame")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     weights = None if args.weights in ("none", "random") else args.weights
     det = FaceDetector(model=args.model, weights=weights, device=args.device, score_threshold=args.threshold,
                        nms_threshold=args.nms, input_size=args.input_size, max_size=args.max_size,
-                       backend=args.backend, onnx_path=args.onnx)
+                       backend=args.backend, onnx_path=args.onnx, threads=args.threads)
     inputs = expand_inputs(args.paths)
     out_dir = Path(args.output) if args.output else None
     if out_dir is not None:

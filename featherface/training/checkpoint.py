@@ -1,0 +1,101 @@
+"""Training checkpoints: everything needed to continue a run exactly, in a ``weights_only`` file.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts — no pickled classes —
+so ``torch.load(path, weights_only=True)`` reads it and loading one can never run code::
+
+    {"format": "featherface-checkpoint", "version": 1,
+     "epoch": E, "step_in_epoch": S, "global_step": G,   # E = epoch in progress, S batches of it done
+     "model": state_dict, "optimizer": ..., "scheduler": ..., "scaler": ... | None, "ema": ... | None,
+     "rng": {"torch", "cuda", "numpy", "python"}, "config": TrainConfig dict,
+     "best_metric": float | None, "epoch_stats": {...}, "world_size": W,
+     "weights": weights_dict(EMA model or model, meta)}   # so load_weights() accepts a checkpoint
+
+RNG states are stored as tensors and lists (numpy's and Python's tuples are converted).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from featherface.errors import WeightsError
+
+__all__ = ["CHECKPOINT_FORMAT", "capture_rng_state", "restore_rng_state", "read_checkpoint", "find_resume_checkpoint",
+           "LAST_NAME"]
+
+CHECKPOINT_FORMAT = "featherface-checkpoint"
+CHECKPOINT_VERSION = 1
+LAST_NAME = "last.pt"
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Global RNG states of torch (CPU and CUDA), numpy and Python as weights_only-safe values."""
+    np_state = np.random.get_state()
+    py_version, py_internal, py_gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": [s for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
+        "numpy": {
+            "name": str(np_state[0]),
+            "keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "python": {"version": int(py_version), "state": [int(v) for v in py_internal],
+                   "gauss": None if py_gauss is None else float(py_gauss)},
+    }
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state` (missing parts are left alone)."""
+    if "torch" in state:
+        torch.set_rng_state(state["torch"].to(torch.uint8).cpu())
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.to(torch.uint8).cpu() for s in cuda])
+    npst = state.get("numpy")
+    if npst:
+        keys = npst["keys"].cpu().numpy().astype(np.uint32)
+        np.random.set_state((npst["name"], keys, int(npst["pos"]), int(npst["has_gauss"]), float(npst["cached_gaussian"])))
+    pyst = state.get("python")
+    if pyst:
+        random.setstate((int(pyst["version"]), tuple(int(v) for v in pyst["state"]), pyst["gauss"]))
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a training checkpoint safely (``weights_only=True``) and check it is one."""
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(f"{p}: checkpoint not found")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{p}: cannot read checkpoint (truncated, corrupt or not a plain checkpoint): {first}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise WeightsError(f"{p}: not a FeatherFace training checkpoint (a weights file cannot be resumed; "
+                           "use --init-weights to start a new run from it)")
+    for key in ("model", "optimizer", "epoch", "step_in_epoch", "global_step"):
+        if key not in ckpt:
+            raise WeightsError(f"{p}: checkpoint lacks '{key}'")
+    return ckpt
+
+
+def find_resume_checkpoint(resume: str | None, output_dir: str | Path) -> Path | None:
+    """``None`` -> no resume; ``"auto"`` -> ``output_dir/last.pt`` if it exists; else the path (must exist)."""
+    if not resume:
+        return None
+    if resume.strip().lower() == "auto":
+        p = Path(output_dir) / LAST_NAME
+        return p if p.is_file() else None
+    p = Path(resume)
+    if p.is_dir():
+        p = p / LAST_NAME
+    if not p.is_file():
+        raise WeightsError(f"{p}: checkpoint to resume from not found")
+    return p

@@ -1,0 +1,243 @@
+"""Training configuration: one dataclass, loadable from YAML, overridable from the command line.
+
+Precedence (lowest first): dataclass defaults < the checkpoint's config (when resuming without a
+YAML) < the YAML file < command-line flags. Defaults reproduce the RetinaFace/FeatherFace WIDER
+FACE recipe: SGD 1e-3, momentum 0.9, weight decay 5e-4, 250 epochs, x0.1 at epochs 190 and 220,
+640x640 crops, batch 32.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from featherface.errors import ConfigError
+
+__all__ = ["TrainConfig", "load_config"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. See ``docs/training.md`` for the meaning of each field."""
+
+    # model
+    model: str = "featherface-v2-ultra"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    # data
+    label_file: str | None = None
+    image_root: str | None = None
+    layout: str = "auto"
+    synthetic_images: int = 0  # >0 and no label_file: generate this many synthetic pictures (smoke runs)
+    val_label_file: str | None = None
+    val_image_root: str | None = None
+    img_size: int = 640
+    min_face_size: float = 0.0  # drop label-file faces smaller than this (pixels)
+    mosaic_prob: float = 0.0
+    augment: dict[str, Any] = field(default_factory=dict)  # extra TrainTransform keyword arguments
+    batch_size: int = 32  # per process (per GPU)
+    workers: int = 4
+    # optimisation
+    epochs: int = 250
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 5.0
+    warmup_start_factor: float = 1e-3
+    schedule: str = "step"  # "step" | "cosine"
+    milestones: list[float] = field(default_factory=lambda: [0.76, 0.88])  # fractions (<=1) or epochs
+    gamma: float = 0.1
+    min_lr_factor: float = 0.01  # cosine floor, as a fraction of lr
+    grad_clip: float = 0.0  # max grad norm; 0 = off
+    # loss
+    overlap_threshold: float = 0.35
+    neg_pos_ratio: float = 3.0
+    loc_weight: float = 2.0
+    ldm_weight: float = 1.0
+    # precision / averaging
+    amp: bool = True  # CUDA only; ignored on CPU
+    amp_dtype: str = "float16"  # "float16" | "bfloat16"
+    ema: bool = False
+    ema_decay: float = 0.9998
+    # initialisation / fine-tuning
+    backbone_init: str | None = None  # MobileNetV1-0.25 ImageNet checkpoint (e.g. mobilenetV1X0.25_pretrain.tar)
+    init_weights: str | None = None  # a FeatherFace weights file or checkpoint to start from
+    freeze_backbone: bool = False
+    # run control
+    seed: int = 0
+    deterministic: bool = False
+    output_dir: str = "runs/train"
+    resume: str | None = None  # PATH or "auto" (output_dir/last.pt when present)
+    save_every: int = 0  # also checkpoint every N steps (0: only at epoch ends)
+    max_steps: int = 0  # stop after this many optimizer steps in total (0: no limit)
+    log_every: int = 10
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:1" ...
+    progress: bool = True
+    tensorboard: bool = True  # used when the tensorboard package is installed
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], base: "TrainConfig | None" = None) -> "TrainConfig":
+        """Apply ``d`` on top of ``base`` (or the defaults); unknown keys are a :class:`ConfigError`."""
+        known = {f.name: f for f in fields(cls)}
+        bad = [k for k in d if k not in known]
+        if bad:
+            hints = []
+            for k in bad:
+                close = difflib.get_close_matches(k, known, n=1)
+                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ConfigError(f"unknown training option(s): {', '.join(hints)}")
+        merged = (base or cls()).to_dict()
+        for k, v in d.items():
+            merged[k] = _coerce(k, str(known[k].type), v)
+        cfg = cls(**merged)
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, base: "TrainConfig | None" = None) -> "TrainConfig":
+        """Read a YAML mapping of fields (``train:`` may wrap them) on top of ``base``."""
+        import yaml
+
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read config ({exc.strerror or exc})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: invalid YAML: {exc}") from None
+        if data is None:
+            data = {}
+        if isinstance(data, dict) and set(data) == {"train"}:
+            data = data["train"]
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: a training config must be a mapping of option: value")
+        try:
+            return cls.from_dict(data, base)
+        except ConfigError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (stored in checkpoints and weights-file metadata)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    # ------------------------------------------------------------------ checks / derived values
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` on values that would otherwise fail deep inside a run."""
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise ConfigError(msg)
+
+        need(isinstance(self.model_overrides, dict), "model_overrides must be a mapping")
+        need(isinstance(self.augment, dict), "augment must be a mapping of TrainTransform options")
+        need(self.img_size >= 32 and self.img_size % 32 == 0, f"img_size must be a positive multiple of 32, got {self.img_size}")
+        need(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        need(self.workers >= 0, f"workers must be >= 0, got {self.workers}")
+        need(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        need(self.lr > 0 and math.isfinite(self.lr), f"lr must be positive, got {self.lr}")
+        need(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
+        need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        need(self.warmup_epochs >= 0, f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        need(0 < self.warmup_start_factor <= 1, "warmup_start_factor must be in (0, 1]")
+        need(self.schedule in ("step", "cosine"), f"schedule must be 'step' or 'cosine', got {self.schedule!r}")
+        need(isinstance(self.milestones, (list, tuple)) and all(isinstance(m, (int, float)) and m >= 0 for m in self.milestones),
+             "milestones must be a list of non-negative numbers")
+        need(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
+        need(0 <= self.min_lr_factor <= 1, "min_lr_factor must be in [0, 1]")
+        need(self.grad_clip >= 0, "grad_clip must be >= 0")
+        need(0 < self.overlap_threshold < 1, "overlap_threshold must be in (0, 1)")
+        need(self.neg_pos_ratio > 0, "neg_pos_ratio must be positive")
+        need(self.amp_dtype in ("float16", "bfloat16"), "amp_dtype must be 'float16' or 'bfloat16'")
+        need(0 < self.ema_decay < 1, f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        need(0 <= self.mosaic_prob <= 1, f"mosaic_prob must be in [0, 1], got {self.mosaic_prob}")
+        need(self.min_face_size >= 0, "min_face_size must be >= 0")
+        need(self.save_every >= 0 and self.max_steps >= 0 and self.log_every >= 1,
+             "save_every and max_steps must be >= 0, log_every >= 1")
+        need(self.synthetic_images >= 0, "synthetic_images must be >= 0")
+        need(self.layout in ("auto", "retinaface", "labelv2", "wider", "yunet", "wider_gt", "retina"),
+             f"unknown label layout {self.layout!r}")
+
+    def milestone_epochs(self) -> list[float]:
+        """Milestones in epochs: values all <= 1 are fractions of ``epochs`` (so 0.76/0.88 of 250
+        is RetinaFace's 190/220, and the recipe scales with a shorter run); otherwise epochs."""
+        ms = [float(m) for m in self.milestones]
+        if ms and all(m <= 1.0 for m in ms):
+            return [round(m * self.epochs, 6) for m in ms]  # 0.76 * 250 must be exactly 190
+        return ms
+
+    def needs_data(self) -> bool:
+        return self.label_file is None and self.synthetic_images <= 0
+
+
+def _coerce(name: str, type_str: str, value: Any) -> Any:
+    """Convert a YAML/CLI value to the field's type: YAML 1.1 reads ``1e-3`` as a string, and a
+    ``--set lr=0.01`` override always arrives as one."""
+    optional = type_str.endswith("| None")
+    base = type_str.replace("| None", "").strip()
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{name} cannot be empty (null)")
+    try:
+        if base == "bool":
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            if isinstance(value, (bool, int)) and value in (0, 1):
+                return bool(value)
+            raise ValueError(value)
+        if base == "int":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            f = float(value)
+            if not f.is_integer():
+                raise ValueError(value)
+            return int(f)
+        if base == "float":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if base == "str":
+            if isinstance(value, (dict, list)):
+                raise ValueError(value)
+            return str(value)
+        if base.startswith("list"):
+            if isinstance(value, str):
+                value = [v for v in value.replace(",", " ").split() if v]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(value)
+            return [float(v) for v in value]
+        if base.startswith("dict"):
+            if isinstance(value, str):
+                import yaml
+
+                value = yaml.safe_load(value) or {}
+            if not isinstance(value, dict):
+                raise ValueError(value)
+            return dict(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected {base}, got {value!r}") from None
+    return value
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                base: TrainConfig | None = None) -> TrainConfig:
+    """Defaults (or ``base``) < YAML at ``path`` < ``overrides`` (``None`` values are ignored)."""
+    cfg = base or TrainConfig()
+    if path is not None:
+        cfg = TrainConfig.from_yaml(path, cfg)
+    if overrides:
+        cfg = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None}, cfg)
+    return cfg

@@ -1,0 +1,152 @@
+"""Data plumbing of the trainer: resumable epoch-seeded batches and a fault-tolerant dataset.
+
+* :class:`EpochBatchSampler` yields the batches of one epoch in an order that is a pure function of
+  ``(seed, epoch, rank, world_size)`` (a ``DistributedSampler`` underneath) and can skip the first
+  ``k`` batches, which is how a run resumed mid-epoch continues with exactly the batches it had
+  not yet seen — without loading (and throwing away) the skipped images.
+* Each index it yields is an ``(epoch, index)`` pair. :class:`TrainingDataset` applies that epoch
+  inside the worker before fetching, so augmentation follows the epoch even with
+  ``persistent_workers=True`` (a worker's dataset copy never sees ``set_epoch`` calls made in the
+  main process).
+* :class:`TrainingDataset` replaces an unreadable image by a deterministic substitute and counts it,
+  instead of killing the DataLoader worker (and with it a multi-day run) on one corrupt file.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import warnings
+from typing import Any, Iterator, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset, DistributedSampler, Sampler
+
+from featherface.data.dataset import collate_faces
+from featherface.errors import FeatherFaceError, ImageError
+
+__all__ = ["EpochBatchSampler", "TrainingDataset", "collate_training", "worker_init_fn"]
+
+# Large prime stride: the substitute for a bad item is far from it (not its neighbour in the list).
+_SUBSTITUTE_STRIDE = 7919
+_WARN_LIMIT = 10
+
+
+class TrainingDataset(Dataset):
+    """Wrap a :class:`~featherface.data.dataset.FaceDataset`-like dataset for training.
+
+    Items are ``(image, target, n_skipped)``; ``n_skipped`` counts unreadable images that were
+    replaced to produce this one. ``max_consecutive_failures`` failures in a row mean the data is
+    broken (wrong ``image_root``?) rather than a few bad files: that raises.
+    """
+
+    def __init__(self, dataset: Dataset, max_consecutive_failures: int = 16) -> None:
+        self.dataset = dataset
+        self.max_consecutive_failures = int(max_consecutive_failures)
+        self._warned = 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(int(epoch))
+
+    def _describe(self, index: int) -> str:
+        path_of = getattr(self.dataset, "image_path", None)
+        if callable(path_of):
+            try:
+                return str(path_of(index))
+            except Exception:  # noqa: BLE001 - only for the message
+                pass
+        return f"item {index}"
+
+    def __getitem__(self, key: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        if isinstance(key, (tuple, list)):
+            epoch, index = int(key[0]), int(key[1])
+            if getattr(self.dataset, "epoch", None) != epoch:
+                self.set_epoch(epoch)
+        else:
+            index = int(key)
+        n = len(self)
+        skipped = 0
+        last: BaseException | None = None
+        for attempt in range(self.max_consecutive_failures):
+            j = (index + attempt * _SUBSTITUTE_STRIDE) % n
+            try:
+                image, target = self.dataset[j]
+                return image, target, skipped
+            except (ImageError, OSError, cv2.error) as exc:
+                skipped += 1
+                last = exc
+                if self._warned < _WARN_LIMIT:
+                    self._warned += 1
+                    more = " (further warnings from this worker suppressed)" if self._warned == _WARN_LIMIT else ""
+                    warnings.warn(f"skipping unreadable training image {self._describe(j)}: {exc}{more}", stacklevel=2)
+        raise FeatherFaceError(
+            f"{self.max_consecutive_failures} training images in a row could not be read (last: {last}); "
+            "check label_file / image_root"
+        )
+
+
+def collate_training(batch: Sequence[tuple[torch.Tensor, dict[str, torch.Tensor], int]]
+                     ) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]], int]:
+    """``collate_faces`` plus the number of unreadable images skipped for this batch."""
+    images, targets = collate_faces([(b[0], b[1]) for b in batch])
+    return images, targets, int(sum(b[2] for b in batch))
+
+
+class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
+    """Batches of ``(epoch, index)`` for one rank; call :meth:`set_epoch` before iterating.
+
+    The sample order is ``DistributedSampler``'s: shuffled with ``seed + epoch``, padded so every
+    rank gets the same number of samples (hence the same number of steps, which DDP requires).
+    The last batch may be smaller than ``batch_size``.
+    """
+
+    def __init__(self, dataset_len: int, batch_size: int, rank: int = 0, world_size: int = 1,
+                 seed: int = 0, shuffle: bool = True) -> None:
+        self.batch_size = int(batch_size)
+        self.sampler = DistributedSampler(range(dataset_len), num_replicas=world_size, rank=rank,  # type: ignore[arg-type]
+                                          shuffle=shuffle, seed=seed, drop_last=False)
+        self.epoch = 0
+        self.skip = 0
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return -(-self.sampler.num_samples // self.batch_size)
+
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
+        """Select ``epoch``'s order and drop its first ``skip_batches`` batches (resume)."""
+        self.epoch = int(epoch)
+        self.skip = int(skip_batches)
+        self.sampler.set_epoch(self.epoch)
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        indices = list(self.sampler)
+        for b in range(self.skip, self.batches_per_epoch):
+            chunk = indices[b * self.batch_size:(b + 1) * self.batch_size]
+            yield [(self.epoch, int(i)) for i in chunk]
+
+    def __len__(self) -> int:
+        return max(0, self.batches_per_epoch - self.skip)
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """DataLoader workers ignore SIGINT and SIGTERM, and get distinct, reproducible global RNG
+    seeds for any augmentation code that does not use the explicit generator.
+
+    Why ignore the signals: Ctrl-C (and a cluster scheduler's SIGTERM) reach the whole process
+    group; the main process finishes its step and saves, but a worker that died meanwhile makes
+    PyTorch raise in the main process. Workers still exit when the loader shuts them down or when
+    the main process is gone (PyTorch's parent watchdog)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (ValueError, OSError):  # pragma: no cover - not the main thread of the worker
+            pass
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)

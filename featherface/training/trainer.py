@@ -1,0 +1,714 @@
+"""The FeatherFace trainer behind ``featherface train``.
+
+One process per GPU (``torchrun``), SGD with a per-step learning-rate schedule, optional mixed
+precision (CUDA) and EMA, atomic checkpoints that resume exactly (mid-epoch included), clean stop
+on SIGINT/SIGTERM, NaN guard, CSV (+ TensorBoard) logs, and ``best.pt``/``final.pt`` weights files.
+
+Exact resume rests on three facts: the batch order of an epoch is a pure function of
+``(seed, epoch)`` (:class:`~featherface.training.data.EpochBatchSampler`), each item's augmentation
+is a pure function of ``(seed, epoch, index)`` (the dataset), and the learning rate is a pure
+function of the step (:class:`~featherface.training.schedule.LRSchedule`). The checkpoint then
+only needs the weights, optimizer/EMA/scaler state, the position ``(epoch, step_in_epoch)`` and the
+global RNG states.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from featherface import __version__
+from featherface.errors import ConfigError, FeatherFaceError, WeightsError
+from featherface.models import create_model
+from featherface.training.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    LAST_NAME,
+    capture_rng_state,
+    find_resume_checkpoint,
+    read_checkpoint,
+    restore_rng_state,
+)
+from featherface.training.config import TrainConfig
+from featherface.training.data import EpochBatchSampler, TrainingDataset, collate_training, worker_init_fn
+from featherface.training.distributed import DistInfo, all_reduce_mean, cleanup_distributed, setup_distributed
+from featherface.training.ema import ModelEMA, unwrap_model
+from featherface.training.loss import MultiBoxLoss
+from featherface.training.schedule import LRSchedule
+from featherface.weights import atomic_torch_save, load_weights, save_weights, weights_dict
+
+__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "train", "load_backbone_init", "seed_everything"]
+
+STEP_LOG_FIELDS = ["epoch", "step_in_epoch", "global_step", "lr", "loss", "loc", "cls", "ldm", "images_per_s", "time"]
+EPOCH_LOG_FIELDS = ["epoch", "global_step", "loss", "loc", "cls", "ldm", "val_loss", "skipped_images", "seconds"]
+
+
+class NonFiniteLossError(FeatherFaceError):
+    """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+@dataclass
+class TrainResult:
+    """What a :meth:`Trainer.fit` call did."""
+
+    output_dir: Path
+    epoch: int  # epoch in progress when it stopped (== epochs when finished)
+    step_in_epoch: int
+    global_step: int
+    status: str  # "finished" | "max_steps" | "interrupted"
+    last_checkpoint: Path | None = None
+    best_weights: Path | None = None
+    final_weights: Path | None = None
+    skipped_images: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, numpy and torch; optionally force deterministic kernels (slower on GPU)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    elif torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = True
+
+
+def _safe_torch_load(path: Path) -> Any:
+    """``weights_only`` load that also accepts the numpy scalars old ImageNet checkpoints carry."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as first:  # noqa: BLE001
+        allowed: list[Any] = []
+        try:
+            from numpy.core.multiarray import scalar as np_scalar  # type: ignore[attr-defined]
+
+            allowed = [np_scalar, np.dtype]
+            allowed += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32")]
+        except Exception:  # noqa: BLE001
+            pass
+        if allowed:
+            try:
+                with torch.serialization.safe_globals(allowed):
+                    return torch.load(path, map_location="cpu", weights_only=True)
+            except Exception:  # noqa: BLE001
+                pass
+        msg = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
+        raise WeightsError(f"{path}: cannot load as a plain (weights-only) checkpoint: {msg}") from None
+
+
+def load_backbone_init(model: nn.Module, path: str | os.PathLike) -> int:
+    """Initialise ``model.backbone`` from an ImageNet MobileNetV1-0.25 checkpoint (the RetinaFace
+    release's ``mobilenetV1X0.25_pretrain.tar`` or a plain state_dict). Returns the tensor count."""
+    from featherface.models.backbone import load_backbone_checkpoint
+
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(f"{p}: backbone checkpoint not found")
+    obj = _safe_torch_load(p)
+    sd = obj
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model", "model_state_dict"):
+            if key in obj and isinstance(obj[key], dict):
+                sd = obj[key]
+                break
+    if not isinstance(sd, dict) or not any(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise WeightsError(f"{p}: no state_dict of tensors found")
+    try:
+        loaded = load_backbone_checkpoint(unwrap_model(model).backbone, sd)
+    except KeyError as exc:
+        raise WeightsError(f"{p}: not a MobileNetV1-0.25 checkpoint that fits the backbone: {exc.args[0]}") from None
+    return len(loaded)
+
+
+class _StopSignal:
+    """First SIGINT/SIGTERM: ask the loop to stop after the current step. Second: abort now."""
+
+    def __init__(self, announce: Callable[[str], None]) -> None:
+        self.requested = False
+        self.name = ""
+        self._announce = announce
+        self._old: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            self.__exit__()
+            raise KeyboardInterrupt
+        self.requested = True
+        self.name = signal.Signals(signum).name
+        self._announce(f"{self.name} received: finishing the current step and saving a checkpoint "
+                       "(send it again to abort without saving)")
+
+    def __enter__(self) -> "_StopSignal":
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.getsignal(s)
+                signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        self._old.clear()
+
+
+class _CsvLog:
+    """Append-only CSV with a header; on resume, rows past the resumed step are dropped."""
+
+    def __init__(self, path: Path, fields: Sequence[str]) -> None:
+        self.path = path
+        self.fields = list(fields)
+
+    def truncate_after(self, key: str, value: float) -> None:
+        if not self.path.is_file():
+            return
+        with self.path.open(newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get(key) not in (None, "") and float(r[key]) <= value]
+        with self.path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+
+    def write(self, row: dict[str, Any]) -> None:
+        new = not self.path.is_file() or self.path.stat().st_size == 0
+        with self.path.open("a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore")
+            if new:
+                w.writeheader()
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+class Trainer:
+    """Train a FeatherFace model as configured by a :class:`TrainConfig`.
+
+    ``dataset``/``val_dataset`` may be given directly (any dataset returning the
+    :class:`~featherface.data.dataset.FaceDataset` item format); otherwise they are built from the
+    config's label files. ``callbacks`` are called as ``cb(trainer, info_dict)`` after every
+    optimizer step (tests use them to inject signals or failures).
+    """
+
+    def __init__(self, cfg: TrainConfig, dataset: Dataset | None = None, val_dataset: Dataset | None = None,
+                 callbacks: Sequence[Callable[["Trainer", dict[str, Any]], None]] = ()) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self._dataset = dataset
+        self._val_dataset = val_dataset
+        self.callbacks = list(callbacks)
+        self.output_dir = Path(cfg.output_dir)
+        self.dist: DistInfo | None = None
+        self.model: nn.Module | None = None  # the (possibly DDP-wrapped) model being trained
+        self.ema: ModelEMA | None = None
+        self.criterion: MultiBoxLoss | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.schedule: LRSchedule | None = None
+        self.scaler: torch.amp.GradScaler | None = None
+        self.epoch = 0
+        self.step_in_epoch = 0
+        self.global_step = 0
+        self.best_metric: float | None = None
+        self.epoch_stats = {"sum": [0.0, 0.0, 0.0, 0.0], "count": 0, "skipped": 0, "seconds": 0.0}
+        self.history: list[dict[str, float]] = []
+        self._tb: Any = None
+        self._stop: _StopSignal | None = None
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def is_main(self) -> bool:
+        return self.dist is None or self.dist.is_main
+
+    def log(self, msg: str) -> None:
+        """Print from rank 0 only, without breaking progress bars."""
+        if self.is_main:
+            try:
+                from tqdm import tqdm
+
+                tqdm.write(f"[featherface train] {msg}", file=sys.stderr)
+            except Exception:  # noqa: BLE001
+                print(f"[featherface train] {msg}", file=sys.stderr, flush=True)
+
+    @property
+    def raw_model(self) -> nn.Module:
+        assert self.model is not None
+        return unwrap_model(self.model)
+
+    def weights_model(self) -> nn.Module:
+        """The model whose weights are published (EMA when enabled)."""
+        return self.ema.module if self.ema is not None else self.raw_model
+
+    def _weights_meta(self, kind: str, metric: float | None = None) -> dict[str, Any]:
+        return {
+            "source": "featherface train",
+            "kind": kind,
+            "featherface_version": __version__,
+            "epoch": int(self.epoch),
+            "step_in_epoch": int(self.step_in_epoch),
+            "global_step": int(self.global_step),
+            "ema": self.ema is not None,
+            "metric": None if metric is None else float(metric),
+            "train_config": self.cfg.to_dict(),
+        }
+
+    # ------------------------------------------------------------------ setup
+    def _build_datasets(self) -> tuple[Dataset, Dataset | None]:
+        from featherface.data.dataset import FaceDataset
+        from featherface.data.transforms import EvalTransform, TrainTransform
+
+        cfg = self.cfg
+        ds = self._dataset
+        if ds is None:
+            label_file = cfg.label_file
+            image_root = cfg.image_root
+            if label_file is None and cfg.synthetic_images > 0:
+                label_file = str(self._make_synthetic())
+                image_root = None
+            if label_file is None:
+                raise ConfigError("no training data: give label_file (--labels) or synthetic_images")
+            try:
+                transform = TrainTransform(img_size=cfg.img_size, **cfg.augment)
+            except TypeError as exc:
+                raise ConfigError(f"augment: {exc}") from None
+            ds = FaceDataset(label_file, image_root, transform=transform, layout=cfg.layout,
+                             min_size=cfg.min_face_size, mosaic_prob=cfg.mosaic_prob, seed=cfg.seed)
+        val = self._val_dataset
+        if val is None and cfg.val_label_file:
+            val = FaceDataset(cfg.val_label_file, cfg.val_image_root, transform=EvalTransform(cfg.img_size),
+                              layout=cfg.layout, min_size=cfg.min_face_size, seed=cfg.seed)
+        if len(ds) == 0:  # type: ignore[arg-type]
+            raise ConfigError("the training set is empty (no image with a usable face in the label file?)")
+        return ds, val
+
+    def _make_synthetic(self) -> Path:
+        """Rank 0 renders the synthetic set once; other ranks wait for it (smoke runs)."""
+        from featherface.data.synthetic import make_synthetic_dataset
+
+        root = self.output_dir / "synthetic"
+        label = root / "label.txt"
+        if self.is_main and not label.is_file():
+            make_synthetic_dataset(root, self.cfg.synthetic_images, img_size=max(self.cfg.img_size, 256),
+                                   seed=self.cfg.seed)
+        self._barrier()
+        return label
+
+    def _barrier(self) -> None:
+        if self.dist is not None and self.dist.distributed:
+            torch.distributed.barrier()
+
+    def _build_model(self, resuming: bool) -> nn.Module:
+        cfg = self.cfg
+        model = create_model(cfg.model, **cfg.model_overrides)
+        if not resuming:  # a resumed run takes every weight from the checkpoint
+            if cfg.init_weights:
+                obj = load_weights(model, cfg.init_weights)
+                self.log(f"initialised from {cfg.init_weights} ({obj.get('model')})")
+            elif cfg.backbone_init:
+                n = load_backbone_init(model, cfg.backbone_init)
+                self.log(f"backbone initialised from {cfg.backbone_init} ({n} tensors)")
+            else:
+                self.log("no backbone_init given: training from random initialisation "
+                         "(use the ImageNet MobileNetV1-0.25 checkpoint for WIDER FACE accuracy)")
+        if cfg.freeze_backbone:
+            for p in model.backbone.parameters():
+                p.requires_grad_(False)
+        return model
+
+    def _set_train_mode(self) -> None:
+        assert self.model is not None
+        self.model.train()
+        if self.cfg.freeze_backbone:
+            self.raw_model.backbone.eval()  # frozen means frozen BatchNorm statistics too
+
+    # ------------------------------------------------------------------ checkpoints
+    def _check_finite_weights(self) -> None:
+        for name, t in self.raw_model.state_dict().items():
+            if t.dtype.is_floating_point and not bool(torch.isfinite(t).all()):
+                raise NonFiniteLossError(
+                    f"weights became non-finite ({name}) at epoch {self.epoch + 1}, step {self.global_step}; "
+                    f"no checkpoint written, the last good one is kept in {self.output_dir / LAST_NAME}")
+
+    def checkpoint_dict(self) -> dict[str, Any]:
+        """The full training state as a ``weights_only``-loadable dict."""
+        assert self.optimizer is not None and self.schedule is not None
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "epoch": int(self.epoch),
+            "step_in_epoch": int(self.step_in_epoch),
+            "global_step": int(self.global_step),
+            "model": {k: v.detach().cpu().clone() for k, v in self.raw_model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None and self.scaler.is_enabled() else None,
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "rng": capture_rng_state(),
+            "config": self.cfg.to_dict(),
+            "best_metric": self.best_metric,
+            "epoch_stats": {k: (list(v) if isinstance(v, list) else v) for k, v in self.epoch_stats.items()},
+            "history": [dict(h) for h in self.history],
+            "world_size": int(self.dist.world_size if self.dist else 1),
+            "weights": weights_dict(self.weights_model(), self._weights_meta("checkpoint")),
+        }
+
+    def save_checkpoint(self, path: Path | None = None) -> Path | None:
+        """Atomically write ``last.pt`` (rank 0 only; never with non-finite weights)."""
+        self._check_finite_weights()
+        path = path or (self.output_dir / LAST_NAME)
+        if self.is_main:
+            atomic_torch_save(self.checkpoint_dict(), path)
+        self._barrier()
+        return path
+
+    def _load_checkpoint(self, path: Path) -> None:
+        ckpt = read_checkpoint(path)
+        assert self.optimizer is not None and self.schedule is not None
+        try:
+            self.raw_model.load_state_dict(ckpt["model"])
+        except RuntimeError as exc:
+            raise WeightsError(f"{path}: checkpoint does not fit model {self.cfg.model!r}: "
+                               f"{str(exc).splitlines()[0]}") from None
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scheduler"):
+            self.schedule.load_state_dict(ckpt["scheduler"])
+        if self.ema is not None:
+            if ckpt.get("ema"):
+                self.ema.load_state_dict(ckpt["ema"])
+            else:
+                self.ema = ModelEMA(self.raw_model, self.cfg.ema_decay)
+        if self.scaler is not None and ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.epoch = int(ckpt["epoch"])
+        self.step_in_epoch = int(ckpt["step_in_epoch"])
+        self.global_step = int(ckpt["global_step"])
+        self.best_metric = ckpt.get("best_metric")
+        stats = ckpt.get("epoch_stats")
+        if stats:
+            self.epoch_stats = {"sum": [float(v) for v in stats["sum"]], "count": int(stats["count"]),
+                                "skipped": int(stats.get("skipped", 0)), "seconds": float(stats.get("seconds", 0.0))}
+        self.history = [dict(h) for h in ckpt.get("history", [])]
+        if ckpt.get("rng"):
+            restore_rng_state(ckpt["rng"])
+        saved_world = int(ckpt.get("world_size", 1))
+        if self.dist is not None and saved_world != self.dist.world_size:
+            self.log(f"warning: checkpoint was written with {saved_world} processes, resuming with "
+                     f"{self.dist.world_size}: the data order of the remaining steps differs")
+        self.log(f"resumed from {path}: epoch {self.epoch + 1}, step {self.step_in_epoch} of it, "
+                 f"global step {self.global_step}")
+
+    # ------------------------------------------------------------------ logging
+    def _open_tensorboard(self) -> None:
+        if not (self.cfg.tensorboard and self.is_main):
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except Exception:  # noqa: BLE001 - tensorboard not installed: CSV only
+            return
+        self._tb = SummaryWriter(log_dir=str(self.output_dir / "tensorboard"), purge_step=self.global_step or None)
+
+    def _tb_scalars(self, prefix: str, values: dict[str, float], step: int) -> None:
+        if self._tb is not None:
+            for k, v in values.items():
+                self._tb.add_scalar(f"{prefix}/{k}", v, step)
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def validation_loss(self, dataset: Dataset) -> float:
+        """Mean loss of the published (EMA) model on ``dataset``, sharded over ranks."""
+        assert self.dist is not None and self.criterion is not None
+        model = self.weights_model()
+        was_training = model.training
+        model.eval()
+        sampler = EpochBatchSampler(len(dataset), self.cfg.batch_size, self.dist.rank, self.dist.world_size,  # type: ignore[arg-type]
+                                    self.cfg.seed, shuffle=False)
+        loader = DataLoader(TrainingDataset(dataset), batch_sampler=sampler, num_workers=min(self.cfg.workers, 4),
+                            collate_fn=collate_training, worker_init_fn=worker_init_fn)
+        total = torch.zeros(2, dtype=torch.float64, device=self.dist.device)
+        for images, targets, _ in loader:
+            images = images.to(self.dist.device, non_blocking=True)
+            with self._autocast():
+                out = model(images)
+            loss = self.criterion(out, targets, image_size=tuple(images.shape[-2:]))
+            total[0] += float(loss.total) * images.shape[0]
+            total[1] += images.shape[0]
+        if self.dist.distributed:
+            torch.distributed.all_reduce(total)
+        model.train(was_training)
+        return float(total[0] / total[1].clamp(min=1))
+
+    def _autocast(self) -> Any:
+        assert self.dist is not None
+        enabled = bool(self.cfg.amp and self.dist.device.type == "cuda")
+        dtype = torch.bfloat16 if self.cfg.amp_dtype == "bfloat16" else torch.float16
+        return torch.autocast(device_type=self.dist.device.type, dtype=dtype, enabled=enabled)
+
+    # ------------------------------------------------------------------ main loop
+    def fit(self) -> TrainResult:
+        """Run (or resume) training; returns how it ended. Raises :class:`NonFiniteLossError`."""
+        self.dist = setup_distributed(self.cfg.device)
+        # process-wide switches seed_everything() may flip; restored so an in-process run (a
+        # notebook, a test) leaves the interpreter as it found it
+        saved_flags = (torch.are_deterministic_algorithms_enabled(),
+                       torch.is_deterministic_algorithms_warn_only_enabled(),
+                       torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
+        try:
+            with _StopSignal(self.log) as stop:
+                self._stop = stop
+                return self._fit()
+        finally:
+            torch.use_deterministic_algorithms(saved_flags[0], warn_only=saved_flags[1])
+            torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved_flags[2:]
+            self._stop = None
+            if self._tb is not None:
+                self._tb.close()
+                self._tb = None
+            cleanup_distributed(self.dist)
+
+    def _fit(self) -> TrainResult:
+        cfg = self.cfg
+        dist_info = self.dist
+        assert dist_info is not None
+        device = dist_info.device
+        if self.is_main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._barrier()
+        resume_path = find_resume_checkpoint(cfg.resume, self.output_dir)
+        if cfg.resume and resume_path is None:
+            self.log(f"resume=auto: no {LAST_NAME} in {self.output_dir}, starting a new run")
+        seed_everything(cfg.seed, cfg.deterministic)
+
+        model = self._build_model(resuming=resume_path is not None).to(device)
+        self.criterion = MultiBoxLoss.for_model(model, overlap_threshold=cfg.overlap_threshold,
+                                                neg_pos_ratio=cfg.neg_pos_ratio, loc_weight=cfg.loc_weight,
+                                                ldm_weight=cfg.ldm_weight)
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        self.ema = ModelEMA(model, cfg.ema_decay) if cfg.ema else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=bool(cfg.amp and device.type == "cuda" and cfg.amp_dtype == "float16"))
+        self.model = model
+
+        dataset, val_dataset = self._build_datasets()
+        sampler = EpochBatchSampler(len(dataset), cfg.batch_size, dist_info.rank, dist_info.world_size, cfg.seed)  # type: ignore[arg-type]
+        steps_per_epoch = sampler.batches_per_epoch
+        self.schedule = LRSchedule(self.optimizer, cfg.lr, steps_per_epoch, cfg.epochs, cfg.schedule,
+                                   cfg.milestone_epochs(), cfg.gamma, cfg.warmup_epochs, cfg.warmup_start_factor,
+                                   cfg.min_lr_factor)
+        if resume_path is not None:
+            self._load_checkpoint(resume_path)
+        if dist_info.distributed:
+            self.model = nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None)
+
+        loader_gen = torch.Generator()
+        loader_gen.manual_seed(cfg.seed)
+        loader = DataLoader(
+            TrainingDataset(dataset), batch_sampler=sampler, num_workers=cfg.workers, collate_fn=collate_training,
+            pin_memory=device.type == "cuda", persistent_workers=cfg.workers > 0, worker_init_fn=worker_init_fn,
+            generator=loader_gen, prefetch_factor=4 if cfg.workers > 0 else None,
+        )
+        epoch_log = _CsvLog(self.output_dir / "epochs.csv", EPOCH_LOG_FIELDS)
+        if self.is_main and resume_path is not None:
+            step_log = _CsvLog(self.output_dir / "train_log.csv", STEP_LOG_FIELDS)
+            step_log.truncate_after("global_step", self.global_step)
+            epoch_log.truncate_after("epoch", self.epoch)
+        self._open_tensorboard()
+        n_params = sum(p.numel() for p in self.raw_model.parameters())
+        self.log(f"{cfg.model} ({n_params:,} parameters) on {device}"
+                 f"{f' x{dist_info.world_size} processes' if dist_info.distributed else ''}; "
+                 f"{len(dataset)} images, {steps_per_epoch} steps/epoch of {cfg.batch_size} per process; "  # type: ignore[arg-type]
+                 f"output in {self.output_dir}")
+
+        status = "finished"
+        last_ckpt: Path | None = None
+        best_path: Path | None = None
+        total_skipped = 0
+        assert self._stop is not None
+        while self.epoch < cfg.epochs:
+            if cfg.max_steps and self.global_step >= cfg.max_steps:
+                status = "max_steps"
+                break
+            epoch = self.epoch
+            if self.step_in_epoch >= steps_per_epoch:  # a checkpoint taken right at an epoch's end
+                self.epoch += 1
+                self.step_in_epoch = 0
+                continue
+            if self.step_in_epoch == 0:
+                self.epoch_stats = {"sum": [0.0, 0.0, 0.0, 0.0], "count": 0, "skipped": 0, "seconds": 0.0}
+            sampler.set_epoch(epoch, skip_batches=self.step_in_epoch)
+            self._set_train_mode()
+            outcome = self._run_epoch(loader, steps_per_epoch)
+            total_skipped += int(self.epoch_stats["skipped"])
+            if outcome in ("interrupted", "max_steps"):
+                status = outcome
+                last_ckpt = self.save_checkpoint()
+                break
+            # ---- epoch finished
+            means = [s / max(1, self.epoch_stats["count"]) for s in self.epoch_stats["sum"]]
+            val_loss = self.validation_loss(val_dataset) if val_dataset is not None else None
+            self.epoch += 1
+            self.step_in_epoch = 0
+            row = {"epoch": self.epoch, "global_step": self.global_step, "loss": means[0], "loc": means[1],
+                   "cls": means[2], "ldm": means[3], "val_loss": "" if val_loss is None else val_loss,
+                   "skipped_images": int(self.epoch_stats["skipped"]), "seconds": float(self.epoch_stats["seconds"])}
+            self.history.append({k: float(v) for k, v in row.items() if v != ""})
+            metric = val_loss if val_loss is not None else means[0]
+            improved = self.best_metric is None or metric < self.best_metric
+            if improved:
+                self.best_metric = float(metric)
+            last_ckpt = self.save_checkpoint()
+            if self.is_main:
+                epoch_log.write(row)
+                self._tb_scalars("epoch", {k: float(v) for k, v in row.items() if k in ("loss", "loc", "cls", "ldm", "val_loss") and v != ""}, self.epoch)
+                if improved:
+                    best_path = save_weights(self.weights_model(), self.output_dir / "best.pt",
+                                             self._weights_meta("best", metric))
+                msg = f"epoch {self.epoch}/{cfg.epochs}: loss {means[0]:.4f} (loc {means[1]:.4f} cls {means[2]:.4f} ldm {means[3]:.4f})"
+                if val_loss is not None:
+                    msg += f", val loss {val_loss:.4f}"
+                if self.epoch_stats["skipped"]:
+                    msg += f"; skipped {self.epoch_stats['skipped']} unreadable images"
+                self.log(msg)
+            if self._stop.requested:
+                status = "interrupted"
+                break
+            if cfg.max_steps and self.global_step >= cfg.max_steps:
+                status = "max_steps"
+                break
+
+        self._verify_replicas()
+        final_path: Path | None = None
+        if status in ("finished", "max_steps") and self.is_main:
+            final_path = save_weights(self.weights_model(), self.output_dir / "final.pt", self._weights_meta("final"))
+            if best_path is None and (self.output_dir / "best.pt").is_file():
+                best_path = self.output_dir / "best.pt"
+            self.log(f"done ({status}): {final_path}")
+        elif status == "interrupted":
+            self.log(f"stopped by {self._stop.name or 'request'}; resume with --resume {last_ckpt}")
+        self._barrier()
+        return TrainResult(self.output_dir, self.epoch, self.step_in_epoch, self.global_step, status, last_ckpt,
+                           best_path, final_path, total_skipped, list(self.history))
+
+    def _verify_replicas(self) -> None:
+        """DDP sanity check: every rank must hold the same weights (a cheap fingerprint per rank)."""
+        assert self.dist is not None
+        if not self.dist.distributed:
+            return
+        with torch.no_grad():
+            fp = torch.stack([torch.stack([p.double().sum(), p.double().abs().sum()])
+                              for p in self.raw_model.parameters()]).sum(0).to(self.dist.device)
+        gathered = [torch.zeros_like(fp) for _ in range(self.dist.world_size)]
+        torch.distributed.all_gather(gathered, fp)
+        if all(torch.equal(g, gathered[0]) for g in gathered):
+            self.log(f"replicas in sync across {self.dist.world_size} processes")
+        else:
+            self.log("warning: model replicas differ between processes (DDP out of sync)")
+
+    def _run_epoch(self, loader: DataLoader, steps_per_epoch: int) -> str:
+        """Run the remaining steps of the current epoch. Returns "done", "interrupted" or "max_steps"."""
+        cfg = self.cfg
+        assert self.dist is not None and self.model is not None and self.optimizer is not None
+        assert self.schedule is not None and self.scaler is not None and self.criterion is not None
+        assert self._stop is not None
+        device = self.dist.device
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps_per_epoch, initial=self.step_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                   disable=not (self.is_main and cfg.progress), dynamic_ncols=True, leave=True, file=sys.stderr)
+        step_log = _CsvLog(self.output_dir / "train_log.csv", STEP_LOG_FIELDS)
+        ips_avg: float | None = None
+        t_last = time.perf_counter()
+        outcome = "done"
+        try:
+            for images, targets, skipped in loader:
+                images = images.to(device, non_blocking=True)
+                lr = self.schedule.apply(self.global_step)
+                with self._autocast():
+                    out = self.model(images)
+                loss = self.criterion(out, targets, image_size=tuple(images.shape[-2:]))
+                # one small all-reduce per step: logged parts are global means, every rank sees the
+                # same NaN verdict and the same stop request (a signal may reach ranks a step apart)
+                stats = torch.stack([loss.total.detach(), loss.loc.detach(), loss.cls.detach(), loss.ldm.detach(),
+                                     torch.tensor(float(self._stop.requested), device=device),
+                                     torch.tensor(float(skipped), device=device)]).double()
+                all_reduce_mean(stats, self.dist)
+                vals = stats.tolist()
+                if not all(math.isfinite(v) for v in vals[:4]):
+                    raise NonFiniteLossError(
+                        f"loss became {'NaN' if any(math.isnan(v) for v in vals[:4]) else 'infinite'} at epoch "
+                        f"{self.epoch + 1}, step {self.step_in_epoch + 1} (global step {self.global_step + 1}): "
+                        f"loc {vals[1]:.4g}, cls {vals[2]:.4g}, ldm {vals[3]:.4g}. Training stopped; the last good "
+                        f"checkpoint is kept in {self.output_dir / LAST_NAME}. Try a lower lr, a longer warm-up, "
+                        "or check the labels for degenerate boxes.")
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss.total).backward()
+                if cfg.grad_clip > 0:
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg.grad_clip)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                if self.ema is not None:
+                    self.ema.update(self.model)
+                self.global_step += 1
+                self.step_in_epoch += 1
+
+                now = time.perf_counter()
+                dt = max(now - t_last, 1e-9)
+                t_last = now
+                ips = images.shape[0] * self.dist.world_size / dt
+                ips_avg = ips if ips_avg is None else 0.9 * ips_avg + 0.1 * ips
+                self.epoch_stats["sum"] = [s + v for s, v in zip(self.epoch_stats["sum"], vals[:4])]
+                self.epoch_stats["count"] += 1
+                self.epoch_stats["skipped"] += int(round(vals[5] * self.dist.world_size))
+                self.epoch_stats["seconds"] += dt
+                parts = {"loss": vals[0], "loc": vals[1], "cls": vals[2], "ldm": vals[3]}
+                if self.is_main:
+                    bar.update(1)
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()} | {"img/s": f"{ips_avg:.1f}", "lr": f"{lr:.2e}"},
+                                    refresh=False)
+                    if self.global_step % cfg.log_every == 0 or self.step_in_epoch == steps_per_epoch:
+                        step_log.write({"epoch": self.epoch + 1, "step_in_epoch": self.step_in_epoch,
+                                        "global_step": self.global_step, "lr": lr, **parts,
+                                        "images_per_s": ips_avg, "time": time.time()})
+                        self._tb_scalars("train", parts | {"lr": lr, "images_per_s": ips_avg}, self.global_step)
+                info = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+                        "lr": lr, **parts}
+                for cb in self.callbacks:
+                    cb(self, info)
+                # In DDP only the all-reduced flag counts, so that every rank stops after the same step.
+                if vals[4] > 0:
+                    self._stop.requested = True
+                stop_now = vals[4] > 0 or (not self.dist.distributed and self._stop.requested)
+                if self.step_in_epoch >= steps_per_epoch:
+                    break  # epoch complete: the caller does the epoch-end work, then honours a stop
+                if stop_now:
+                    outcome = "interrupted"
+                    break
+                if cfg.max_steps and self.global_step >= cfg.max_steps:
+                    outcome = "max_steps"
+                    break
+                if cfg.save_every and self.global_step % cfg.save_every == 0:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+        return outcome
+
+
+def train(cfg: TrainConfig, **kwargs: Any) -> TrainResult:
+    """Convenience wrapper: ``Trainer(cfg, **kwargs).fit()``."""
+    return Trainer(cfg, **kwargs).fit()
