@@ -30,8 +30,9 @@ from featherface.errors import WeightsError
 FORMAT = "featherface-weights"
 VERSION = 1
 PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-# name -> file inside featherface/weights/ ; filled in when trained weights ship
-BUILTIN_WEIGHTS: dict[str, str] = {}
+# Weights shipped inside the package: model name -> (file in featherface/weights/, sha256 of the file).
+# The file hash is checked before loading, so a damaged or swapped file fails loudly.
+BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {}
 
 
 def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:
@@ -60,16 +61,15 @@ def weights_dict(model: nn.Module, meta: dict[str, Any] | None = None) -> dict[s
     }
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """Write ``obj`` to a temporary file in the same folder, fsync, then rename: never half-written."""
+def atomic_write_bytes(data: bytes | memoryview, path: str | os.PathLike) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: a reader (or a process
+    killed mid-write) never sees a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            buf = io.BytesIO()
-            torch.save(obj, buf)
-            f.write(buf.getbuffer())
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -79,6 +79,13 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
         except OSError:
             pass
         raise
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` through :func:`atomic_write_bytes`."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(buf.getbuffer(), path)
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
@@ -153,6 +160,27 @@ def load_weights(model: nn.Module, path: str | os.PathLike, strict_arch: bool = 
     return obj
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_builtin(name: str) -> Path:
+    """Path of the shipped weights of ``name`` after checking the file's sha256."""
+    fname, digest = BUILTIN_WEIGHTS[name]
+    path = PACKAGE_WEIGHTS_DIR / fname
+    if not path.is_file():
+        raise WeightsError(f"{path}: the shipped weights of '{name}' are missing from the installation")
+    got = file_sha256(path)
+    if got != digest:
+        raise WeightsError(f"{path}: shipped weights fail their checksum (expected {digest[:12]}…, got {got[:12]}…); "
+                           "reinstall featherface")
+    return path
+
+
 def resolve_weights(name_or_path: str, model_name: str | None = None) -> Path:
     """Map ``"default"``/a model name to the file shipped in the package, or return a path as is.
 
@@ -160,7 +188,7 @@ def resolve_weights(name_or_path: str, model_name: str | None = None) -> Path:
     """
     key = model_name if name_or_path in ("default", "pretrained") else name_or_path
     if key in BUILTIN_WEIGHTS:
-        return PACKAGE_WEIGHTS_DIR / BUILTIN_WEIGHTS[key]
+        return verify_builtin(key)
     p = Path(name_or_path)
     if name_or_path in ("default", "pretrained") or (not p.suffix and not p.exists()):
         shipped = ", ".join(sorted(BUILTIN_WEIGHTS)) or "none yet"

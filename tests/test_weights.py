@@ -92,3 +92,33 @@ def test_training_checkpoint_layout_loads(tmp_path, v2_file):
     p = tmp_path / "ckpt.pt"
     torch.save(ckpt, p)
     load_weights(create_model("featherface-v2-ultra"), p)
+
+
+def test_builtin_weights_are_checksummed(tmp_path, monkeypatch, v2_file):
+    import featherface.weights as W
+
+    _, good = v2_file
+    shipped = tmp_path / "ff.pt"
+    shipped.write_bytes(good.read_bytes())
+    monkeypatch.setattr(W, "PACKAGE_WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(W, "BUILTIN_WEIGHTS", {"featherface-v2-ultra": ("ff.pt", W.file_sha256(shipped))})
+    det = FaceDetector()  # the default weights now resolve to the shipped file
+    assert det.weights_path == shipped
+    data = bytearray(shipped.read_bytes())
+    data[-10] ^= 0xFF
+    shipped.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="checksum"):
+        FaceDetector()
+    shipped.unlink()
+    with pytest.raises(WeightsError, match="missing"):
+        FaceDetector()
+
+
+def test_shipped_weights_verify_and_match_architecture():
+    import featherface.weights as W
+
+    for name, (fname, _) in W.BUILTIN_WEIGHTS.items():
+        path = W.verify_builtin(name)
+        obj = read_weights(path)
+        assert obj["model"] == name and path.name == fname
+        load_weights(create_model(name), path)

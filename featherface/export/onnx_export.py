@@ -39,20 +39,9 @@ def _size_hw(input_size: int | Sequence[int]) -> tuple[int, int]:
 
 
 def _atomic_bytes(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from featherface.weights import atomic_write_bytes
+
+    atomic_write_bytes(data, path)
 
 
 def set_metadata(onnx_model: Any, props: dict[str, str]) -> None:
