@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         model = read_weights(w)["model"]
         det = FaceDetector(model=model, weights=w, score_threshold=args.threshold, nms_threshold=args.nms,
                            input_size=args.input_size)
-        det.name = model
+        det.name = f"{model} ({Path(w).parent.name}/{Path(w).name})"
         det.detect(torch.zeros(64, 64, 3, dtype=torch.uint8).numpy())  # warm-up
         results.append(evaluate_heldout(det, args.labels, args.root))
     table = format_heldout_table(results)
