@@ -19,6 +19,11 @@ for m in v2-ultra v1; do
   "$FF" train -c "configs/default-weights-$m.yaml" --set "label_file=$OUT/labels_train.txt" "image_root=$DATA" \
       "output_dir=$OUT/featherface-$m" --resume auto
 done
+# stage 2 of the shipped V2 weights: 100 more epochs from stage 1
+"$FF" train -c configs/default-weights-v2-ultra-stage2.yaml --set "label_file=$OUT/labels_train.txt" "image_root=$DATA" \
+    "output_dir=$OUT/featherface-v2-ultra-stage2" "init_weights=$OUT/featherface-v2-ultra/final.pt" --resume auto
 "$PY" benchmarks/model_card.py --labels "$OUT/labels_val.txt" --root "$DATA" \
-    --weights "$OUT/featherface-v2-ultra/final.pt" "$OUT/featherface-v1/final.pt" --json "$OUT/model_card.json"
-echo "to ship: cp $OUT/featherface-v2-ultra/final.pt featherface/weights/featherface-v2-ultra.pt (and update BUILTIN_WEIGHTS)"
+    --weights "$OUT/featherface-v2-ultra/final.pt" "$OUT/featherface-v1/final.pt" \
+              "$OUT/featherface-v2-ultra-stage2/final.pt" --json "$OUT/model_card.json"
+echo "to ship: cp $OUT/featherface-v2-ultra-stage2/final.pt featherface/weights/featherface-v2-ultra.pt"
+echo "and put its sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/weights.py"
