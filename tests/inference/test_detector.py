@@ -125,8 +125,13 @@ def test_tiny_and_huge_aspect_images_run():
 
 
 def test_default_weights_are_reserved_and_random_needs_asking():
+    from featherface.weights import BUILTIN_WEIGHTS
+
+    assert "featherface-v1" not in BUILTIN_WEIGHTS  # V1 ships no weights: asking for them is an error
     with pytest.raises(WeightsError, match="no trained weights"):
-        FaceDetector()
+        FaceDetector(model="featherface-v1")
+    if "featherface-v2-ultra" in BUILTIN_WEIGHTS:
+        assert FaceDetector().weights_path.name == BUILTIN_WEIGHTS["featherface-v2-ultra"][0]
     with pytest.warns(UserWarning, match="untrained"):
         FaceDetector(weights=None)
 
