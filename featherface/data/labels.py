@@ -88,20 +88,25 @@ class ImageAnnotation:
 # helpers
 
 
-def _read_lines(path: str | os.PathLike[str]) -> list[str]:
-    """Read a text file tolerating a UTF-8 BOM and any line ending (\\n, \\r\\n, \\r)."""
+def read_text_lines(path: str | os.PathLike[str], what: str = "label file") -> list[str]:
+    """Read a text file tolerating a UTF-8 BOM and any line ending (\\n, \\r\\n, \\r).
+
+    Shared by the label and prediction readers: unreadable files and non-UTF-8 bytes raise
+    :class:`LabelFormatError` naming the file (and the line of the bad byte).
+    """
     p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise LabelFormatError(f"{p}: cannot read label file ({exc.strerror or exc})") from exc
+        raise LabelFormatError(f"{p}: cannot read {what} ({exc.strerror or exc})") from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        # locate the line of the offending byte so the message still names file:line
         line_no = raw[: exc.start].count(b"\n") + 1
-        raise LabelFormatError(f"{p}:{line_no}: not UTF-8 text") from exc
+        raise LabelFormatError(f"{p}:{line_no}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
     return text.splitlines()
+
+
 
 
 def _numbers(tokens: Sequence[str], where: str) -> list[float]:
@@ -253,7 +258,7 @@ def detect_layout(path: str | os.PathLike[str]) -> str:
     ``"retinaface"``; otherwise ``"labelv2"`` when every header carries ``W H``, else
     ``"retinaface"``. Pass ``layout=`` explicitly for tiny files where this could guess wrong.
     """
-    return _detect_from_lines(_read_lines(path), str(path))
+    return _detect_from_lines(read_text_lines(path), str(path))
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,14 +321,14 @@ def parse_retinaface_labels(
     path: str | os.PathLike[str], min_size: float = 0.0, strict: bool = True
 ) -> list[ImageAnnotation]:
     """Read a RetinaFace ``label.txt`` (20-number lines with landmarks, or 4-number boxes only)."""
-    return _parse_hash_layout(_read_lines(path), str(path), "retinaface", min_size, strict)
+    return _parse_hash_layout(read_text_lines(path), str(path), "retinaface", min_size, strict)
 
 
 def parse_labelv2_labels(
     path: str | os.PathLike[str], min_size: float = 0.0, strict: bool = True
 ) -> list[ImageAnnotation]:
     """Read a YuNet ``labelv2`` file (``# path W H`` then ``x1 y1 x2 y2 [10 landmark coords]``)."""
-    return _parse_hash_layout(_read_lines(path), str(path), "labelv2", min_size, strict)
+    return _parse_hash_layout(read_text_lines(path), str(path), "labelv2", min_size, strict)
 
 
 def _parse_wider_lines(
@@ -405,7 +410,7 @@ def parse_wider_gt(
     path: str | os.PathLike[str], min_size: float = 0.0, skip_invalid: bool = True, strict: bool = True
 ) -> list[ImageAnnotation]:
     """Read the official ``wider_face_*_bbx_gt.txt`` (boxes only; faces flagged invalid dropped)."""
-    return _parse_wider_lines(_read_lines(path), str(path), min_size, skip_invalid, strict)
+    return _parse_wider_lines(read_text_lines(path), str(path), min_size, skip_invalid, strict)
 
 
 def load_annotations(
@@ -423,7 +428,7 @@ def load_annotations(
     of raising - the distributed WIDER val labels contain one such box.
     """
     lay = _normalise_layout(layout)
-    lines = _read_lines(path)
+    lines = read_text_lines(path)
     name = str(path)
     if lay == "auto":
         lay = _detect_from_lines(lines, name)

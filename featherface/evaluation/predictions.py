@@ -92,16 +92,10 @@ def read_prediction_file(path: str | os.PathLike[str], *, check_name: bool = Tru
     while the python port keys it by line 1: when they disagree the two tools score different
     images, so we refuse rather than guess.
     """
+    from featherface.data.labels import read_text_lines
+
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise LabelFormatError(f"{p}: cannot read prediction file ({exc.strerror or exc})") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LabelFormatError(f"{p}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
-    lines = text.splitlines()
+    lines = read_text_lines(p, "prediction file")
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
