@@ -62,10 +62,6 @@ def test_detect_v1_weights_on_v2_model(tmp_path, capsys):
     assert "different architecture" in capsys.readouterr().err
 
 
-def test_default_weights_error_until_shipped(example_image, capsys):
-    from featherface.weights import BUILTIN_WEIGHTS
-
-    if "featherface-v2-ultra" in BUILTIN_WEIGHTS:
-        pytest.skip("trained weights ship")
-    rc = main(["detect", str(example_image)])
+def test_reserved_default_weights_error(capsys):
+    rc = main(["detect", "x.jpg", "--model", "featherface-v1"])  # no weights ship for V1
     assert rc == 1 and "no trained weights" in capsys.readouterr().err
