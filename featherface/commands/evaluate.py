@@ -267,19 +267,11 @@ def flip_test(detector: Any, image: np.ndarray, nms_threshold: float) -> np.ndar
 
 
 def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy NMS (continuous coordinates, no +1); indices of the kept boxes, best score first."""
-    b = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    areas = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        iw = np.clip(np.minimum(b[i, 2], b[rest, 2]) - np.maximum(b[i, 0], b[rest, 0]), 0, None)
-        ih = np.clip(np.minimum(b[i, 3], b[rest, 3]) - np.maximum(b[i, 1], b[rest, 1]), 0, None)
-        inter = iw * ih
-        union = areas[i] + areas[rest] - inter
-        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-        order = rest[iou <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+    """Greedy NMS on numpy arrays via :func:`featherface.ops.nms`; kept indices, best score first."""
+    import torch
+
+    from featherface.ops.nms import nms as torch_nms
+
+    b = torch.as_tensor(np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4))
+    sc = torch.as_tensor(np.asarray(scores, dtype=np.float64).reshape(-1))
+    return torch_nms(b, sc, iou_threshold).numpy().astype(np.int64)

@@ -31,26 +31,13 @@ def face_scores(cls_logits: Any) -> np.ndarray:
     return torch.softmax(torch.as_tensor(np.asarray(cls_logits), dtype=torch.float32), -1)[..., 1].numpy()
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
 def match_faces(ref_boxes: np.ndarray, boxes: np.ndarray, iou: float = 0.5) -> tuple[int, int, int]:
     """Greedy one-to-one matching at ``iou`` -> (matched, only in ref, only in other)."""
+    from featherface.compare import greedy_match
+
     if len(ref_boxes) == 0 or len(boxes) == 0:
         return 0, len(ref_boxes), len(boxes)
-    m = _iou(np.asarray(ref_boxes, np.float64), np.asarray(boxes, np.float64))
-    matched = 0
-    while m.size and m.max() >= iou:
-        i, j = np.unravel_index(int(m.argmax()), m.shape)
-        matched += 1
-        m[i, :] = -1
-        m[:, j] = -1
+    matched = len(greedy_match(np.asarray(ref_boxes, np.float64), np.asarray(boxes, np.float64), iou))
     return matched, len(ref_boxes) - matched, len(boxes) - matched
 
 

@@ -31,7 +31,7 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
     if boxes.numel() == 0:
         return torch.zeros((0,), dtype=torch.long, device=boxes.device)
     order = torch.argsort(scores, descending=True, stable=True)
-    b = boxes[order].float()
+    b = boxes[order] if boxes.is_floating_point() else boxes[order].float()
     over = _overlap_matrix(b, iou_threshold)
     n = b.shape[0]
     suppressed = np.zeros(n, dtype=bool)

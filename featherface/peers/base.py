@@ -94,28 +94,16 @@ def letterbox(image: np.ndarray, width: int, height: int) -> tuple[np.ndarray, f
 
 
 def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int | None = None) -> np.ndarray:
-    """Greedy (hard) non-maximum suppression in numpy; indices kept, best score first.
+    """Greedy (hard) NMS on numpy arrays via :func:`featherface.ops.nms`; indices kept, best score
+    first, at most ``top_k`` of them."""
+    import torch
 
-    Each kept box removes the remaining boxes it overlaps by more than ``iou_threshold``; the
-    candidate list shrinks as it goes and the loop stops after ``top_k`` kept boxes.
-    """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores, dtype=np.float64).reshape(-1), kind="stable")
-    x1, y1, x2, y2 = boxes.T
-    area = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        if top_k is not None and len(keep) >= top_k:
-            break
-        rest = order[1:]
-        iw = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
-        ih = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
-        inter = iw * ih
-        # IoU <= t  <=>  inter <= t * union (no division, and a zero union keeps the box)
-        order = rest[inter <= iou_threshold * (area[i] + area[rest] - inter)]
-    return np.asarray(keep, dtype=np.int64)
+    from featherface.ops.nms import nms
+
+    b = torch.as_tensor(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
+    sc = torch.as_tensor(np.asarray(scores, dtype=np.float64).reshape(-1))
+    keep = nms(b, sc, iou_threshold).numpy().astype(np.int64)
+    return keep if top_k is None else keep[:top_k]
 
 
 def faces_from_rows(
