@@ -46,9 +46,67 @@ class AutolabelReport:
                 + "".join(f"; {k} split -> {v}" for k, v in (self.splits or {}).items()))
 
 
+class FusedTeacher:
+    """Several teachers fused into one: boxes that overlap (IoU >= ``iou``) are one face whose box
+    and landmarks are the score-weighted mean of the members; a face found by one teacher only is
+    kept when its score reaches ``single_threshold``. Two detectors with different failure modes
+    (RetinaFace misses some profiles YuNet finds, and the other way round) give fuller labels
+    than either alone."""
+
+    def __init__(self, teachers: Sequence[Detector], iou: float = 0.5, single_threshold: float = 0.8):
+        if not teachers:
+            raise ConfigError("a fused teacher needs at least one detector")
+        self.teachers = list(teachers)
+        self.iou = float(iou)
+        self.single_threshold = float(single_threshold)
+        self.name = "+".join(getattr(t, "name", "teacher") for t in self.teachers)
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        import torch
+
+        from featherface.ops.boxes import box_iou
+
+        faces = [(f, k) for k, t in enumerate(self.teachers) for f in t.detect(image)]
+        if len(self.teachers) == 1 or not faces:
+            return [f for f, _ in faces]
+        faces.sort(key=lambda fk: -fk[0].score)
+        boxes = torch.tensor([f.box for f, _ in faces], dtype=torch.float64)
+        iou = box_iou(boxes, boxes).numpy()
+        used = np.zeros(len(faces), dtype=bool)
+        out: list[Face] = []
+        for i in range(len(faces)):
+            if used[i]:
+                continue
+            # members: the best box of each other teacher that overlaps this one
+            members = [i]
+            for k in range(len(self.teachers)):
+                if k == faces[i][1]:
+                    continue
+                cand = [j for j in range(len(faces)) if not used[j] and faces[j][1] == k and iou[i, j] >= self.iou]
+                if cand:
+                    members.append(max(cand, key=lambda j: iou[i, j]))
+            used[members] = True
+            if len(members) == 1 and faces[i][0].score < self.single_threshold:
+                continue
+            w = np.array([faces[j][0].score for j in members])
+            box = (np.array([faces[j][0].box for j in members]) * w[:, None]).sum(0) / w.sum()
+            lms = [(np.asarray(faces[j][0].landmarks), faces[j][0].score) for j in members
+                   if faces[j][0].landmarks is not None]
+            lm = (sum(l * s for l, s in lms) / sum(s for _, s in lms)) if lms else None
+            out.append(Face.from_arrays(box.tolist(), float(max(w)), lm))
+        return out
+
+
 def build_teacher(spec: str, score_threshold: float = 0.7) -> Detector:
-    """``yunet``, ``yunet:PATH``, ``yunet-s`` or ``featherface:WEIGHTS[:MODEL]`` -> a detector."""
+    """``yunet``, ``yunet:PATH``, ``yunet-s``, ``retinaface[:PATH]``, ``featherface:WEIGHTS[:MODEL]``,
+    or several joined by ``+`` (e.g. ``retinaface+yunet``: a :class:`FusedTeacher`) -> a detector."""
+    if "+" in spec:
+        return FusedTeacher([build_teacher(s, score_threshold) for s in spec.split("+") if s])
     kind, _, arg = spec.partition(":")
+    if kind == "retinaface":
+        from featherface.peers.retinaface import build_retinaface
+
+        return build_retinaface(arg or None, score_threshold=score_threshold)  # type: ignore[return-value]
     if kind.startswith("yunet"):
         from featherface.peers.yunet import YuNetDetector
 
@@ -69,7 +127,8 @@ def build_teacher(spec: str, score_threshold: float = 0.7) -> Detector:
         model = model or read_weights(weights)["model"]
         det = FaceDetector(model=model, weights=weights, score_threshold=score_threshold)
         return det  # type: ignore[return-value]
-    raise ConfigError(f"unknown teacher {spec!r}: use yunet[:PATH], yunet-s or featherface:WEIGHTS")
+    raise ConfigError(f"unknown teacher {spec!r}: use yunet[:PATH], yunet-s, retinaface[:PATH], "
+                      "featherface:WEIGHTS, or several joined by '+'")
 
 
 def faces_to_annotation(rel_path: str, faces: Sequence[Face], min_size: float) -> tuple[ImageAnnotation, int]:

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from featherface.errors import WeightsError
+from featherface.models.retinaface_keys import convert_retinaface_state_dict, looks_like_retinaface
 
 FORMAT = "featherface-weights"
 VERSION = 1
@@ -120,6 +121,8 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
         raise WeightsError(f"{p}: cannot read weights file (truncated or corrupt?): {msg}") from None
     if isinstance(obj, dict) and "weights" in obj and isinstance(obj["weights"], dict):
         obj = obj["weights"]  # a training checkpoint
+    if isinstance(obj, dict) and obj.get("format") != FORMAT and looks_like_retinaface(obj):
+        obj = _from_retinaface_release(p, obj)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise WeightsError(f"{p}: not a FeatherFace weights file (no '{FORMAT}' header); "
                            "plain state_dicts can be loaded with load_state_dict_file()")
@@ -139,6 +142,23 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     if digest != obj["sha256"]:
         raise WeightsError(f"{p}: checksum mismatch (file damaged or edited): expected {obj['sha256'][:12]}…, got {digest[:12]}…")
     return obj
+
+
+def _from_retinaface_release(path: Path, state_dict: dict[str, Any]) -> dict[str, Any]:
+    """Wrap the RetinaFace-mnet0.25 release file (a plain state dict) as a weights dict, so that
+    ``FaceDetector("retinaface-mnet025", weights="mobilenet0.25_Final.pth")`` works unchanged."""
+    from featherface.models.registry import model_config
+
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()):
+        raise WeightsError(f"{path}: RetinaFace state dict holds entries that are not named tensors")
+    try:
+        sd = convert_retinaface_state_dict(state_dict)
+    except KeyError as exc:
+        raise WeightsError(f"{path}: not a RetinaFace-mnet0.25 release file: {exc.args[0]}") from None
+    name = "retinaface-mnet025"
+    return {"format": FORMAT, "version": VERSION, "model": name,
+            "config": json.loads(json.dumps(model_config(name).to_dict())), "state_dict": sd,
+            "sha256": state_dict_sha256(sd), "meta": {"source": f"RetinaFace-mnet0.25 release file {path.name}"}}
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike, strict_arch: bool = True) -> dict[str, Any]:
@@ -161,6 +181,105 @@ def load_weights(model: nn.Module, path: str | os.PathLike, strict_arch: bool = 
         first = str(exc).splitlines()[0]
         raise WeightsError(f"{path}: weights do not fit model '{getattr(model, 'name', '?')}': {first}") from None
     return obj
+
+
+# Backbone starts shipped in the package: name -> (file in featherface/weights/, sha256 of the file).
+BUILTIN_BACKBONES: dict[str, tuple[str, str]] = {
+    # the 213,072 backbone parameters (+ BN statistics) of mobilenetV1X0.25_pretrain.tar
+    # (biubug6/Pytorch_Retinaface, MIT; ImageNet top-1 46.58 %), renamed to our keys
+    "imagenet": ("mobilenetv1-0.25-imagenet.pt", "af508abe17d602c506520e6e3bd7099d3e1a3b5cfac880d32e703057c1dbf031"),
+}
+BACKBONE_FORMAT = "featherface-backbone"
+
+
+def torch_load_plain(path: str | os.PathLike) -> Any:
+    """``torch.load(weights_only=True)`` that also admits the numpy scalars old ImageNet
+    checkpoints carry (``best_acc1``); still never runs pickled code. :class:`WeightsError` on failure."""
+    p = Path(path)
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as first:  # noqa: BLE001 - torch raises many types for damaged or unsafe files
+        allowed: list[Any] = []
+        try:
+            import numpy as np
+            from numpy.core.multiarray import scalar as np_scalar  # type: ignore[attr-defined]
+
+            allowed = [np_scalar, np.dtype] + [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32")]
+        except Exception:  # noqa: BLE001
+            pass
+        if allowed:
+            try:
+                with torch.serialization.safe_globals(allowed):
+                    return torch.load(p, map_location="cpu", weights_only=True)
+            except Exception:  # noqa: BLE001
+                pass
+        msg = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
+        raise WeightsError(f"{p}: cannot load as a plain (weights-only) checkpoint: {msg}") from None
+
+
+def read_backbone_state_dict(spec: str | os.PathLike) -> tuple[dict[str, torch.Tensor], str]:
+    """The MobileNetV1-0.25 tensors named by ``spec`` and what kind of file they came from.
+
+    ``spec`` is ``"imagenet"`` (shipped, sha256-checked) or a path to: the ImageNet checkpoint
+    (``module.stage*``), a RetinaFace release file (``body.*``), a FeatherFace weights file or
+    training checkpoint (``backbone.*``), or a plain backbone state dict. Only backbone tensors are
+    returned (keys ``stage1.*``...; layout mapping is left to
+    :func:`~featherface.models.backbone.load_backbone_checkpoint`). Anything else is refused.
+    """
+    if str(spec) in BUILTIN_BACKBONES:
+        fname, digest = BUILTIN_BACKBONES[str(spec)]
+        path = PACKAGE_WEIGHTS_DIR / fname
+        if not path.is_file():
+            raise WeightsError(f"{path}: the shipped '{spec}' backbone is missing from the installation")
+        if file_sha256(path) != digest:
+            raise WeightsError(f"{path}: the shipped '{spec}' backbone fails its checksum; reinstall featherface")
+        obj = torch_load_plain(path)
+        return dict(obj["state_dict"]), "ImageNet MobileNetV1-0.25 (shipped with the package)"
+    p = Path(spec)
+    if not p.is_file():
+        raise WeightsError(f"{p}: backbone checkpoint not found (use 'imagenet', 'none' or a file)")
+    obj = torch_load_plain(p)
+    if not isinstance(obj, dict):
+        raise WeightsError(f"{p}: not a backbone checkpoint (a {type(obj).__name__}, not a dict of tensors)")
+    if obj.get("format") == FORMAT or isinstance(obj.get("weights"), dict):
+        w = read_weights(p)
+        sd, kind = w["state_dict"], f"FeatherFace weights of '{w['model']}'"
+    elif obj.get("format") == BACKBONE_FORMAT:
+        sd, kind = obj.get("state_dict", {}), "FeatherFace backbone file"
+    elif looks_like_retinaface(obj):
+        sd, kind = obj, "RetinaFace-mnet0.25 release file"
+    elif isinstance(obj.get("state_dict"), dict):
+        sd, kind = obj["state_dict"], "ImageNet MobileNetV1-0.25 checkpoint"
+    else:
+        sd, kind = obj, "state dict"
+    out: dict[str, torch.Tensor] = {}
+    for k, v in sd.items():
+        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
+            continue
+        for prefix in ("module.", "body.", "backbone."):
+            if k.startswith(prefix):
+                k = k[len(prefix):]
+        if k.startswith(("stage1.", "stage2.", "stage3.")):
+            out[k] = v
+    if not out:
+        raise WeightsError(f"{p}: no MobileNetV1-0.25 backbone tensors in this {kind} "
+                           "(expected keys stage1.*, body.stage1.*, module.stage1.* or backbone.stage1.*)")
+    return out, kind
+
+
+def load_backbone_weights(backbone: nn.Module, spec: str | os.PathLike) -> str:
+    """Load exactly the backbone's parameters and BatchNorm statistics from ``spec`` (see
+    :func:`read_backbone_state_dict`); returns a one-line account of what was loaded."""
+    from featherface.models.backbone import load_backbone_checkpoint
+
+    sd, kind = read_backbone_state_dict(spec)
+    try:
+        loaded = set(load_backbone_checkpoint(backbone, sd))
+    except KeyError as exc:
+        raise WeightsError(f"{spec}: {kind} does not fit the MobileNetV1-0.25 backbone: {exc.args[0]}") from None
+    n_params = sum(t.numel() for k, t in backbone.named_parameters() if k in loaded)
+    n_stats = sum(1 for k in loaded if k.endswith(("running_mean", "running_var")))
+    return f"{kind}: {n_params:,} parameters + {n_stats} BatchNorm statistics tensors"
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -13,7 +13,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                                    "for training or fine-tuning.")
     p.add_argument("paths", nargs="+", help="images or folders")
     p.add_argument("--teacher", default="yunet",
-                   help="yunet | yunet:PATH.onnx | yunet-s | featherface:WEIGHTS[:MODEL] (default yunet)")
+                   help="yunet | yunet:PATH.onnx | yunet-s | retinaface[:PATH] | featherface:WEIGHTS[:MODEL], "
+                        "or several joined by '+' and fused, e.g. retinaface+yunet (default yunet)")
     p.add_argument("--output", "-o", required=True, help="label file to write")
     p.add_argument("--root", default=None, help="folder the label paths are relative to (default: common folder)")
     p.add_argument("--threshold", type=float, default=0.7, help="teacher score threshold (default 0.7)")

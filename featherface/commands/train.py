@@ -38,6 +38,7 @@ _FLAG_FIELDS = {
     "freeze_backbone": "freeze_backbone", "min_face_size": "min_face_size", "mosaic_prob": "mosaic_prob",
     "save_every": "save_every", "max_steps": "max_steps", "device": "device", "log_every": "log_every",
     "progress": "progress", "tensorboard": "tensorboard", "grad_clip": "grad_clip",
+    "teacher": "teacher", "distill": "distill", "gt_weight": "gt_weight",
 }
 
 
@@ -83,11 +84,21 @@ def add_parser(subparsers: "argparse._SubParsersAction", name: str) -> argparse.
     g.add_argument("--ema", action=argparse.BooleanOptionalAction, default=S, help="keep an EMA of the weights")
     g.add_argument("--ema-decay", type=float, default=S)
     g = p.add_argument_group("initialisation and fine-tuning")
-    g.add_argument("--backbone-init", default=S, metavar="PATH",
-                   help="ImageNet MobileNetV1-0.25 checkpoint (RetinaFace's mobilenetV1X0.25_pretrain.tar)")
+    g.add_argument("--backbone-init", default=S, metavar="PATH|imagenet|none",
+                   help="backbone start: imagenet (default; the ImageNet MobileNetV1-0.25 shipped in the package), "
+                        "none (random), or a file: an ImageNet checkpoint, a RetinaFace release file, a FeatherFace "
+                        "weights file or checkpoint")
     g.add_argument("--init-weights", default=S, metavar="PATH", help="start from a FeatherFace weights file/checkpoint")
     g.add_argument("--freeze-backbone", action=argparse.BooleanOptionalAction, default=S,
                    help="keep the backbone (weights and BatchNorm statistics) fixed")
+    g = p.add_argument_group("distillation")
+    g.add_argument("--teacher", default=S, metavar="SPEC",
+                   help="teacher network: retinaface, retinaface:PATH, or a weights file of the package")
+    g.add_argument("--distill", choices=("auto", "dense", "boxes"), default=S,
+                   help="dense: per-prior soft targets (same priors as the student); boxes: the teacher's faces "
+                        "as labels; auto: dense when possible (default)")
+    g.add_argument("--gt-weight", type=float, default=S,
+                   help="weight of the matched-prior loss on the label file (default 1; 0 = distillation only)")
     g = p.add_argument_group("run control")
     g.add_argument("-o", "--output", default=S, metavar="DIR", help="output directory (default runs/train)")
     g.add_argument("--resume", nargs="?", const="auto", default=S, metavar="PATH|auto",

@@ -21,6 +21,7 @@ from torch import nn
 from featherface.models.backbone import MobileNetV1
 from featherface.models.bifpn import BiFPN
 from featherface.models.cbam import SharedCBAMManager
+from featherface.models.fpn import FPN
 from featherface.models.heads import SharedMultiHead
 from featherface.models.shuffle import ChannelShuffle
 from featherface.models.ssh import SSH
@@ -41,6 +42,7 @@ class FeatherFaceConfig:
     cbam_reduction: int = 32
     backbone_cbam: bool = True
     share_cbam: bool = True
+    neck: str = "bifpn"  # "bifpn" (FeatherFace) | "fpn" (RetinaFace's top-down FPN; fpn_layers etc. unused)
     fpn_channels: int = 32
     fpn_layers: int = 2
     fpn_conv: str = "separable"  # "separable" | "full"
@@ -115,7 +117,12 @@ class FeatherFace(nn.Module):
         self.backbone_cbam = (
             SharedCBAMManager(in_ch, cfg.cbam_reduction, share=cfg.share_cbam) if cfg.backbone_cbam else None
         )
-        self.bifpn = BiFPN(in_ch, c, cfg.fpn_layers, cfg.fpn_conv, cfg.fpn_lateral_groups)
+        if cfg.neck == "bifpn":
+            self.bifpn: nn.Module = BiFPN(in_ch, c, cfg.fpn_layers, cfg.fpn_conv, cfg.fpn_lateral_groups)
+        elif cfg.neck == "fpn":
+            self.bifpn = FPN(in_ch, c)
+        else:
+            raise ValueError(f"neck must be 'bifpn' or 'fpn', got {cfg.neck!r}")
         self.bifpn_cbam = (
             SharedCBAMManager((c,) * len(in_ch), cfg.cbam_reduction, share=cfg.share_cbam) if cfg.bifpn_cbam else None
         )

@@ -98,3 +98,23 @@ def _v1() -> FeatherFaceConfig:
         multiscale_weighting=False,
         dynamic_sharing=False,
     )
+
+
+@register_model("retinaface-mnet025", "RetinaFace-mnet0.25 (Deng et al.): 426,608 params, FPN 64ch, SSH, 1x1 heads; the teacher")
+def _retinaface_mnet025() -> FeatherFaceConfig:
+    """The published RetinaFace-mnet0.25: the same backbone, priors and input convention as
+    FeatherFace, so it is one configuration of the same network class (``neck="fpn"``)."""
+    return FeatherFaceConfig(
+        backbone_cbam=False,
+        neck="fpn",
+        fpn_channels=64,
+        bifpn_cbam=False,
+        ssh_groups=1,
+        shuffle_groups=1,
+        head_mid_channels=0,
+        feature_reuse=False,
+        attention_multiplication=False,
+        progressive_enhancement=False,
+        multiscale_weighting=False,
+        dynamic_sharing=False,
+    )

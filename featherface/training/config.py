@@ -57,13 +57,25 @@ class TrainConfig:
     neg_pos_ratio: float = 3.0
     loc_weight: float = 2.0
     ldm_weight: float = 1.0
+    gt_weight: float = 1.0  # weight of the matched-prior loss on the label file's faces
+    # distillation (see featherface.training.distill)
+    teacher: str | None = None  # "retinaface", "retinaface:PATH", or a weights file / checkpoint of the package
+    distill: str = "auto"  # "auto" (dense when the priors match, else boxes) | "dense" | "boxes"
+    distill_cls_weight: float = 1.0
+    distill_box_weight: float = 1.0
+    distill_ldm_weight: float = 0.5
+    distill_temperature: float = 1.0
+    distill_conf: float = 0.5  # teacher face probability from which boxes/landmarks are distilled (dense) or kept (boxes)
+    distill_gamma: float = 2.0
     # precision / averaging
     amp: bool = True  # CUDA only; ignored on CPU
     amp_dtype: str = "float16"  # "float16" | "bfloat16"
     ema: bool = False
     ema_decay: float = 0.9998
     # initialisation / fine-tuning
-    backbone_init: str | None = None  # MobileNetV1-0.25 ImageNet checkpoint (e.g. mobilenetV1X0.25_pretrain.tar)
+    # "imagenet" (the ImageNet MobileNetV1-0.25 shipped in the package), "none" (random), or a path:
+    # an ImageNet checkpoint, a RetinaFace release file, or a FeatherFace weights file / checkpoint
+    backbone_init: str | None = "imagenet"
     init_weights: str | None = None  # a FeatherFace weights file or checkpoint to start from
     freeze_backbone: bool = False
     # run control
@@ -162,6 +174,14 @@ class TrainConfig:
         need(self.save_every >= 0 and self.max_steps >= 0 and self.log_every >= 1,
              "save_every and max_steps must be >= 0, log_every >= 1")
         need(self.synthetic_images >= 0, "synthetic_images must be >= 0")
+        need(self.gt_weight >= 0, "gt_weight must be >= 0")
+        need(self.distill in ("auto", "dense", "boxes"), f"distill must be 'auto', 'dense' or 'boxes', got {self.distill!r}")
+        need(all(w >= 0 for w in (self.distill_cls_weight, self.distill_box_weight, self.distill_ldm_weight)),
+             "distill_*_weight must be >= 0")
+        need(self.distill_temperature > 0, "distill_temperature must be positive")
+        need(0 <= self.distill_conf < 1, "distill_conf must be in [0, 1)")
+        need(self.distill_gamma >= 0, "distill_gamma must be >= 0")
+        need(self.teacher is not None or self.gt_weight > 0, "gt_weight is 0 and no teacher is set: nothing to learn from")
         need(self.layout in ("auto", "retinaface", "labelv2", "wider", "yunet", "wider_gt", "retina"),
              f"unknown label layout {self.layout!r}")
 

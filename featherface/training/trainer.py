@@ -45,16 +45,19 @@ from featherface.training.checkpoint import (
 )
 from featherface.training.config import TrainConfig
 from featherface.training.data import EpochBatchSampler, TrainingDataset, collate_training, worker_init_fn
+from featherface.training.distill import DenseDistillationLoss, build_teacher_model, same_priors, teacher_box_targets
 from featherface.training.distributed import DistInfo, all_reduce_mean, cleanup_distributed, setup_distributed
 from featherface.training.ema import ModelEMA, unwrap_model
 from featherface.training.loss import MultiBoxLoss
 from featherface.training.schedule import LRSchedule
-from featherface.weights import atomic_torch_save, load_weights, save_weights, weights_dict
+from featherface.weights import atomic_torch_save, load_backbone_weights, load_weights, save_weights, weights_dict
 
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "train", "load_backbone_init", "seed_everything"]
 
-STEP_LOG_FIELDS = ["epoch", "step_in_epoch", "global_step", "lr", "loss", "loc", "cls", "ldm", "images_per_s", "time"]
-EPOCH_LOG_FIELDS = ["epoch", "global_step", "loss", "loc", "cls", "ldm", "val_loss", "skipped_images", "seconds"]
+STEP_LOG_FIELDS = ["epoch", "step_in_epoch", "global_step", "lr", "loss", "loc", "cls", "ldm", "distill",
+                   "images_per_s", "time"]
+EPOCH_LOG_FIELDS = ["epoch", "global_step", "loss", "loc", "cls", "ldm", "distill", "val_loss", "skipped_images",
+                    "seconds"]
 
 
 class NonFiniteLossError(FeatherFaceError):
@@ -93,51 +96,10 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def _safe_torch_load(path: Path) -> Any:
-    """``weights_only`` load that also accepts the numpy scalars old ImageNet checkpoints carry."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as first:  # noqa: BLE001
-        allowed: list[Any] = []
-        try:
-            from numpy.core.multiarray import scalar as np_scalar  # type: ignore[attr-defined]
-
-            allowed = [np_scalar, np.dtype]
-            allowed += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32")]
-        except Exception:  # noqa: BLE001
-            pass
-        if allowed:
-            try:
-                with torch.serialization.safe_globals(allowed):
-                    return torch.load(path, map_location="cpu", weights_only=True)
-            except Exception:  # noqa: BLE001
-                pass
-        msg = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
-        raise WeightsError(f"{path}: cannot load as a plain (weights-only) checkpoint: {msg}") from None
-
-
-def load_backbone_init(model: nn.Module, path: str | os.PathLike) -> int:
-    """Initialise ``model.backbone`` from an ImageNet MobileNetV1-0.25 checkpoint (the RetinaFace
-    release's ``mobilenetV1X0.25_pretrain.tar`` or a plain state_dict). Returns the tensor count."""
-    from featherface.models.backbone import load_backbone_checkpoint
-
-    p = Path(path)
-    if not p.is_file():
-        raise WeightsError(f"{p}: backbone checkpoint not found")
-    obj = _safe_torch_load(p)
-    sd = obj
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model", "model_state_dict"):
-            if key in obj and isinstance(obj[key], dict):
-                sd = obj[key]
-                break
-    if not isinstance(sd, dict) or not any(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise WeightsError(f"{p}: no state_dict of tensors found")
-    try:
-        loaded = load_backbone_checkpoint(unwrap_model(model).backbone, sd)
-    except KeyError as exc:
-        raise WeightsError(f"{p}: not a MobileNetV1-0.25 checkpoint that fits the backbone: {exc.args[0]}") from None
-    return len(loaded)
+def load_backbone_init(model: nn.Module, spec: str | os.PathLike) -> str:
+    """Initialise ``model.backbone`` from ``spec`` (``"imagenet"``, or an ImageNet / RetinaFace /
+    FeatherFace file; see :func:`featherface.weights.read_backbone_state_dict`). Returns what was loaded."""
+    return load_backbone_weights(unwrap_model(model).backbone, spec)
 
 
 class _StopSignal:
@@ -218,6 +180,9 @@ class Trainer:
         self.model: nn.Module | None = None  # the (possibly DDP-wrapped) model being trained
         self.ema: ModelEMA | None = None
         self.criterion: MultiBoxLoss | None = None
+        self.teacher: nn.Module | None = None  # frozen, eval-mode teacher (distillation)
+        self.distill_mode: str | None = None  # "dense" | "boxes" while a teacher is set
+        self.distill_loss: DenseDistillationLoss | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.schedule: LRSchedule | None = None
         self.scaler: torch.amp.GradScaler | None = None
@@ -225,7 +190,7 @@ class Trainer:
         self.step_in_epoch = 0
         self.global_step = 0
         self.best_metric: float | None = None
-        self.epoch_stats = {"sum": [0.0, 0.0, 0.0, 0.0], "count": 0, "skipped": 0, "seconds": 0.0}
+        self.epoch_stats = {"sum": [0.0] * 5, "count": 0, "skipped": 0, "seconds": 0.0}
         self.history: list[dict[str, float]] = []
         self._tb: Any = None
         self._stop: _StopSignal | None = None
@@ -319,12 +284,12 @@ class Trainer:
             if cfg.init_weights:
                 obj = load_weights(model, cfg.init_weights)
                 self.log(f"initialised from {cfg.init_weights} ({obj.get('model')})")
-            elif cfg.backbone_init:
-                n = load_backbone_init(model, cfg.backbone_init)
-                self.log(f"backbone initialised from {cfg.backbone_init} ({n} tensors)")
+            elif cfg.backbone_init and str(cfg.backbone_init).lower() != "none":
+                what = load_backbone_init(model, cfg.backbone_init)
+                self.log(f"backbone initialised from {cfg.backbone_init}: {what}")
             else:
-                self.log("no backbone_init given: training from random initialisation "
-                         "(use the ImageNet MobileNetV1-0.25 checkpoint for WIDER FACE accuracy)")
+                self.log("backbone_init none: training from random initialisation "
+                         "(the default 'imagenet' start is what WIDER FACE accuracy needs)")
         if cfg.freeze_backbone:
             for p in model.backbone.parameters():
                 p.requires_grad_(False)
@@ -400,7 +365,8 @@ class Trainer:
         self.best_metric = ckpt.get("best_metric")
         stats = ckpt.get("epoch_stats")
         if stats:
-            self.epoch_stats = {"sum": [float(v) for v in stats["sum"]], "count": int(stats["count"]),
+            sums = [float(v) for v in stats["sum"]]
+            self.epoch_stats = {"sum": sums + [0.0] * (5 - len(sums)), "count": int(stats["count"]),
                                 "skipped": int(stats.get("skipped", 0)), "seconds": float(stats.get("seconds", 0.0))}
         self.history = [dict(h) for h in ckpt.get("history", [])]
         if ckpt.get("rng"):
@@ -502,6 +468,7 @@ class Trainer:
         self.ema = ModelEMA(model, cfg.ema_decay) if cfg.ema else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=bool(cfg.amp and device.type == "cuda" and cfg.amp_dtype == "float16"))
         self.model = model
+        self._setup_teacher(model, device)
 
         dataset, val_dataset = self._build_datasets()
         sampler = EpochBatchSampler(len(dataset), cfg.batch_size, dist_info.rank, dist_info.world_size, cfg.seed)  # type: ignore[arg-type]
@@ -549,7 +516,7 @@ class Trainer:
                 self.step_in_epoch = 0
                 continue
             if self.step_in_epoch == 0:
-                self.epoch_stats = {"sum": [0.0, 0.0, 0.0, 0.0], "count": 0, "skipped": 0, "seconds": 0.0}
+                self.epoch_stats = {"sum": [0.0] * 5, "count": 0, "skipped": 0, "seconds": 0.0}
             sampler.set_epoch(epoch, skip_batches=self.step_in_epoch)
             self._set_train_mode()
             outcome = self._run_epoch(loader, steps_per_epoch)
@@ -564,7 +531,7 @@ class Trainer:
             self.epoch += 1
             self.step_in_epoch = 0
             row = {"epoch": self.epoch, "global_step": self.global_step, "loss": means[0], "loc": means[1],
-                   "cls": means[2], "ldm": means[3], "val_loss": "" if val_loss is None else val_loss,
+                   "cls": means[2], "ldm": means[3], "distill": means[4], "val_loss": "" if val_loss is None else val_loss,
                    "skipped_images": int(self.epoch_stats["skipped"]), "seconds": float(self.epoch_stats["seconds"])}
             self.history.append({k: float(v) for k, v in row.items() if v != ""})
             metric = val_loss if val_loss is not None else means[0]
@@ -578,7 +545,8 @@ class Trainer:
                 if improved:
                     best_path = save_weights(self.weights_model(), self.output_dir / "best.pt",
                                              self._weights_meta("best", metric))
-                msg = f"epoch {self.epoch}/{cfg.epochs}: loss {means[0]:.4f} (loc {means[1]:.4f} cls {means[2]:.4f} ldm {means[3]:.4f})"
+                msg = f"epoch {self.epoch}/{cfg.epochs}: loss {means[0]:.4f} (loc {means[1]:.4f} cls {means[2]:.4f} ldm {means[3]:.4f}"
+                msg += f" distill {means[4]:.4f})" if self.teacher is not None else ")"
                 if val_loss is not None:
                     msg += f", val loss {val_loss:.4f}"
                 if self.epoch_stats["skipped"]:
@@ -619,6 +587,43 @@ class Trainer:
         else:
             self.log("warning: model replicas differ between processes (DDP out of sync)")
 
+    def _setup_teacher(self, student: nn.Module, device: torch.device) -> None:
+        """Build the frozen teacher and pick the distillation mode (dense needs the same priors)."""
+        cfg = self.cfg
+        if not cfg.teacher:
+            return
+        self.teacher = build_teacher_model(cfg.teacher, device)
+        dense_ok = same_priors(student, self.teacher)
+        mode = cfg.distill if cfg.distill != "auto" else ("dense" if dense_ok else "boxes")
+        if mode == "dense" and not dense_ok:
+            raise ConfigError(f"distill=dense needs a teacher with the student's priors and input convention; "
+                              f"{cfg.teacher} ({getattr(self.teacher, 'name', '?')}) differs: use distill=boxes")
+        self.distill_mode = mode
+        if mode == "dense":
+            self.distill_loss = DenseDistillationLoss(cfg.distill_cls_weight, cfg.distill_box_weight,
+                                                      cfg.distill_ldm_weight, cfg.distill_temperature,
+                                                      cfg.distill_conf, cfg.distill_gamma)
+        self.log(f"teacher {cfg.teacher} ({getattr(self.teacher, 'name', '?')}): {mode} distillation, "
+                 f"label loss weight {cfg.gt_weight}")
+
+    def _total_loss(self, out: dict[str, torch.Tensor], gt_loss: torch.Tensor,
+                    images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``gt_weight * label loss + distillation loss`` and the distillation part alone."""
+        cfg = self.cfg
+        if self.teacher is None:
+            return gt_loss, torch.zeros((), device=gt_loss.device)
+        with torch.no_grad():
+            t_out = self.teacher(images)
+        if self.distill_mode == "dense":
+            assert self.distill_loss is not None
+            distill = self.distill_loss(out, t_out).total
+        else:
+            assert self.criterion is not None
+            size = (int(images.shape[-2]), int(images.shape[-1]))
+            targets = teacher_box_targets(t_out, self.teacher, size, score_threshold=max(cfg.distill_conf, 0.02))
+            distill = cfg.distill_cls_weight * self.criterion(out, targets, image_size=size).total
+        return cfg.gt_weight * gt_loss + distill, distill
+
     def _run_epoch(self, loader: DataLoader, steps_per_epoch: int) -> str:
         """Run the remaining steps of the current epoch. Returns "done", "interrupted" or "max_steps"."""
         cfg = self.cfg
@@ -641,22 +646,23 @@ class Trainer:
                 with self._autocast():
                     out = self.model(images)
                 loss = self.criterion(out, targets, image_size=tuple(images.shape[-2:]))
+                total, distill = self._total_loss(out, loss.total, images)
                 # one small all-reduce per step: logged parts are global means, every rank sees the
                 # same NaN verdict and the same stop request (a signal may reach ranks a step apart)
-                stats = torch.stack([loss.total.detach(), loss.loc.detach(), loss.cls.detach(), loss.ldm.detach(),
+                stats = torch.stack([total.detach(), loss.loc.detach(), loss.cls.detach(), loss.ldm.detach(),
                                      torch.tensor(float(self._stop.requested), device=device),
-                                     torch.tensor(float(skipped), device=device)]).double()
+                                     torch.tensor(float(skipped), device=device), distill.detach()]).double()
                 all_reduce_mean(stats, self.dist)
                 vals = stats.tolist()
-                if not all(math.isfinite(v) for v in vals[:4]):
+                if not all(math.isfinite(v) for v in vals[:4] + vals[6:7]):
                     raise NonFiniteLossError(
-                        f"loss became {'NaN' if any(math.isnan(v) for v in vals[:4]) else 'infinite'} at epoch "
+                        f"loss became {'NaN' if any(math.isnan(v) for v in vals[:4] + vals[6:7]) else 'infinite'} at epoch "
                         f"{self.epoch + 1}, step {self.step_in_epoch + 1} (global step {self.global_step + 1}): "
-                        f"loc {vals[1]:.4g}, cls {vals[2]:.4g}, ldm {vals[3]:.4g}. Training stopped; the last good "
+                        f"loc {vals[1]:.4g}, cls {vals[2]:.4g}, ldm {vals[3]:.4g}, distill {vals[6]:.4g}. Training stopped; the last good "
                         f"checkpoint is kept in {self.output_dir / LAST_NAME}. Try a lower lr, a longer warm-up, "
                         "or check the labels for degenerate boxes.")
                 self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss.total).backward()
+                self.scaler.scale(total).backward()
                 if cfg.grad_clip > 0:
                     self.scaler.unscale_(self.optimizer)
                     torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg.grad_clip)
@@ -672,11 +678,11 @@ class Trainer:
                 t_last = now
                 ips = images.shape[0] * self.dist.world_size / dt
                 ips_avg = ips if ips_avg is None else 0.9 * ips_avg + 0.1 * ips
-                self.epoch_stats["sum"] = [s + v for s, v in zip(self.epoch_stats["sum"], vals[:4])]
+                self.epoch_stats["sum"] = [s + v for s, v in zip(self.epoch_stats["sum"], vals[:4] + vals[6:7])]
                 self.epoch_stats["count"] += 1
                 self.epoch_stats["skipped"] += int(round(vals[5] * self.dist.world_size))
                 self.epoch_stats["seconds"] += dt
-                parts = {"loss": vals[0], "loc": vals[1], "cls": vals[2], "ldm": vals[3]}
+                parts = {"loss": vals[0], "loc": vals[1], "cls": vals[2], "ldm": vals[3], "distill": vals[6]}
                 if self.is_main:
                     bar.update(1)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()} | {"img/s": f"{ips_avg:.1f}", "lr": f"{lr:.2e}"},
