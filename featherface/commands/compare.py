@@ -1,4 +1,4 @@
-"""``featherface compare``: our detector next to YuNet, UltraFace and a Haar cascade.
+"""``featherface compare``: our detector next to YuNet, UltraFace, RetinaFace-mnet0.25 and a Haar cascade.
 
 On photos (no labels): speed, faces found, agreement with a reference detector, a markdown table,
 optional JSON and a picture grid. With ``--wider-images DIR --gt DIR``: WIDER FACE val AP
@@ -22,12 +22,14 @@ def add_parser(subparsers: Any, name: str = "compare") -> argparse.ArgumentParse
     """Register the ``compare`` verb and its options."""
     p = subparsers.add_parser(
         name,
-        help="compare FeatherFace with peer detectors (YuNet, UltraFace, Haar): speed, agreement, WIDER AP",
+        help="compare FeatherFace with peer detectors (YuNet, UltraFace, RetinaFace, Haar): speed, agreement, WIDER AP",
         description=(
             "Run several face detectors on the same images in one process and report per-image latency "
             "(median/p90 after a warm-up), faces found and agreement with a reference detector "
             "(precision/recall at IoU 0.5, landmark error). Peer model files are read from "
-            "../shared/peers or $FEATHERFACE_PEERS_DIR, or given as NAME:PATH. Our detector takes part "
+            "../shared/peers or $FEATHERFACE_PEERS_DIR, RetinaFace-mnet0.25's weights from "
+            "../shared/weights/retinaface_mnet025_Final.pth or $FEATHERFACE_RETINAFACE_WEIGHTS; any of them can be "
+            "given as NAME:PATH. A peer whose file is missing is skipped with a note. Our detector takes part "
             "only with --weights (or once trained weights ship)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -35,7 +37,8 @@ def add_parser(subparsers: Any, name: str = "compare") -> argparse.ArgumentParse
     p.add_argument("images", nargs="*", help="image files or folders")
     p.add_argument("--peers", default=DEFAULT_PEERS,
                    help="comma-separated peers: yunet, yunet-s, yunet-640, ultraface-rfb320 (ultraface), "
-                        "ultraface-slim320, ultraface-rfb640, haar; NAME:PATH overrides the model file")
+                        "ultraface-slim320, ultraface-rfb640, haar, retinaface (RetinaFace-mnet0.25, weights read by "
+                        "path); NAME:PATH overrides the model file")
     p.add_argument("--weights", default=None, help="our trained weights (adds FeatherFace as the first detector)")
     p.add_argument("--model", default="featherface-v2-ultra", help="our model name (with --weights)")
     p.add_argument("--reference", default=None,

@@ -3,6 +3,11 @@
     featherface export --format onnx --weights run/best.pt --output v2.onnx
     featherface export --format onnx --random --model featherface-v1 --int8 --calibration photos/
     featherface export --format torchscript --weights run/best.pt
+    featherface export --format onnx --weights ../shared/weights/retinaface_mnet025_Final.pth -o retinaface.onnx
+
+``--weights`` takes a FeatherFace weights file, a training checkpoint, or the RetinaFace-mnet0.25
+release file (a plain state dict, read as model ``retinaface-mnet025``); the model is rebuilt from
+the architecture the file records unless ``--model`` names one.
 
 Without trained weights the export must be asked for explicitly with ``--random`` (the file then
 says ``trained=false`` in its metadata): nothing may pass for a trained detector by accident.

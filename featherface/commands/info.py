@@ -1,4 +1,5 @@
-"""``featherface info MODEL``: per-block parameter table (vs. the design sheet), size and GFLOPs."""
+"""``featherface info MODEL``: per-block parameter table (vs. the design sheet, or for
+RetinaFace-mnet0.25 vs. the authors' release file), size and GFLOPs."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from featherface.errors import ConfigError
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p = sub.add_parser(name, help="parameter table, size and GFLOPs of a model",
-                       description="Print the per-block parameter table of MODEL next to the design sheet's "
-                                   "figures, the total, the fp32 size and the GFLOPs at the given input size.")
+                       description="Print the per-block parameter table of MODEL next to its reference figures "
+                                   "(FeatherFace V2: the design sheet; retinaface-mnet025: the authors' release "
+                                   "file), the total, the fp32 size and the GFLOPs at the given input size.")
     p.add_argument("model", nargs="?", default="featherface-v2-ultra", help="model name (see `featherface list`)")
     p.add_argument("--size", type=int, nargs="+", default=[640], metavar="N",
                    help="input size for GFLOPs: N (square) or H W (default 640)")

@@ -168,6 +168,15 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return parse_metadata({p.key: p.value for p in m.metadata_props})
 
 
+def _config_defaults(cfg: Any) -> dict[str, Any]:
+    """The default config of ``cfg``'s class as JSON values: a field a file does not record was added
+    after it was written, and the file means its default (e.g. ``neck="bifpn"`` before RetinaFace)."""
+    try:
+        return json.loads(json.dumps(type(cfg)().to_dict()))
+    except Exception:  # noqa: BLE001 - a config class without defaults: compare as recorded
+        return {}
+
+
 def check_compatible(meta: dict[str, Any], model: nn.Module | None, source: str, raw_outputs: bool = True) -> list[str]:
     """Raise :class:`ConfigError` when ``meta`` cannot stand in for ``model``; return warnings.
 
@@ -190,7 +199,7 @@ def check_compatible(meta: dict[str, Any], model: nn.Module | None, source: str,
     cfg = getattr(model, "config", None)
     if cfg is not None and isinstance(meta.get("config"), dict):
         ours = json.loads(json.dumps(cfg.to_dict()))
-        theirs = meta["config"]
+        theirs = {**_config_defaults(cfg), **meta["config"]}
         diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
         if diff:
             raise ConfigError(f"{source}: architecture differs from the model's (fields: {', '.join(diff[:6])})")

@@ -136,7 +136,8 @@ def export_onnx(
 
     onnx_model.producer_version = __version__
     onnx_model.doc_string = (
-        f"FeatherFace {getattr(model, 'name', '')} face detector (boxes + 5 landmarks). Input: BGR minus mean "
+        f"{getattr(model, 'name', 'FeatherFace')} face detector (boxes + 5 landmarks), exported by FeatherFace. "
+        f"Input: BGR minus mean "
         f"{list(model.config.bgr_mean)}, NCHW float32, H and W multiples of 32. See metadata_props."
     )
     set_metadata(onnx_model, build_metadata(net, postprocess=post_settings, weights=weights, trained=trained))

@@ -2,8 +2,10 @@
 
 A spec is ``NAME`` or ``NAME:PATH`` (``PATH`` replaces the default model file), e.g. ``yunet``,
 ``yunet:/models/yunet.onnx``, ``yunet-s``, ``ultraface-rfb320``, ``ultraface-slim320``,
-``ultraface-rfb640``, ``haar``. Default files are looked up under
-:func:`featherface.peers.base.peers_dir`.
+``ultraface-rfb640``, ``haar``, ``retinaface``, ``retinaface:/weights/mobilenet0.25_Final.pth``.
+Default files are looked up under :func:`featherface.peers.base.peers_dir`; RetinaFace's weights
+under ``$FEATHERFACE_RETINAFACE_WEIGHTS`` or ``../shared/weights`` (see
+:mod:`featherface.peers.retinaface`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ class PeerInfo:
     """What a peer name means: which adapter, which default file, and what is known about it."""
 
     name: str
-    kind: str  # "yunet" | "ultraface" | "haar"
-    default_file: str | None  # relative to peers_dir(); None = found by the adapter itself (haar)
+    kind: str  # "yunet" | "ultraface" | "haar" | "retinaface"
+    default_file: str | None  # relative to peers_dir(); None = found by the adapter itself (haar, retinaface)
     description: str
     landmarks: bool
 
@@ -46,6 +48,9 @@ PEERS: dict[str, PeerInfo] = {
                  "UltraFace RFB-640 (Linzaer, MIT), 640x480 input, decoding in the graph", False),
         PeerInfo("haar", "haar", None,
                  "OpenCV Haar cascade haarcascade_frontalface_default.xml (Viola-Jones)", False),
+        PeerInfo("retinaface", "retinaface", None,
+                 "RetinaFace-mnet0.25 (Deng et al.; weights biubug6/Pytorch_Retinaface, MIT), 426,608 params, "
+                 "run as create_model('retinaface-mnet025')", True),
     )
 }
 
@@ -57,6 +62,8 @@ ALIASES: dict[str, str] = {
     "ultraface-slim": "ultraface-slim320",
     "haar-cascade": "haar",
     "viola-jones": "haar",
+    "retinaface-mnet025": "retinaface",
+    "retinaface-mnet0.25": "retinaface",
 }
 
 
@@ -91,6 +98,11 @@ def peer_status(spec: str) -> tuple[bool, str]:
 
         p = Path(path) if path else default_cascade_path()
         return (p is not None and p.is_file()), str(p) if p else "no cascade file shipped with OpenCV"
+    if info.kind == "retinaface":
+        from featherface.peers.retinaface import default_retinaface_weights
+
+        p = Path(path).expanduser() if path else default_retinaface_weights()
+        return p.is_file(), str(p)
     p = Path(path).expanduser() if path else peers_dir() / str(info.default_file)
     return p.is_file(), str(p)
 
@@ -109,9 +121,11 @@ def build_peer(
 
     ``score_threshold``/``nms_threshold`` default to each peer's upstream demo values when
     ``None``; both are ignored for ``haar``, whose score is a cascade weight, not a probability
-    (build :class:`~featherface.peers.haar.HaarCascadeDetector` directly to filter on it). ``input_size`` is passed only to peers whose input size can change (YuNet dynamic,
-    Haar); asking a fixed-input model for another size is a :class:`ConfigError`. Extra
-    ``options`` go to the adapter (e.g. ``top_k``, ``min_neighbors``). Raises
+    (build :class:`~featherface.peers.haar.HaarCascadeDetector` directly to filter on it).
+    ``input_size`` is passed only to peers whose input size can change (YuNet dynamic, Haar,
+    RetinaFace: the longer side is resized to it); asking a fixed-input model for another size is
+    a :class:`ConfigError`. Extra ``options`` go to the adapter (e.g. ``top_k``, ``min_neighbors``;
+    ``device`` or ``backend`` for RetinaFace, a :class:`~featherface.FaceDetector`). Raises
     :class:`PeerUnavailableError` when the model file or a needed library is missing.
     """
     info, path = parse_spec(spec)
@@ -123,6 +137,12 @@ def build_peer(
         kw["score_threshold"] = score_threshold
     if input_size is not None:
         kw["input_size"] = input_size
+    if info.kind == "retinaface":
+        from featherface.peers.retinaface import build_retinaface
+
+        # our own network with the authors' weights: a FaceDetector (torch), PeerUnavailableError
+        # when the weights file is missing
+        return build_retinaface(path, threads=threads, name=label, **kw)  # type: ignore[return-value]
     if info.kind == "yunet":
         from featherface.peers.yunet import YuNetDetector
 

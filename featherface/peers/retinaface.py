@@ -35,11 +35,19 @@ def resolve_retinaface_weights(path: str | os.PathLike | None = None) -> Path:
 
 
 def build_retinaface(path: str | os.PathLike | None = None, score_threshold: float = 0.5,
-                     nms_threshold: float = 0.4, **kwargs):
-    """A :class:`~featherface.inference.detector.FaceDetector` running RetinaFace-mnet0.25."""
+                     nms_threshold: float = 0.4, name: str = "retinaface", **kwargs):
+    """A :class:`~featherface.inference.detector.FaceDetector` running RetinaFace-mnet0.25.
+
+    ``path`` is the release file (or a FeatherFace weights file of ``retinaface-mnet025``);
+    ``None`` looks in the default place (:func:`default_retinaface_weights`). Other ``kwargs``
+    (``input_size``, ``threads``, ``device``, ``backend``...) go to the detector. Raises
+    :class:`PeerUnavailableError` when the file is missing, :class:`~featherface.errors.WeightsError`
+    when it is not RetinaFace-mnet0.25 weights.
+    """
     from featherface.inference.detector import FaceDetector
 
     det = FaceDetector(RETINAFACE_MODEL, weights=resolve_retinaface_weights(path),
                        score_threshold=score_threshold, nms_threshold=nms_threshold, **kwargs)
-    det.name = "retinaface"
+    det.name = name
+    det.gives_landmarks = True  # type: ignore[attr-defined]  # read by featherface.compare
     return det

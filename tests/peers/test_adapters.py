@@ -288,7 +288,7 @@ def test_parse_spec_and_aliases():
     info, path = parse_spec("YuNet-S:/tmp/x.onnx")
     assert info.name == "yunet-s" and path == "/tmp/x.onnx"
     with pytest.raises(ConfigError, match="unknown peer"):
-        parse_spec("retinaface")
+        parse_spec("mtcnn")
     with pytest.raises(ConfigError, match="empty path"):
         parse_spec("yunet:")
 
