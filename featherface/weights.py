@@ -178,8 +178,11 @@ def load_weights(model: nn.Module, path: str | os.PathLike, strict_arch: bool = 
     try:
         model.load_state_dict(obj["state_dict"], strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise WeightsError(f"{path}: weights do not fit model '{getattr(model, 'name', '?')}': {first}") from None
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
+        if len(detail) > 200:
+            detail = detail[:200] + "…"
+        raise WeightsError(f"{path}: weights do not fit model '{getattr(model, 'name', '?')}': {detail}") from None
     return obj
 
 
@@ -312,6 +315,9 @@ def resolve_weights(name_or_path: str, model_name: str | None = None) -> Path:
     if key in BUILTIN_WEIGHTS:
         return verify_builtin(key)
     p = Path(name_or_path)
+    if name_or_path in ("default", "pretrained") and key == "retinaface-mnet025":
+        raise WeightsError("RetinaFace-mnet0.25's weights are not shipped (they are its authors' release file): "
+                           "pass weights=PATH to retinaface_mnet025_Final.pth (biubug6/Pytorch_Retinaface, MIT)")
     if name_or_path in ("default", "pretrained") or (not p.suffix and not p.exists()):
         shipped = ", ".join(sorted(BUILTIN_WEIGHTS)) or "none yet"
         raise WeightsError(

@@ -9,6 +9,7 @@ file never loads silently.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import torch
 
@@ -57,4 +58,21 @@ def convert_retinaface_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[s
         if new is None:
             raise KeyError(f"unknown RetinaFace key {key!r}")
         out[new] = value
+    expected = _expected_shapes()
+    missing = [k for k in expected if k not in out]
+    if missing:
+        raise KeyError(f"{len(missing)} tensor(s) missing, e.g. {missing[0]!r}")
+    for k, v in out.items():
+        if k not in expected:
+            raise KeyError(f"key {k!r} has no place in RetinaFace-mnet0.25")
+        if tuple(v.shape) != expected[k]:
+            raise KeyError(f"{k!r} has shape {tuple(v.shape)}, expected {expected[k]}")
     return out
+
+
+@lru_cache(maxsize=1)
+def _expected_shapes() -> dict[str, tuple[int, ...]]:
+    """Names and shapes of ``create_model("retinaface-mnet025")``'s state dict."""
+    from featherface.models.registry import create_model
+
+    return {k: tuple(v.shape) for k, v in create_model("retinaface-mnet025").state_dict().items()}

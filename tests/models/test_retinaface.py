@@ -122,9 +122,6 @@ def test_missing_key_is_refused_before_use(model, tmp_path):
         FaceDetector("retinaface-mnet025", weights=p)
 
 
-@pytest.mark.xfail(strict=True, reason="convert_retinaface_state_dict refuses unknown keys but does not check "
-                                       "that every needed key is present: read_weights accepts a partial file "
-                                       "(load_weights still refuses it)")
 def test_missing_key_is_refused_by_read_weights(model, tmp_path):
     with pytest.raises(WeightsError):
         read_weights(_missing_key_file(model, tmp_path))
