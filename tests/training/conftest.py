@@ -1,14 +1,21 @@
-"""Shared fixtures: tiny synthetic datasets and fast training configs (2 CPU cores)."""
+"""Shared fixtures: tiny synthetic datasets, fast training configs (2 CPU cores), and synthetic
+weights files of every kind the trainer reads (teachers, backbone starts). Nothing here reads
+../shared: the RetinaFace release layout is produced by inverting our own key mapping."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
 from featherface.data.synthetic import make_synthetic_dataset
+from featherface.models import create_model
+from featherface.models.backbone import MobileNetV1, _retinaface_key_map
+from featherface.models.retinaface_keys import _HEADS, _SSH, convert_retinaface_state_dict
 from featherface.training.config import TrainConfig
+from featherface.weights import save_weights
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +27,9 @@ def tiny_labels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tiny_config(tiny_labels: Path, tmp_path: Path) -> TrainConfig:
-    """64x64 crops, batch 4 (10 images -> 3 steps per epoch: 4, 4, 2), no workers, no bars."""
+    """64x64 crops, batch 4 (10 images -> 3 steps per epoch: 4, 4, 2), no workers, no bars.
+
+    ``backbone_init`` keeps its default, the shipped ImageNet backbone (deterministic and ~10 ms)."""
     return TrainConfig(label_file=str(tiny_labels), img_size=64, batch_size=4, workers=0, epochs=3, lr=5e-3,
                        warmup_epochs=1, schedule="step", milestones=[2], output_dir=str(tmp_path / "run"),
                        progress=False, tensorboard=False, device="cpu", seed=7, log_every=1)
@@ -29,3 +38,78 @@ def tiny_config(tiny_labels: Path, tmp_path: Path) -> TrainConfig:
 @pytest.fixture(autouse=True)
 def _one_thread() -> None:
     torch.set_num_threads(1)  # 2 spinning OpenMP threads on a shared 2-core box can be 20x slower
+
+
+def randomize_bn_stats(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Non-trivial BatchNorm statistics (and affine parameters), so a load that skips them shows."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.2 - 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.2 - 0.1)
+    return model
+
+
+def random_backbone(seed: int, width: float = 0.25) -> MobileNetV1:
+    torch.manual_seed(seed)
+    return randomize_bn_stats(MobileNetV1(width), seed)
+
+
+def to_retinaface_backbone_keys(backbone_sd: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Our MobileNetV1 keys -> the RetinaFace / ImageNet-checkpoint layout (``stage1.1.0.weight``...)."""
+    inverse = {v: k for k, v in _retinaface_key_map(MobileNetV1()).items()}
+    return {prefix + inverse.get(k, k): v.clone() for k, v in backbone_sd.items()}
+
+
+_SSH_INV = {v: k for k, v in _SSH.items()}
+_HEADS_INV = {v: k for k, v in _HEADS.items()}
+
+
+def to_retinaface_release(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`convert_retinaface_state_dict`: a ``retinaface-mnet025`` state dict in
+    the biubug6/Pytorch_Retinaface release layout (``body.*``, ``fpn.*``, ``ssh1.*``, ``ClassHead.*``)."""
+    out: dict[str, torch.Tensor] = {}
+    backbone = {k[len("backbone."):]: v for k, v in state_dict.items() if k.startswith("backbone.")}
+    out.update(to_retinaface_backbone_keys(backbone, "body."))
+    for k, v in state_dict.items():
+        if k.startswith("backbone."):
+            continue
+        if m := re.fullmatch(r"bifpn\.lateral\.(\d)\.(.+)", k):
+            new = f"fpn.output{int(m[1]) + 1}.{m[2]}"
+        elif m := re.fullmatch(r"bifpn\.merge\.(\d)\.(.+)", k):
+            new = f"fpn.merge{int(m[1]) + 1}.{m[2]}"
+        elif m := re.fullmatch(r"ssh\.(\d)\.(\w+?)\.(.+)", k):
+            new = f"ssh{int(m[1]) + 1}.{_SSH_INV[m[2]]}.{m[3]}"
+        elif m := re.fullmatch(r"head\.heads\.(\d)\.(cls|bbox|ldm)\.(weight|bias)", k):
+            new = f"{_HEADS_INV[m[2]]}.{m[1]}.conv1x1.{m[3]}"
+        else:
+            raise AssertionError(f"retinaface-mnet025 key {k} has no release name")
+        out[new] = v.clone()
+    return out
+
+
+@pytest.fixture(scope="session")
+def retinaface_release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, torch.Tensor]]:
+    """A synthetic RetinaFace-mnet0.25 release file (plain state dict, release key names) and the
+    ``retinaface-mnet025`` state dict it must load as."""
+    torch.manual_seed(5)
+    model = randomize_bn_stats(create_model("retinaface-mnet025"), 5)
+    ours = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    release = to_retinaface_release(ours)
+    converted = convert_retinaface_state_dict(release)  # the inversion is exact
+    assert converted.keys() == ours.keys() and all(torch.equal(converted[k], ours[k]) for k in ours)
+    path = tmp_path_factory.mktemp("retinaface") / "mobilenet0.25_Final.pth"
+    torch.save(release, path)
+    return path, ours
+
+
+@pytest.fixture(scope="session")
+def teacher_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A FeatherFace V2 Ultra weights file (random weights, non-trivial BN statistics): a teacher
+    with the student's priors."""
+    torch.manual_seed(21)
+    model = randomize_bn_stats(create_model("featherface-v2-ultra"), 21)
+    return save_weights(model, tmp_path_factory.mktemp("teacher") / "teacher.pt")

@@ -25,6 +25,19 @@ def test_shipped_yaml_configs_load() -> None:
     assert v2.lr == 1e-3 and v2.epochs == 250 and v2.batch_size == 32 and v2.img_size == 640
     assert v2.milestone_epochs() == [190.0, 220.0]
     assert smoke.synthetic_images > 0 and not smoke.needs_data()
+    for cfg in (v2, v1):  # the shipped ImageNet start, no teacher unless asked for
+        assert cfg.backbone_init == "imagenet" and cfg.teacher is None and cfg.distill == "auto"
+        assert cfg.gt_weight == 1.0
+
+
+def test_distillation_and_backbone_defaults() -> None:
+    cfg = TrainConfig()
+    assert cfg.backbone_init == "imagenet" and cfg.init_weights is None
+    assert (cfg.teacher, cfg.distill, cfg.gt_weight) == (None, "auto", 1.0)
+    assert (cfg.distill_cls_weight, cfg.distill_box_weight, cfg.distill_ldm_weight) == (1.0, 1.0, 0.5)
+    assert (cfg.distill_temperature, cfg.distill_conf, cfg.distill_gamma) == (1.0, 0.5, 2.0)
+    assert TrainConfig.from_dict({"backbone_init": "none"}).backbone_init == "none"
+    assert TrainConfig.from_dict({"gt_weight": "0", "teacher": "t.pt"}).gt_weight == 0.0  # coerced
 
 
 def test_yaml_values_are_coerced_and_unknown_keys_rejected(tmp_path: Path) -> None:
@@ -60,6 +73,29 @@ def test_cli_precedence_defaults_yaml_flags_set(tmp_path: Path) -> None:
     assert cfg.augment == {"zoom_out_prob": 0.2, "mirror_prob": 0.0}  # merged, not replaced
     assert cfg.model_overrides == {"dynamic_sharing": False}
     assert cfg.weight_decay == 5e-4  # untouched default
+
+
+def test_cli_distillation_and_backbone_flags_reach_the_config(capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from featherface.cli import main as cli_main
+
+    assert cli_main(["train", "--print-config", "--teacher", "runs/big/best.pt", "--distill", "boxes",
+                     "--gt-weight", "0.25", "--backbone-init", "none",
+                     "--set", "distill_conf=0.6", "distill_temperature=2"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert (cfg["teacher"], cfg["distill"], cfg["gt_weight"], cfg["backbone_init"]) == ("runs/big/best.pt", "boxes", 0.25, "none")
+    assert (cfg["distill_conf"], cfg["distill_temperature"]) == (0.6, 2.0)
+    assert cli_main(["train", "--print-config", "--teacher", "retinaface:weights/mnet.pth", "--gt-weight", "0"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert (cfg["teacher"], cfg["gt_weight"], cfg["distill"], cfg["backbone_init"]) == ("retinaface:weights/mnet.pth", 0.0, "auto", "imagenet")
+    assert cli_main(["train", "--print-config", "--backbone-init", "weights/mobilenetV1X0.25_pretrain.tar"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["backbone_init"] == "weights/mobilenetV1X0.25_pretrain.tar"
+    # refused: nothing to learn from, an unknown mode
+    assert cli_main(["train", "--print-config", "--gt-weight", "0"]) == 1
+    assert "gt_weight is 0 and no teacher" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main(["train", "--print-config", "--distill", "soft"])
 
 
 def _schedule(**kw: object) -> LRSchedule:

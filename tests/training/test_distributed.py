@@ -29,4 +29,5 @@ def test_two_process_gloo_ddp_run(tiny_labels: Path, tmp_path: Path) -> None:
     assert ck["world_size"] == 2 and ck["global_step"] == 3 and ck["epoch"] == 1
     assert "replicas in sync across 2 processes" in proc.stderr
     assert proc.stderr.count("epoch 1/1: loss") == 1  # only rank 0 logs
+    assert proc.stderr.count("backbone initialised from imagenet") == 1  # the default start (rank 0 logs)
     read_weights(out / "final.pt")

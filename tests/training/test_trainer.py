@@ -15,12 +15,13 @@ import torch
 from featherface.cli import main as cli_main
 from featherface.errors import WeightsError
 from featherface.models import create_model
-from featherface.models.backbone import MobileNetV1, _retinaface_key_map
 from featherface.training.checkpoint import read_checkpoint
 from featherface.training.config import TrainConfig
 from featherface.training.loss import MultiBoxLoss
 from featherface.training.trainer import NonFiniteLossError, Trainer, load_backbone_init
 from featherface.weights import load_weights, read_weights, save_weights
+
+from .conftest import random_backbone, to_retinaface_backbone_keys
 
 
 def _cfg(cfg: TrainConfig, **kw: object) -> TrainConfig:
@@ -76,6 +77,21 @@ def test_interrupt_and_resume_equals_uninterrupted(tiny_config: TrainConfig, tmp
     assert steps == list(range(1, total + 1))
 
 
+def test_resume_of_a_checkpoint_without_the_distill_sum(tiny_config: TrainConfig) -> None:
+    """Checkpoints written before distillation existed keep 4 running loss sums: padded on resume."""
+    base = _cfg(tiny_config, epochs=1)
+    first = Trainer(_cfg(base, max_steps=1)).fit()
+    ck = _state(first.last_checkpoint)
+    assert len(ck["epoch_stats"]["sum"]) == 5 and ck["step_in_epoch"] == 1
+    ck["epoch_stats"]["sum"] = ck["epoch_stats"]["sum"][:4]
+    torch.save(ck, first.last_checkpoint)
+    res = Trainer(_cfg(base, resume="auto")).fit()
+    assert res.status == "finished" and res.global_step == 3
+    with open(Path(base.output_dir) / "epochs.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert float(row["distill"]) == 0.0 and float(row["loss"]) > 0
+
+
 def test_workers_and_sigterm_resume_match_single_process(tiny_config: TrainConfig, tmp_path: Path) -> None:
     """Two persistent DataLoader workers, SIGTERM at step 2, resume: same weights as workers=0 straight.
 
@@ -111,6 +127,7 @@ def test_checkpoint_is_weights_only_and_loads_as_weights(tiny_config: TrainConfi
     with open(Path(tiny_config.output_dir) / "epochs.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1"] and float(rows[0]["loss"]) > 0
+    assert float(rows[0]["distill"]) == 0.0  # the column is there without a teacher too
     assert float(rows[0]["val_loss"]) > 0  # best.pt is chosen by it
     assert read_weights(Path(tiny_config.output_dir) / "best.pt")["meta"]["metric"] == pytest.approx(float(rows[0]["val_loss"]), rel=1e-4)
 
@@ -151,24 +168,16 @@ def test_unreadable_images_are_skipped_and_counted(tiny_labels: Path, tiny_confi
     assert res.status == "finished" and res.skipped_images == 2
 
 
-def _retinaface_layout_state(backbone: MobileNetV1) -> dict[str, torch.Tensor]:
-    ours = backbone.state_dict()
-    inverse = {v: k for k, v in _retinaface_key_map(backbone).items()}
-    return {"module." + inverse.get(k, k): v.clone() for k, v in ours.items()}
-
-
 def test_backbone_init_freeze_and_init_weights(tiny_config: TrainConfig, tmp_path: Path) -> None:
-    torch.manual_seed(11)
-    imagenet = MobileNetV1(0.25)
-    for m in imagenet.modules():  # non-trivial BatchNorm statistics too
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.1, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
+    """Backbone from an ImageNet checkpoint, then frozen (every kind of backbone_init file:
+    test_backbone_init.py)."""
+    imagenet = random_backbone(11)
     tar = tmp_path / "mobilenetV1X0.25_pretrain.tar"
     torch.save({"epoch": 90, "arch": "mobilenet0.25", "best_prec1": np.float64(0.64),
-                "state_dict": _retinaface_layout_state(imagenet)}, tar)
+                "state_dict": to_retinaface_backbone_keys(imagenet.state_dict(), "module.")}, tar)
     model = create_model("featherface-v1")
-    assert load_backbone_init(model, tar) > 0
+    what = load_backbone_init(model, tar)
+    assert what == "ImageNet MobileNetV1-0.25 checkpoint: 213,072 parameters + 54 BatchNorm statistics tensors"
     _assert_same_tensors(model.backbone.state_dict(), imagenet.state_dict())
     with pytest.raises(WeightsError):
         load_backbone_init(model, tmp_path / "missing.tar")
