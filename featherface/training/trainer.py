@@ -611,7 +611,7 @@ class Trainer:
         """``gt_weight * label loss + distillation loss`` and the distillation part alone."""
         cfg = self.cfg
         if self.teacher is None:
-            return gt_loss, torch.zeros((), device=gt_loss.device)
+            return cfg.gt_weight * gt_loss, torch.zeros((), device=gt_loss.device)
         with torch.no_grad():
             t_out = self.teacher(images)
         if self.distill_mode == "dense":
