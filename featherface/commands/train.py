@@ -13,9 +13,11 @@ from typing import Any
 from featherface.errors import ConfigError
 
 EPILOG = """examples:
-  # WIDER FACE, the paper recipe (250 epochs, batch 32, 640 crops), ImageNet backbone init
-  featherface train -c configs/featherface-v2-ultra.yaml \\
-      --labels data/widerface/train/label.txt --backbone-init weights/mobilenetV1X0.25_pretrain.tar
+  # WIDER FACE, the paper recipe (250 epochs, batch 32, 640 crops), ImageNet backbone (the default start)
+  featherface train -c configs/featherface-v2-ultra.yaml --labels data/widerface/train/label.txt
+  # distil RetinaFace-mnet0.25 into V2 Ultra, starting from RetinaFace's backbone
+  featherface train -c configs/default-weights-v2-ultra.yaml --teacher retinaface:retinaface_mnet025_Final.pth \\
+      --backbone-init retinaface_mnet025_Final.pth
   # 4 GPUs on one machine (batch size is per GPU)
   torchrun --standalone --nproc_per_node 4 -m featherface.cli train -c configs/featherface-v2-ultra.yaml ...
   # continue where it stopped (Ctrl-C / SIGTERM save a checkpoint first)

@@ -181,9 +181,14 @@ class TrainConfig:
         need(self.distill_temperature > 0, "distill_temperature must be positive")
         need(0 <= self.distill_conf < 1, "distill_conf must be in [0, 1)")
         need(self.distill_gamma >= 0, "distill_gamma must be >= 0")
-        need(self.teacher is not None or self.gt_weight > 0, "gt_weight is 0 and no teacher is set: nothing to learn from")
+        need(self.teacher_spec() is not None or self.gt_weight > 0, "gt_weight is 0 and no teacher is set: nothing to learn from")
         need(self.layout in ("auto", "retinaface", "labelv2", "wider", "yunet", "wider_gt", "retina"),
              f"unknown label layout {self.layout!r}")
+
+    def teacher_spec(self) -> str | None:
+        """The teacher to distil from, or ``None`` (``teacher`` unset, empty or ``none``)."""
+        t = (self.teacher or "").strip()
+        return None if t.lower() in ("", "none", "null") else t
 
     def milestone_epochs(self) -> list[float]:
         """Milestones in epochs: values all <= 1 are fractions of ``epochs`` (so 0.76/0.88 of 250

@@ -32,6 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from featherface import __version__
+from featherface.data.transforms import BGR_MEAN
 from featherface.errors import ConfigError, FeatherFaceError, WeightsError
 from featherface.models import create_model
 from featherface.training.checkpoint import (
@@ -183,6 +184,7 @@ class Trainer:
         self.teacher: nn.Module | None = None  # frozen, eval-mode teacher (distillation)
         self.distill_mode: str | None = None  # "dense" | "boxes" while a teacher is set
         self.distill_loss: DenseDistillationLoss | None = None
+        self._teacher_shift: torch.Tensor | None = None  # teacher input = student input + shift (other bgr_mean)
         self.optimizer: torch.optim.Optimizer | None = None
         self.schedule: LRSchedule | None = None
         self.scaler: torch.amp.GradScaler | None = None
@@ -590,20 +592,25 @@ class Trainer:
     def _setup_teacher(self, student: nn.Module, device: torch.device) -> None:
         """Build the frozen teacher and pick the distillation mode (dense needs the same priors)."""
         cfg = self.cfg
-        if not cfg.teacher:
+        spec = cfg.teacher_spec()
+        if spec is None:
             return
-        self.teacher = build_teacher_model(cfg.teacher, device)
+        self.teacher = build_teacher_model(spec, device)
+        # the pipeline feeds BGR - BGR_MEAN; a teacher with another mean gets its own convention back
+        t_mean = torch.tensor(self.teacher.config.bgr_mean, dtype=torch.float32, device=device)
+        shift = torch.tensor(BGR_MEAN, dtype=torch.float32, device=device) - t_mean
+        self._teacher_shift = shift.view(1, 3, 1, 1) if bool(shift.abs().sum() > 0) else None
         dense_ok = same_priors(student, self.teacher)
         mode = cfg.distill if cfg.distill != "auto" else ("dense" if dense_ok else "boxes")
         if mode == "dense" and not dense_ok:
             raise ConfigError(f"distill=dense needs a teacher with the student's priors and input convention; "
-                              f"{cfg.teacher} ({getattr(self.teacher, 'name', '?')}) differs: use distill=boxes")
+                              f"{spec} ({getattr(self.teacher, 'name', '?')}) differs: use distill=boxes")
         self.distill_mode = mode
         if mode == "dense":
             self.distill_loss = DenseDistillationLoss(cfg.distill_cls_weight, cfg.distill_box_weight,
                                                       cfg.distill_ldm_weight, cfg.distill_temperature,
                                                       cfg.distill_conf, cfg.distill_gamma)
-        self.log(f"teacher {cfg.teacher} ({getattr(self.teacher, 'name', '?')}): {mode} distillation, "
+        self.log(f"teacher {spec} ({getattr(self.teacher, 'name', '?')}): {mode} distillation, "
                  f"label loss weight {cfg.gt_weight}")
 
     def _total_loss(self, out: dict[str, torch.Tensor], gt_loss: torch.Tensor,
@@ -613,7 +620,7 @@ class Trainer:
         if self.teacher is None:
             return cfg.gt_weight * gt_loss, torch.zeros((), device=gt_loss.device)
         with torch.no_grad():
-            t_out = self.teacher(images)
+            t_out = self.teacher(images if self._teacher_shift is None else images + self._teacher_shift)
         if self.distill_mode == "dense":
             assert self.distill_loss is not None
             distill = self.distill_loss(out, t_out).total

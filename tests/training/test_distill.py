@@ -320,8 +320,6 @@ def test_gt_weight_scales_the_label_loss_without_a_teacher(tiny_config: TrainCon
     assert float(r["loss"]) == pytest.approx(0.5 * gt, rel=1e-4)
 
 
-@pytest.mark.xfail(strict=True, reason="boxes mode feeds the teacher the training pipeline's normalisation "
-                                       "(BGR - 104/117/123), not the teacher's own bgr_mean")
 def test_boxes_teacher_sees_its_own_input_normalisation(tiny_config: TrainConfig, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import featherface.training.trainer as trainer_module
