@@ -148,15 +148,14 @@ def faces_to_annotation(rel_path: str, faces: Sequence[Face], min_size: float) -
 def split_holdout(annotations: Sequence[ImageAnnotation], val_fraction: float, seed: int = 0
                   ) -> tuple[list[ImageAnnotation], list[ImageAnnotation]]:
     """Deterministic train/validation split by a hash of each image path (stable when images are
-    added or removed, independent of file order)."""
-    import hashlib
+    added or removed, independent of file order): see :func:`featherface.data.splits.holdout_fraction`."""
+    from featherface.data.splits import holdout_fraction
 
     if not 0.0 <= val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     train, val = [], []
     for a in annotations:
-        h = int(hashlib.sha256(f"{seed}:{a.path}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        (val if h < val_fraction else train).append(a)
+        (val if holdout_fraction(a.path, seed) < val_fraction else train).append(a)
     return train, val
 
 

@@ -1,10 +1,15 @@
-"""``featherface eval``: WIDER FACE validation AP (easy / medium / hard), official protocol.
+"""``featherface eval``: WIDER FACE validation AP (easy / medium / hard), official protocol,
+or accuracy against human labels (facemask boxes, Caltech points, CUHK landmarks).
 
-Two sources of predictions:
+Two sources of WIDER predictions:
 
 * ``--predictions DIR``: an existing ``<event>/<image>.txt`` folder written by any detector;
 * ``--images WIDER_val/images [--weights W ...]``: run our detector over the 3,226 validation
   images first (optionally with flip test and ``--save-predictions``), then evaluate.
+
+Human-labelled sets (``--human-sets ../shared/data`` or ``--facemask/--caltech/--cuhk DIR``):
+several ``--detectors`` side by side in one markdown table; the rules are in
+:mod:`featherface.evaluation.human`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from featherface.errors import FeatherFaceError, ImageError
 
 _GT_REL = Path("shared") / "data" / "widerface" / "ground_truth"
 _DETECTOR_ONLY = ("weights", "input_size", "save_predictions")
+_HUMAN_SETS = ("human_sets", "facemask", "caltech", "cuhk")
+_HUMAN_ONLY = ("detectors", "min_face", "caltech_split", "val_fraction", "split_seed")
+_WIDER_ONLY = ("predictions", "images", "save_predictions")
 
 
 def _default_gt_dir() -> Path | None:
@@ -39,20 +47,23 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
     default_gt = _default_gt_dir()
     p = subparsers.add_parser(
         name,
-        help="WIDER FACE val AP (easy/medium/hard) of a prediction folder or of our detector",
+        help="WIDER FACE val AP (easy/medium/hard), or accuracy on human-labelled sets, of detectors",
         description=(
             "Official WIDER FACE validation protocol: AP on the easy, medium and hard settings "
             "(IoU 0.5, scores min-max normalised over the set, 1000 thresholds, VOC-style AP). "
             "Evaluate an existing prediction folder (--predictions) or run our detector over the "
-            "validation images (--images) and evaluate its output."
+            "validation images (--images) and evaluate its output. "
+            "Or, with --human-sets / --facemask / --caltech / --cuhk, compare --detectors against "
+            "human labels: facemask AP and P/R (faces >= --min-face px), Caltech recall and "
+            "unmatched detections, CUHK found rate and landmark NME, in one table."
         ),
     )
     p.add_argument(
-        "--gt", type=Path, default=default_gt, required=default_gt is None, metavar="DIR",
-        help="folder with wider_face_val.mat and wider_{easy,medium,hard}_val.mat"
+        "--gt", type=Path, default=default_gt, metavar="DIR",
+        help="WIDER: folder with wider_face_val.mat and wider_{easy,medium,hard}_val.mat"
         + (f" (default: {default_gt})" if default_gt else ""),
     )
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--predictions", type=Path, metavar="DIR",
                      help="existing prediction folder <event>/<image>.txt (any detector)")
     src.add_argument("--images", type=Path, metavar="DIR",
@@ -63,25 +74,71 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
     det.add_argument("--input-size", type=int, metavar="N",
                      help="resize the longer image side to N (default: original size, the protocol's usual choice)")
     det.add_argument("--flip", action="store_true", help="flip test: also detect on the mirrored image and merge")
-    det.add_argument("--threshold", type=float, default=0.02,
-                     help="score threshold of the detector (default: %(default)s, the usual WIDER setting)")
-    det.add_argument("--nms-threshold", type=float, default=0.4, help="NMS IoU (default: %(default)s)")
+    det.add_argument("--threshold", type=float, default=None,
+                     help="WIDER: score threshold of the detector (default: 0.02, the usual WIDER setting); "
+                     "human sets: the operating score of P/R, recall and found rate (default: 0.5; "
+                     "detectors run at 0.02 so that AP sees the whole ranking)")
+    det.add_argument("--nms-threshold", type=float, default=None,
+                     help="NMS IoU (default: 0.4 for WIDER; each detector's own default on the human sets)")
     det.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default: %(default)s)")
     det.add_argument("--save-predictions", type=Path, metavar="DIR",
                      help="also write the detections as a standard prediction folder")
+    hum = p.add_argument_group("human-labelled sets (instead of WIDER)")
+    hum.add_argument("--human-sets", type=Path, metavar="DIR",
+                     help="data root holding facemask-kaggle/, caltech-webfaces/ and cuhk-landmarks/ "
+                     "(e.g. ../shared/data): evaluate on all three")
+    hum.add_argument("--facemask", "--voc", dest="facemask", type=Path, metavar="DIR",
+                     help="a PASCAL VOC box set (annotations/*.xml + images/), e.g. facemask-kaggle/")
+    hum.add_argument("--caltech", type=Path, metavar="DIR",
+                     help="Caltech WebFaces folder (WebFaces_GroundThruth.txt + images/)")
+    hum.add_argument("--cuhk", type=Path, metavar="DIR", help="CUHK landmark folder (landmarks.txt + images/)")
+    hum.add_argument("--detectors", metavar="LIST",
+                     help="comma-separated: model names with shipped weights (featherface-v2-ultra), "
+                     "MODEL:WEIGHTS, featherface:WEIGHTS, retinaface[:PATH], peer specs (yunet, yunet-s, "
+                     "ultraface-rfb320, haar, NAME:PATH); default: --model (its shipped weights), "
+                     "or only --weights when given")
+    hum.add_argument("--min-face", type=float, default=None, metavar="PX",
+                     help="box sets: labelled faces with sqrt(w*h) below PX are ignored (default: 16)")
+    hum.add_argument("--caltech-split", choices=("val", "train", "all"), default=None,
+                     help="Caltech images to use (default: val, the hold-out the training labels never saw)")
+    hum.add_argument("--val-fraction", type=float, default=None, metavar="F",
+                     help="fraction of the Caltech hold-out (default: 0.1, as autolabel --val-fraction)")
+    hum.add_argument("--split-seed", type=int, default=None, metavar="SEED", help="seed of the Caltech hold-out (default: 0)")
     out = p.add_argument_group("evaluation and output")
     out.add_argument("--limit", type=int, metavar="N",
-                     help="evaluate only N evenly spaced images (quick check; APs are not comparable)")
+                     help="WIDER: only N evenly spaced images; human sets: the first N images of each set "
+                     "(quick check; numbers are not comparable)")
     out.add_argument("--iou", type=float, default=0.5, help="IoU threshold (default: %(default)s, the protocol's)")
     out.add_argument("--json", type=Path, metavar="FILE", help="write the APs and counts as JSON")
-    out.add_argument("--plot", type=Path, metavar="PNG", help="draw the three precision-recall curves")
+    out.add_argument("--plot", type=Path, metavar="PNG",
+                     help="draw the precision-recall curves (WIDER: the three settings; human sets: the box set)")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
     return p
 
 
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
 def run(args: argparse.Namespace) -> int:
-    """Evaluate; print the easy | medium | hard table; return the exit code."""
+    """Evaluate; print the easy | medium | hard table (or the human-set table); return the exit code."""
+    if any(getattr(args, k, None) is not None for k in _HUMAN_SETS):
+        return run_human(args)
+    used = [_flag(k) for k in _HUMAN_ONLY if getattr(args, k, None) is not None]
+    if used:
+        raise FeatherFaceError(f"{', '.join(used)} only apply with the human-labelled sets "
+                               "(--human-sets, --facemask, --caltech, --cuhk)")
+    if args.predictions is None and args.images is None:
+        raise FeatherFaceError("nothing to evaluate: give --predictions DIR or --images DIR (WIDER FACE), "
+                               "or human-labelled sets (--human-sets DIR, --facemask/--caltech/--cuhk DIR)")
+    if args.gt is None:
+        raise FeatherFaceError("--gt DIR is required (no WIDER ground truth found at ../shared/data/widerface/"
+                               "ground_truth)")
+    if getattr(args, "threshold", None) is None:
+        args.threshold = 0.02
+    if getattr(args, "nms_threshold", None) is None:
+        args.nms_threshold = 0.4
     from featherface.evaluation.widerface import (
         SETTINGS,
         EvaluationWarning,
@@ -143,6 +200,75 @@ def run(args: argparse.Namespace) -> int:
         from featherface.evaluation.plot import plot_pr_curves
 
         plot_pr_curves(result, args.plot)
+        print(f"precision-recall curves drawn in {args.plot}")
+    return 0
+
+
+def run_human(args: argparse.Namespace) -> int:
+    """``featherface eval --human-sets DIR`` (or ``--facemask/--caltech/--cuhk``): one table of detectors."""
+    from featherface.data.benchmarks import BenchmarkWarning
+    from featherface.evaluation.human import (
+        HumanEvalOptions,
+        build_detectors,
+        evaluate_human,
+        human_set_dirs,
+        plot_box_pr,
+    )
+
+    used = [_flag(k) for k in _WIDER_ONLY if getattr(args, k, None) is not None]
+    if getattr(args, "flip", False):
+        used.append("--flip")
+    if used:
+        raise FeatherFaceError(f"{', '.join(used)} only apply to WIDER FACE; the human-labelled sets are a "
+                               "separate run")
+    dirs: dict[str, Path] = human_set_dirs(args.human_sets) if args.human_sets is not None else {}
+    for key in ("facemask", "caltech", "cuhk"):
+        if getattr(args, key, None) is not None:
+            dirs[key] = Path(getattr(args, key))
+    opts = HumanEvalOptions(
+        threshold=0.5 if args.threshold is None else args.threshold,
+        min_face=16.0 if args.min_face is None else args.min_face,
+        iou=args.iou,
+        limit=args.limit,
+        caltech_split=args.caltech_split or "val",
+        val_fraction=0.1 if args.val_fraction is None else args.val_fraction,
+        split_seed=0 if args.split_seed is None else args.split_seed,
+        progress=not args.quiet,
+    ).check()
+    if args.detectors is not None:
+        specs = [s for s in args.detectors.split(",") if s.strip()]
+        if not specs:
+            raise FeatherFaceError("--detectors is empty")
+    else:
+        specs = [] if args.weights is not None else [args.model]
+
+    def note(m: str) -> None:
+        print(f"featherface eval: {m}", file=sys.stderr)
+
+    def show(message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None) -> None:
+        prefix = "warning" if issubclass(category, BenchmarkWarning) else category.__name__
+        print(f"featherface eval: {prefix}: {message}", file=sys.stderr)
+
+    detectors, skipped = build_detectors(
+        specs, weights=args.weights, device=args.device, score_threshold=min(0.02, opts.threshold),
+        nms_threshold=args.nms_threshold, input_size=args.input_size, log=note,
+    )
+    if not detectors:
+        raise FeatherFaceError("no detector could be built (" + "; ".join(skipped or ["none named"]) + ")")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", BenchmarkWarning)
+        warnings.showwarning = show
+        result = evaluate_human(detectors, options=opts, skipped=skipped, **{
+            k: dirs.get(k) for k in ("facemask", "caltech", "cuhk")})
+    print(result.markdown())
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        print(f"results written to {args.json}")
+    if args.plot is not None:
+        if "facemask" not in result.sets:
+            raise FeatherFaceError("--plot draws the box set's precision-recall curves: add --facemask or --human-sets")
+        plot_box_pr(result, args.plot)
         print(f"precision-recall curves drawn in {args.plot}")
     return 0
 

@@ -1,0 +1,105 @@
+"""``featherface eval`` on human-labelled sets: flags, one table of detectors, skipped detectors, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from featherface.cli import main
+from featherface.errors import ConfigError
+from featherface.evaluation import human
+
+from tests.evaluation.test_human import DET_FACES, KeyedDetector, make_sets
+
+
+@pytest.fixture()
+def fake_build(monkeypatch):
+    seen = {}
+
+    def build(specs, **kw):
+        seen.update(specs=list(specs), **kw)
+        dets = {s: KeyedDetector(DET_FACES if s != "blind" else {}, name=s) for s in specs if s != "gone"}
+        notes = ["skipped gone: model file /x/gone.onnx not found"] if "gone" in specs else []
+        for n in notes:
+            kw["log"](n)
+        return dets, notes
+
+    monkeypatch.setattr(human, "build_detectors", build)
+    return seen
+
+
+def test_human_sets_table_json_plot(tmp_path, fake_build, capsys):
+    root = make_sets(tmp_path / "data")
+    out_json, png = tmp_path / "r" / "h.json", tmp_path / "r" / "pr.png"
+    rc = main(["eval", "--human-sets", str(root), "--detectors", "seeing,blind,gone", "--caltech-split", "all",
+               "--json", str(out_json), "--plot", str(png), "--quiet"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    lines = cap.out.splitlines()
+    assert lines[0].startswith("| detector | facemask AP@0.5 (≥16px) |") and "cuhk NME (IOD)" in lines[0]
+    assert [l.split("|")[1].strip() for l in lines[2:4]] == ["seeing", "blind"]
+    assert "skipped gone" in cap.err and cap.err.count("\n") == 1
+    assert fake_build["specs"] == ["seeing", "blind", "gone"] and fake_build["score_threshold"] == 0.02
+    assert fake_build["input_size"] is None and fake_build["nms_threshold"] is None
+    data = json.loads(out_json.read_text())
+    assert [d["name"] for d in data["detectors"]] == ["seeing", "blind"] and data["skipped"]
+    assert data["detectors"][0]["facemask"]["ap"] == 0.5 and data["options"]["min_face"] == 16.0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_single_sets_threshold_min_face_limit(tmp_path, fake_build, capsys):
+    root = make_sets(tmp_path / "data")
+    rc = main(["eval", "--facemask", str(root / "facemask-kaggle"), "--detectors", "seeing", "--threshold", "0.95",
+               "--min-face", "0", "--limit", "1", "--quiet", "--json", str(tmp_path / "a.json")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "facemask AP@0.5 (≥0px)" in out and "caltech" not in out.splitlines()[0] and "first 1 images" in out
+    d = json.loads((tmp_path / "a.json").read_text())
+    fm = d["detectors"][0]["facemask"]
+    assert (fm["images"], fm["faces"], fm["tp"], fm["threshold"]) == (1, 2, 0, 0.95)
+    assert fake_build["score_threshold"] == 0.02
+    # without --detectors: --model with its shipped weights
+    assert main(["eval", "--cuhk", str(root / "cuhk-landmarks"), "--quiet"]) == 0
+    assert fake_build["specs"] == ["featherface-v2-ultra"]
+    assert "cuhk found@0.5" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--facemask", "{tmp}/nope"], "nope: VOC box set folder not found"),
+    (["--human-sets", "{tmp}"], "lacks the standard human-labelled set folder"),
+    (["--facemask", "{tmp}"], "no VOC .xml annotation files"),
+    (["--facemask", "{tmp}", "--flip"], "--flip only apply to WIDER FACE"),
+    (["--facemask", "{tmp}", "--predictions", "{tmp}"], "--predictions only apply to WIDER FACE"),
+    (["--detectors", "yunet"], "--detectors only apply with the human-labelled sets"),
+    ([], "nothing to evaluate"),
+    (["--facemask", "{tmp}", "--detectors", ","], "--detectors is empty"),
+    (["--cuhk", "{tmp}", "--limit", "0"], "limit must be >= 1"),
+])
+def test_bad_input_is_one_line_error(tmp_path, fake_build, capsys, argv, message):
+    rc = main(["eval", *[a.replace("{tmp}", str(tmp_path)) for a in argv], "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1 and message in err and err.count("\n") == 1, err
+
+
+def test_no_detector_built_is_an_error(tmp_path, fake_build, capsys):
+    root = make_sets(tmp_path / "data")
+    assert main(["eval", "--cuhk", str(root / "cuhk-landmarks"), "--detectors", "gone", "--quiet"]) == 1
+    assert "no detector could be built (skipped gone" in capsys.readouterr().err
+
+
+def test_build_detectors_skips_missing_files_with_notes(tmp_path):
+    notes = []
+    dets, skipped = human.build_detectors(
+        ["featherface-v1", "retinaface:/no/such/retina.pth", f"yunet:{tmp_path}/none.onnx",
+         f"featherface-v1:{tmp_path}/v1.pt", f"featherface:{tmp_path}/x.pt"], log=notes.append)
+    assert dets == {} and skipped == notes and len(notes) == 5
+    assert "featherface-v1: no trained weights ship" in notes[0]
+    assert "retina.pth not found" in notes[1] and "none.onnx not found" in notes[2]
+    assert "v1.pt not found" in notes[3] and "x.pt not found" in notes[4]
+    with pytest.raises(ConfigError, match="unknown peer detector 'nosuch'"):
+        human.build_detectors(["nosuch"])
+    with pytest.raises(ConfigError, match="empty path"):
+        human.build_detectors(["yunet:"])
+    _, skipped = human.build_detectors([], weights=tmp_path / "w.pt")
+    assert "w.pt: file not found" in skipped[0]
