@@ -9,6 +9,7 @@ from featherface.errors import (  # noqa: E402
     FeatherFaceError,
     ImageError,
     LabelFormatError,
+    OutputError,
     WeightsError,
 )
 from featherface.types import Detector, Face  # noqa: E402
@@ -26,5 +27,6 @@ __all__ = [
     "FeatherFaceError",
     "ImageError",
     "LabelFormatError",
+    "OutputError",
     "WeightsError",
 ]

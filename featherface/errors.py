@@ -25,3 +25,8 @@ class LabelFormatError(FeatherFaceError):
 
 class ConfigError(FeatherFaceError):
     """A configuration value is invalid."""
+
+
+class OutputError(FeatherFaceError):
+    """An output path cannot be written, or writing it would replace a file the user did not name
+    as an output (one of the run's inputs, a folder, a file of another kind)."""
