@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 
+from featherface.commands.argtypes import int_range
 from featherface.errors import ConfigError
+
+# the FLOP count runs the network once on a zero image of that size: bound it (4096^2: ~3 GB)
+MAX_INFO_SIZE = 4096
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -14,7 +18,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                                    "(FeatherFace V2: the design sheet; retinaface-mnet025: the authors' release "
                                    "file), the total, the fp32 size and the GFLOPs at the given input size.")
     p.add_argument("model", nargs="?", default="featherface-v2-ultra", help="model name (see `featherface list`)")
-    p.add_argument("--size", type=int, nargs="+", default=[640], metavar="N",
+    p.add_argument("--size", type=int_range(1, MAX_INFO_SIZE, name="size"), nargs="+", default=[640], metavar="N",
                    help="input size for GFLOPs: N (square) or H W (default 640)")
     p.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
@@ -31,7 +35,10 @@ def parse_overrides(items: list[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not KEY=VALUE")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError:
+            out[k.strip()] = v
     return out
 
 

@@ -26,6 +26,32 @@ DEFAULT_OPSET = 17
 MIN_OPSET = 17
 
 
+def max_opset(exporter: str = "legacy") -> int:
+    """The highest opset this torch can export with ``exporter`` (legacy: 20, dynamo: 23 on torch 2.x)."""
+    try:
+        from torch.onnx import _constants as c
+    except ImportError:  # pragma: no cover - a torch without the private module
+        return 20 if exporter == "legacy" else 23
+    if exporter == "legacy":
+        return int(getattr(c, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20))
+    return int(getattr(c, "ONNX_MAX_OPSET", 23))
+
+
+def check_postprocess_settings(score_threshold: Any, nms_threshold: Any, max_detections: Any) -> None:
+    """Refuse thresholds that would be baked into a graph silently wrong (NaN keeps nothing)."""
+    import math
+
+    def real(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    if not (real(score_threshold) and 0.0 <= score_threshold <= 1.0):
+        raise ConfigError(f"score_threshold must be a number in [0, 1], got {score_threshold!r}")
+    if not (real(nms_threshold) and 0.0 < nms_threshold <= 1.0):
+        raise ConfigError(f"nms_threshold must be a number in (0, 1], got {nms_threshold!r}")
+    if isinstance(max_detections, bool) or not isinstance(max_detections, int) or max_detections < 1:
+        raise ConfigError(f"max_detections must be a positive whole number, got {max_detections!r}")
+
+
 def _size_hw(input_size: int | Sequence[int]) -> tuple[int, int]:
     if isinstance(input_size, int):
         h = w = input_size
@@ -73,7 +99,7 @@ def export_onnx(
 
     Args:
         model: a FeatherFace network (``create_model(...)``), with weights already loaded.
-        opset: ONNX opset (>= 17).
+        opset: ONNX opset, 17 to :func:`max_opset` of ``exporter``.
         input_size: size of the example input used for tracing (N or (H, W), multiples of 32);
             the file accepts any batch and any multiple-of-32 height/width.
         postprocess: also decode, threshold and NMS in the graph (outputs ``detections``
@@ -86,10 +112,13 @@ def export_onnx(
     """
     import onnx
 
-    if opset < MIN_OPSET:
-        raise ConfigError(f"opset must be >= {MIN_OPSET}, got {opset}")
     if exporter not in ("legacy", "dynamo"):
         raise ConfigError(f"exporter must be 'legacy' or 'dynamo', got {exporter!r}")
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= max_opset(exporter):
+        raise ConfigError(f"opset must be a whole number from {MIN_OPSET} to {max_opset(exporter)} "
+                          f"(the {exporter} exporter's highest), got {opset!r}")
+    if postprocess:
+        check_postprocess_settings(score_threshold, nms_threshold, max_detections)
     if postprocess and exporter != "legacy":
         raise ConfigError("postprocess=True needs the legacy exporter (its NMS is a custom symbolic)")
     h, w = _size_hw(input_size)

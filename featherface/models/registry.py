@@ -60,7 +60,16 @@ def create_model(name: str = "featherface-v2-ultra", pretrained: bool | str = Fa
         **overrides: any :class:`FeatherFaceConfig` field, e.g. ``dynamic_sharing=False``.
     """
     cfg = model_config(name, **overrides)
-    model = FeatherFace(cfg, name=name)
+    if overrides:
+        # a user's override (``info --set fpn_channels=33``, ``model_overrides`` in a training config)
+        # that the blocks refuse is a configuration error, not a bug: one line naming the values
+        try:
+            model = FeatherFace(cfg, name=name)
+        except (ValueError, TypeError, ZeroDivisionError, RuntimeError) as exc:
+            given = ", ".join(f"{k}={v!r}" for k, v in sorted(overrides.items()))
+            raise ConfigError(f"{name} cannot be built with {given}: {exc}") from None
+    else:
+        model = FeatherFace(cfg, name=name)
     if pretrained:
         from featherface.weights import load_weights, resolve_weights
 

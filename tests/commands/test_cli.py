@@ -49,7 +49,7 @@ def test_detect_wrong_weights_one_line_error(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"nope")
     rc = main(["detect", "x.jpg", "--weights", str(bad)])
-    assert rc == 1
+    assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.pt" in err[0]
 
@@ -58,10 +58,10 @@ def test_detect_v1_weights_on_v2_model(tmp_path, capsys):
     p = tmp_path / "v1.pt"
     save_weights(create_model("featherface-v1"), p)
     rc = main(["detect", "x.jpg", "--weights", str(p)])
-    assert rc == 1
+    assert rc == 2
     assert "different architecture" in capsys.readouterr().err
 
 
 def test_reserved_default_weights_error(capsys):
     rc = main(["detect", "x.jpg", "--model", "featherface-v1"])  # no weights ship for V1
-    assert rc == 1 and "no trained weights" in capsys.readouterr().err
+    assert rc == 2 and "no trained weights" in capsys.readouterr().err

@@ -74,6 +74,6 @@ def test_detect_with_release_file(release_file, tmp_path, monkeypatch, capsys, b
 
 
 def test_detect_release_file_needs_the_model_name(release_file, capsys):
-    assert main(["detect", "x.jpg", "--weights", str(release_file)]) == 1
+    assert main(["detect", "x.jpg", "--weights", str(release_file)]) == 2
     err = capsys.readouterr().err
     assert "retinaface-mnet025" in err and len(err.strip().splitlines()) == 1

@@ -74,17 +74,20 @@ def test_single_sets_threshold_min_face_limit(tmp_path, fake_build, capsys):
     (["--detectors", "yunet"], "--detectors only apply with the human-labelled sets"),
     ([], "nothing to evaluate"),
     (["--facemask", "{tmp}", "--detectors", ","], "--detectors is empty"),
-    (["--cuhk", "{tmp}", "--limit", "0"], "limit must be >= 1"),
+    (["--cuhk", "{tmp}", "--limit", "0"], "--limit: must be >= 1"),  # refused by the parser itself
 ])
 def test_bad_input_is_one_line_error(tmp_path, fake_build, capsys, argv, message):
-    rc = main(["eval", *[a.replace("{tmp}", str(tmp_path)) for a in argv], "--quiet"])
+    try:
+        rc = main(["eval", *[a.replace("{tmp}", str(tmp_path)) for a in argv], "--quiet"])
+    except SystemExit as exc:  # argparse-level refusals exit 2 with one line too
+        rc = exc.code
     err = capsys.readouterr().err
-    assert rc == 1 and message in err and err.count("\n") == 1, err
+    assert rc == 2 and message in err and err.count("\n") == 1, err
 
 
 def test_no_detector_built_is_an_error(tmp_path, fake_build, capsys):
     root = make_sets(tmp_path / "data")
-    assert main(["eval", "--cuhk", str(root / "cuhk-landmarks"), "--detectors", "gone", "--quiet"]) == 1
+    assert main(["eval", "--cuhk", str(root / "cuhk-landmarks"), "--detectors", "gone", "--quiet"]) == 2
     assert "no detector could be built (skipped gone" in capsys.readouterr().err
 
 

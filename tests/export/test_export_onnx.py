@@ -120,7 +120,7 @@ def test_postprocess_in_graph_matches_detector(tmp_path, face_image, model_facto
 def test_cli_requires_weights_or_random(tmp_path, capsys):
     from featherface.cli import main
 
-    assert main(["export", "--output", str(tmp_path / "x.onnx")]) == 1
+    assert main(["export", "--output", str(tmp_path / "x.onnx")]) == 2
     assert "--random" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
 

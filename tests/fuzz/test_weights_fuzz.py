@@ -93,7 +93,7 @@ def test_detector_and_cli_refuse_one_of_each_kind(cases, capsys):
             failures.append(f"{c.name}: {why}")
         rc = main(["detect", "nothing.jpg", "--weights", str(p), "--quiet"])
         err = capsys.readouterr().err.strip().splitlines()
-        if c.expect == "error" and not (rc == 1 and len(err) == 1 and str(p) in err[0] and "Traceback" not in err[0]):
+        if c.expect == "error" and not (rc == 2 and len(err) == 1 and str(p) in err[0] and "Traceback" not in err[0]):
             failures.append(f"{c.name}: [cli] rc={rc}, stderr={err}")
     assert len(seen) >= 10
     assert not failures, "\n".join(failures)

@@ -342,12 +342,12 @@ def test_cli_compare_wider_and_errors(tmp_path, fake_peers, capsys):
     assert data["wider"]["results"]["yunet"]["images"] == 3
     assert data["wider"]["score_threshold"] == pytest.approx(0.02)
     assert fake_peers["yunet"].calls == 3
-    assert main(["compare"]) == 1
+    assert main(["compare"]) == 2
     assert "give IMAGES" in capsys.readouterr().err
-    assert main(["compare", "--wider-images", str(root)]) == 1
-    assert main(["compare", str(root), "--peers", "yunet", "--reference", "haar", "-q"]) == 1
+    assert main(["compare", "--wider-images", str(root)]) == 2
+    assert main(["compare", str(root), "--peers", "yunet", "--reference", "haar", "-q"]) == 2
     assert "--reference" in capsys.readouterr().err
-    assert main(["compare", str(root), "--peers", "bogus"]) == 1
+    assert main(["compare", str(root), "--peers", "bogus"]) == 2
     assert not math.isnan(data["wider"]["results"]["yunet"]["easy"])
 
 

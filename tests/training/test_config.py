@@ -92,7 +92,7 @@ def test_cli_distillation_and_backbone_flags_reach_the_config(capsys: pytest.Cap
     assert cli_main(["train", "--print-config", "--backbone-init", "weights/mobilenetV1X0.25_pretrain.tar"]) == 0
     assert yaml.safe_load(capsys.readouterr().out)["backbone_init"] == "weights/mobilenetV1X0.25_pretrain.tar"
     # refused: nothing to learn from, an unknown mode
-    assert cli_main(["train", "--print-config", "--gt-weight", "0"]) == 1
+    assert cli_main(["train", "--print-config", "--gt-weight", "0"]) == 2
     assert "gt_weight is 0 and no teacher" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli_main(["train", "--print-config", "--distill", "soft"])

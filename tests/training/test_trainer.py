@@ -215,4 +215,4 @@ def test_cli_train_and_resume(tiny_labels: Path, tmp_path: Path) -> None:
     ck = read_checkpoint(out / "last.pt")
     assert ck["global_step"] == 5 and ck["config"]["img_size"] == 64
     assert (out / "final.pt").is_file()
-    assert cli_main(["train", "--labels", str(tiny_labels), "--resume", str(tmp_path / "nope.pt")]) == 1
+    assert cli_main(["train", "--labels", str(tiny_labels), "--resume", str(tmp_path / "nope.pt")]) == 2
