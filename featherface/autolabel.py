@@ -159,6 +159,24 @@ def split_holdout(annotations: Sequence[ImageAnnotation], val_fraction: float, s
     return train, val
 
 
+def label_path_ok(rel: str) -> bool:
+    """Whether a RetinaFace label file can hold ``rel`` on its ``# path`` line."""
+    return bool(rel.strip()) and not any(c in rel for c in "\r\n") and rel == rel.strip()
+
+
+def check_autolabel_options(min_size: object, val_fraction: object) -> None:
+    """Refuse NaN, infinities and out-of-range values (``NaN < x`` is false: they would pass silently)."""
+    import math
+
+    def real(v: object) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    if not (real(min_size) and min_size >= 0):  # type: ignore[operator]
+        raise ConfigError(f"min_size must be a finite number >= 0, got {min_size!r}")
+    if not (real(val_fraction) and 0.0 <= val_fraction < 1.0):  # type: ignore[operator]
+        raise ConfigError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
+
+
 def autolabel(
     images: Iterable[str | os.PathLike],
     teacher: Detector,
@@ -176,6 +194,7 @@ def autolabel(
     With ``val_fraction > 0`` two more files are written beside ``output``: ``<stem>_train.txt``
     and ``<stem>_val.txt`` (a deterministic hold-out, see :func:`split_holdout`).
     """
+    check_autolabel_options(min_size, val_fraction)
     paths = [Path(p).resolve() for p in images]
     if not paths:
         raise ConfigError("no input images")
@@ -184,11 +203,18 @@ def autolabel(
     per_image: dict[str, int] = {}
     failures: list[tuple[str, str]] = []
     dropped = 0
-    for p in tqdm(paths, desc=f"autolabel ({getattr(teacher, 'name', 'teacher')})", unit="img", disable=not progress):
+    rels: list[str] = []
+    for p in paths:  # before any labelling work: a path the label file cannot hold fails now, not at the end
         try:
-            rel = p.relative_to(root_p).as_posix()
+            rels.append(p.relative_to(root_p).as_posix())
         except ValueError:
             raise ConfigError(f"{p} is not under the label root {root_p}") from None
+    for p, rel in tqdm(list(zip(paths, rels)), desc=f"autolabel ({getattr(teacher, 'name', 'teacher')})", unit="img",
+                       disable=not progress):
+        if not label_path_ok(rel):
+            failures.append((str(p), f"{str(p)!r}: a label file cannot hold this name (line break, or blanks "
+                                     "at its ends); rename the file"))
+            continue
         try:
             faces = teacher.detect(load_image(p))
         except FeatherFaceError as exc:

@@ -661,8 +661,9 @@ def format_markdown(result: dict[str, Any]) -> str:
 
 def save_result(result: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write the result JSON (creating folders)."""
+    from featherface.outputs import write_text
+
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(result, indent=2, default=float))
+    write_text(p, json.dumps(result, indent=2, default=float))  # atomic
     return p
 

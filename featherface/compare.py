@@ -436,6 +436,9 @@ def draw_cell(image: np.ndarray, faces: Sequence[Face], width: int) -> np.ndarra
     return cell
 
 
+MIN_CELL_WIDTH, MAX_CELL_WIDTH = 16, 4096
+
+
 def draw_grid(
     images: Sequence[np.ndarray],
     image_names: Sequence[str],
@@ -449,6 +452,9 @@ def draw_grid(
     """
     if not images or not columns:
         raise ConfigError("draw_grid: need at least one image and one detector")
+    if isinstance(cell_width, bool) or not isinstance(cell_width, int) or not MIN_CELL_WIDTH <= cell_width <= MAX_CELL_WIDTH:
+        raise ConfigError(f"grid cell width must be a whole number of pixels from {MIN_CELL_WIDTH} to "
+                          f"{MAX_CELL_WIDTH}, got {cell_width!r}")
     header = 28
     rows: list[np.ndarray] = []
     for i, (img, nm) in enumerate(zip(images, image_names)):
@@ -489,7 +495,9 @@ def write_jpeg(path: str | os.PathLike[str], image: np.ndarray, max_kb: int | No
         if max_kb is None or buf.size <= max_kb * 1024 or q <= 40:
             break
         q -= 6
-    p.write_bytes(buf.tobytes())
+    from featherface.outputs import write_bytes
+
+    write_bytes(p, buf.tobytes())  # atomic: a reader never sees half a grid
     return p
 
 

@@ -1123,6 +1123,7 @@ def check_detect_run(files: dict[str, Path], cases: Sequence[Case], extras: dict
             out = Outcome("error", r["error"])
         elif "faces" in r or "frames" in r:
             out = Outcome("faces")
+            failed += "picture_error" in r  # faces found, the annotated picture could not be written
         else:
             problems.append(f"{name}: entry without faces or error: {r}")
             continue
@@ -1146,7 +1147,7 @@ def check_detect_run(files: dict[str, Path], cases: Sequence[Case], extras: dict
         problems.append("a traceback on stderr")
     if out_dir is not None:
         n_pictures = len(list(out_dir.glob("*_faces*.jpg")))
-        n_images_ok = sum(1 for r in results if "faces" in r)
+        n_images_ok = sum(1 for r in results if "faces" in r and "picture_error" not in r)
         if n_pictures != n_images_ok:
             problems.append(f"{n_pictures} annotated pictures for {n_images_ok} processed images (overwritten?)")
     return problems, stats

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from featherface.commands.argtypes import fraction_float, nonneg_float, nonneg_int, unit_float
+
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p = sub.add_parser(name, help="label unlabelled photos with a teacher detector",
@@ -17,30 +19,54 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                         "or several joined by '+' and fused, e.g. retinaface+yunet (default yunet)")
     p.add_argument("--output", "-o", required=True, help="label file to write")
     p.add_argument("--root", default=None, help="folder the label paths are relative to (default: common folder)")
-    p.add_argument("--threshold", type=float, default=0.7, help="teacher score threshold (default 0.7)")
-    p.add_argument("--min-size", type=float, default=8.0, help="drop faces whose shorter side is below N px (default 8)")
-    p.add_argument("--val-fraction", type=float, default=0.0,
+    p.add_argument("--threshold", type=unit_float, default=0.7, help="teacher score threshold (default 0.7)")
+    p.add_argument("--min-size", type=nonneg_float, default=8.0, help="drop faces whose shorter side is below N px (default 8)")
+    p.add_argument("--val-fraction", type=fraction_float, default=0.0,
                    help="also write a deterministic hold-out split (<stem>_train.txt, <stem>_val.txt)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the hold-out split")
+    p.add_argument("--split-seed", type=nonneg_int, default=0, help="seed of the hold-out split")
     p.add_argument("--report", default=None, help="also write faces per image to this CSV file")
+    p.add_argument("--force", action="store_true",
+                   help="let --output / --report replace an existing file of another kind")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from featherface.autolabel import autolabel, build_teacher
-    from featherface.inference.image_io import expand_inputs, is_image_path
+    import csv
+    import io
+    from pathlib import Path
 
-    teacher = build_teacher(args.teacher, args.threshold)
+    from featherface.autolabel import autolabel, build_teacher, check_autolabel_options
+    from featherface.errors import ConfigError
+    from featherface.inference.image_io import expand_inputs, is_image_path
+    from featherface.outputs import InputSet, check_output_file, write_text
+
+    check_autolabel_options(args.min_size, args.val_fraction)
     images = [p for p in expand_inputs(args.paths) if is_image_path(p) or not p.exists()]
-    rep = autolabel(images, teacher, args.output, root=args.root, min_size=args.min_size,
+    # every output is checked before the teacher is built or an image read
+    ins = InputSet(images)
+    out = check_output_file(args.output, "--output", inputs=ins, suffixes={".txt"}, force=args.force)
+    outs = [out]
+    if args.val_fraction > 0:
+        for part in ("train", "val"):
+            outs.append(check_output_file(out.with_name(f"{out.stem}_{part}{out.suffix}"), f"--output ({part} split)",
+                                          inputs=ins, suffixes={".txt"}, force=args.force))
+    report = None
+    if args.report:
+        report = check_output_file(args.report, "--report", inputs=ins, suffixes={".csv"}, force=args.force)
+        if any(report.resolve() == o.resolve() for o in outs):
+            raise ConfigError(f"--report {report} is also a label file of this run; give another name")
+    teacher = build_teacher(args.teacher, args.threshold)
+    rep = autolabel(images, teacher, out, root=args.root, min_size=args.min_size,
                     progress=not args.quiet, val_fraction=args.val_fraction, split_seed=args.split_seed)
     for path, err in rep.failures:
         print(f"featherface autolabel: skipped: {err}", file=sys.stderr)
-    if args.report:
-        with open(args.report, "w", encoding="utf-8") as f:
-            f.write("image,faces\n")
-            for k, v in rep.faces_per_image.items():
-                f.write(f"{k},{v}\n")
+    if report is not None:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["image", "faces"])
+        for k, v in rep.faces_per_image.items():
+            w.writerow([k, v])
+        write_text(Path(report), buf.getvalue())
     print(rep.summary())
     return 1 if rep.failures else 0

@@ -10,8 +10,8 @@ Prints markdown tables (the ones in docs/deployment.md) and writes the raw numbe
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from featherface.commands.argtypes import int_range, nonneg_int, positive_int
 from featherface.errors import ConfigError
 
 
@@ -24,13 +24,13 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                     "--weights is given (speed does not depend on weight values).")
     p.add_argument("--models", nargs="+", default=None, metavar="NAME",
                    help="models (default featherface-v1 featherface-v2-ultra)")
-    p.add_argument("--sizes", nargs="+", type=int, default=None, metavar="N", help="square input sizes (default 640 320)")
-    p.add_argument("--batches", nargs="+", type=int, default=None, metavar="B", help="batch sizes (default 1 8)")
-    p.add_argument("--threads", nargs="+", type=int, default=None, metavar="T", help="thread counts (default 1 2)")
+    p.add_argument("--sizes", nargs="+", type=int_range(32, 4096, name="size"), default=None, metavar="N", help="square input sizes (default 640 320)")
+    p.add_argument("--batches", nargs="+", type=int_range(1, 1024, name="batch"), default=None, metavar="B", help="batch sizes (default 1 8)")
+    p.add_argument("--threads", nargs="+", type=positive_int, default=None, metavar="T", help="thread counts (default 1 2)")
     p.add_argument("--backends", nargs="+", default=None, metavar="BACKEND",
                    help="torch onnx-fp32 onnx-int8 haar (default all)")
-    p.add_argument("--repeats", type=int, default=None, help="timed runs per cell (default 20; 5 with --quick)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed runs per cell (default 3)")
+    p.add_argument("--repeats", type=positive_int, default=None, help="timed runs per cell (default 20; 5 with --quick)")
+    p.add_argument("--warmup", type=nonneg_int, default=None, help="untimed runs per cell (default 3)")
     p.add_argument("--quick", action="store_true", help="preset: 320x320, batch 1, 1 thread, 5 repeats, no memory/profile")
     p.add_argument("--images", default=None, help="folder of photos for inputs and INT8 calibration "
                                                   "(default: shared/data/photos when present, else synthetic)")
@@ -40,11 +40,13 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--json", default="runs/bench/bench.json", help="write the raw results here (default runs/bench/bench.json)")
     p.add_argument("--markdown", default=None, help="also write the markdown tables to this file")
     p.add_argument("--keep-onnx", default=None, metavar="DIR", help="keep the exported ONNX files in DIR")
+    p.add_argument("--force", action="store_true", help="let --json / --markdown replace an existing file of another kind")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from featherface.benchmark import BenchSettings, format_markdown, run_benchmark, save_result
+    from featherface.outputs import InputSet, check_output_dir, check_output_file, write_text
 
     kw: dict = {}
     for key in ("models", "sizes", "batches", "threads", "backends", "repeats", "warmup"):
@@ -57,6 +59,17 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--weights takes MODEL=PATH, got {item!r}")
         k, v = item.split("=", 1)
         weights[k] = v
+    # outputs checked before minutes of benchmarking (:mod:`featherface.outputs`)
+    ins = InputSet(weights.values())
+    ins.add_tree(args.images if args.images not in (None, "synthetic") else None)
+    json_out = check_output_file(args.json, "--json", inputs=ins, suffixes={".json"}, force=args.force) \
+        if args.json else None
+    md_out = check_output_file(args.markdown, "--markdown", inputs=ins, suffixes={".md", ".markdown"},
+                               force=args.force) if args.markdown else None
+    if json_out is not None and md_out is not None and json_out.resolve() == md_out.resolve():
+        raise ConfigError(f"--markdown {md_out} is the --json file too; give each its own name")
+    if args.keep_onnx:
+        check_output_dir(args.keep_onnx, "--keep-onnx", inputs=ins)
     kw.update(images=args.images, weights=weights, workdir=args.keep_onnx)
     if args.no_memory:
         kw["memory"] = False
@@ -67,10 +80,9 @@ def run(args: argparse.Namespace) -> int:
     md = format_markdown(result)
     print()
     print(md)
-    if args.json:
-        print(f"raw results: {save_result(result, args.json)}")
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(md + "\n")
-        print(f"tables: {args.markdown}")
+    if json_out is not None:
+        print(f"raw results: {save_result(result, json_out)}")
+    if md_out is not None:
+        write_text(md_out, md + "\n")
+        print(f"tables: {md_out}")
     return 0

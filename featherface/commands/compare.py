@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from featherface.commands.argtypes import int_range, nonneg_int, open_unit_float, positive_int, unit_float
 from featherface.errors import ConfigError, FeatherFaceError
 
 DEFAULT_PEERS = "yunet,ultraface-rfb320,haar"
@@ -43,14 +44,14 @@ def add_parser(subparsers: Any, name: str = "compare") -> argparse.ArgumentParse
     p.add_argument("--model", default="featherface-v2-ultra", help="our model name (with --weights)")
     p.add_argument("--reference", default=None,
                    help="detector the others are compared with (default: yunet if present, else the first)")
-    p.add_argument("--score-threshold", type=float, default=0.5,
+    p.add_argument("--score-threshold", type=unit_float, default=0.5,
                    help="one score threshold for every detector with probability scores (not haar)")
-    p.add_argument("--nms-threshold", type=float, default=None, help="NMS IoU for everyone (default: each one's own)")
-    p.add_argument("--input-size", type=int, default=None,
+    p.add_argument("--nms-threshold", type=open_unit_float, default=None, help="NMS IoU for everyone (default: each one's own)")
+    p.add_argument("--input-size", type=int_range(32, 4096, name="size"), default=None,
                    help="resize the longer side to N for detectors that allow it (default: original size)")
-    p.add_argument("--iou", type=float, default=0.5, help="IoU for matching a face to the reference's")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per image and detector (after one warm-up)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--iou", type=open_unit_float, default=0.5, help="IoU for matching a face to the reference's")
+    p.add_argument("--repeats", type=nonneg_int, default=3, help="timed runs per image and detector (after one warm-up)")
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads for OpenCV, onnxruntime and torch alike (default: library defaults)")
     p.add_argument("--json", dest="json_out", default=None, help="write all numbers as JSON here")
     p.add_argument("--json-faces", action="store_true", help="include every detection in the JSON")
@@ -58,12 +59,14 @@ def add_parser(subparsers: Any, name: str = "compare") -> argparse.ArgumentParse
     p.add_argument("--grid", default=None, help="write a picture grid (rows: images, columns: detectors) here")
     p.add_argument("--grid-images", default="6",
                    help="number of images in the grid (evenly spaced), or a comma-separated list of file names")
-    p.add_argument("--grid-cell-width", type=int, default=300, help="width of one grid cell in pixels")
+    p.add_argument("--grid-cell-width", type=int_range(16, 4096, name="width"), default=300, help="width of one grid cell in pixels")
     p.add_argument("--wider-images", default=None, help="WIDER FACE val images folder (WIDER_val/images)")
     p.add_argument("--gt", default=None, help="WIDER FACE ground-truth folder (the four official .mat files)")
-    p.add_argument("--wider-limit", type=int, default=None, help="only the first N WIDER images (quick, not comparable)")
-    p.add_argument("--wider-score-threshold", type=float, default=0.02,
+    p.add_argument("--wider-limit", type=positive_int, default=None, help="only the first N WIDER images (quick, not comparable)")
+    p.add_argument("--wider-score-threshold", type=unit_float, default=0.02,
                    help="score threshold for the WIDER run (AP needs the low-score detections)")
+    p.add_argument("--force", action="store_true",
+                   help="let --json / --markdown / --grid replace an existing file of another kind")
     p.add_argument("--strict", action="store_true", help="fail instead of skipping an unavailable detector")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=run)
@@ -102,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         save_grid,
     )
     from featherface.inference.image_io import expand_inputs, is_video_path, load_image
+    from featherface.outputs import write_text
 
     log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     if not args.images and not args.wider_images:
@@ -115,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         if not 0.0 <= v <= 1.0:
             raise ConfigError(f"--{opt.replace('_', '-')} must be in [0, 1], got {v}")
     grid_choice = _grid_choice(args.grid_images)
+    json_out, md_out, grid_out = _check_outputs(args)
     _set_threads(args.threads)
     specs = [s for s in args.peers.split(",") if s.strip()]
     common = dict(weights=args.weights, model=args.model, nms_threshold=args.nms_threshold,
@@ -143,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
         print(table)
         md_parts.append(table)
         report.update(result.to_dict(include_faces=args.json_faces))
-        if args.grid:
-            out = save_grid(result, arrays, args.grid, grid_choice, args.grid_cell_width)
+        if grid_out is not None:
+            out = save_grid(result, arrays, grid_out, grid_choice, args.grid_cell_width)
             log(f"grid written to {out} ({out.stat().st_size // 1024} KB)")
     if args.wider_images:
         wdets = build_detectors(specs, score_threshold=args.wider_score_threshold, log=log, **common)
@@ -163,14 +168,36 @@ def run(args: argparse.Namespace) -> int:
         print(table)
         md_parts.append(table)
         report["wider"] = {"score_threshold": args.wider_score_threshold, "limit": args.wider_limit, "results": scores}
-    if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
-        log(f"JSON written to {args.json_out}")
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text("\n\n".join(md_parts) + "\n")
+    if json_out is not None:
+        write_text(json_out, json.dumps(report, indent=2) + "\n")
+        log(f"JSON written to {json_out}")
+    if md_out is not None:
+        write_text(md_out, "\n\n".join(md_parts) + "\n")
     return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None, Path | None]:
+    """--json, --markdown, --grid checked before any detector is built (:mod:`featherface.outputs`):
+    none may be an input image or the weights, a folder, or another one of them."""
+    from featherface.inference.image_io import expand_inputs
+    from featherface.outputs import InputSet, check_output_file
+
+    ins = InputSet(expand_inputs(args.images) if args.images else [])
+    ins.add(args.weights)
+    outs: list[Path | None] = []
+    seen: dict[str, str] = {}
+    for opt, value, sfx in (("--json", args.json_out, {".json"}), ("--markdown", args.markdown, {".md", ".markdown"}),
+                            ("--grid", args.grid, {".jpg", ".jpeg"})):
+        if not value:
+            outs.append(None)
+            continue
+        p = check_output_file(value, opt, inputs=ins, suffixes=sfx, force=args.force)
+        key = str(p.resolve())
+        if key in seen:
+            raise ConfigError(f"{opt} {p} is also given to {seen[key]}; give each output its own file")
+        seen[key] = opt
+        outs.append(p)
+    return outs[0], outs[1], outs[2]
 
 
 def _labels(paths: list[Path]) -> list[str]:

@@ -2,18 +2,30 @@
 
 Every input is processed independently: a missing or corrupt file is reported (one line naming the
 file and the cause) and counted, the others are still processed, and the exit code is 1 if any
-input failed.
+input failed. Output paths are checked before the model is built (:mod:`featherface.outputs`): the
+JSON never replaces an input or a folder, annotated pictures never take the name of an input
+(``detect DIR -o DIR``). The JSON is written whatever ends the run: the last input, Ctrl-C or
+SIGTERM (``"interrupted": true``, exit 130), or an unexpected error (``"aborted"``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from featherface.errors import FeatherFaceError
+from featherface.commands.argtypes import int_range, open_unit_float, positive_int, unit_float
+from featherface.errors import FeatherFaceError, OutputError
+
+# the network input is a canvas of about side^2 x 3 floats plus activations: bound it (4096: ~2 GB peak)
+MAX_SIDE = 4096
+# a file name is at most 255 bytes; keep "<stem>_faces-NN.jpg" and its ".<name>.XXXXXXXX.tmp"
+# temporary sibling well inside that
+_MAX_STEM_BYTES = 180
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -23,28 +35,42 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("paths", nargs="+", help="image files, folders or video files")
     p.add_argument("--output", "-o", default=None, help="folder for annotated pictures/videos (none if omitted)")
     p.add_argument("--json", default=None, help="write all detections to this JSON file ('-' for stdout)")
+    p.add_argument("--force", action="store_true",
+                   help="let --json replace an existing file that is not a .json file")
     p.add_argument("--model", default="featherface-v2-ultra", help="model name (default featherface-v2-ultra)")
     p.add_argument("--weights", default="default",
                    help="weights file or training checkpoint (default: the weights shipped with the package)")
-    p.add_argument("--threshold", type=float, default=0.5, help="score threshold (default 0.5)")
-    p.add_argument("--nms", type=float, default=0.4, help="NMS IoU threshold (default 0.4)")
-    p.add_argument("--input-size", type=int, default=None, help="resize the longer side to N (default: original size)")
-    p.add_argument("--max-size", type=int, default=2048, help="scale down images whose longer side exceeds this")
+    p.add_argument("--threshold", type=unit_float, default=0.5, help="score threshold in [0, 1] (default 0.5)")
+    p.add_argument("--nms", type=open_unit_float, default=0.4, help="NMS IoU threshold in (0, 1] (default 0.4)")
+    p.add_argument("--input-size", type=int_range(32, MAX_SIDE, name="size"), default=None,
+                   help=f"resize the longer side to N, 32..{MAX_SIDE} (default: original size)")
+    p.add_argument("--max-size", type=int_range(32, MAX_SIDE, name="size"), default=2048,
+                   help=f"scale down images whose longer side exceeds this, 32..{MAX_SIDE} (default 2048)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto")
     p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"], help="inference backend")
     p.add_argument("--onnx", default=None, help="exported .onnx file for --backend onnxruntime")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for inference (default: library default)")
-    p.add_argument("--video-stride", type=int, default=1, help="process every N-th video frame")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for inference (default: library default)")
+    p.add_argument("--video-stride", type=positive_int, default=1, help="process every N-th video frame")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
-def _output_path(out_dir: Path, stem: str, suffix: str, used: set[str]) -> Path:
+def _short_stem(stem: str) -> str:
+    """``stem`` cut to :data:`_MAX_STEM_BYTES` bytes of UTF-8 (never inside a character)."""
+    b = stem.encode("utf-8", "surrogateescape")
+    if len(b) <= _MAX_STEM_BYTES:
+        return stem
+    return b[:_MAX_STEM_BYTES].decode("utf-8", "ignore") or "image"
+
+
+def _output_path(out_dir: Path, stem: str, suffix: str, used: set[str], avoid: Any = ()) -> Path:
     """``<stem>_faces<suffix>``, or ``<stem>_faces-2<suffix>``... when an earlier input of this run
-    already took that name (``a.jpg`` and ``a.png``, or ``x/a.jpg`` and ``y/a.jpg``): one input's
-    picture must never silently overwrite another's."""
+    already took that name (``a.jpg`` and ``a.png``, or ``x/a.jpg`` and ``y/a.jpg``) or when the
+    name is one of the run's inputs (``avoid``: ``detect DIR -o DIR`` over a ``a_faces.jpg`` of the
+    user's own): one input's picture must never silently overwrite another's, nor an input."""
+    stem = _short_stem(stem)
     name, k = f"{stem}_faces{suffix}", 1
-    while name.lower() in used:
+    while name.lower() in used or (out_dir / name) in avoid:
         k += 1
         name = f"{stem}_faces-{k}{suffix}"
     used.add(name.lower())
@@ -52,103 +78,196 @@ def _output_path(out_dir: Path, stem: str, suffix: str, used: set[str]) -> Path:
 
 
 def _process_video(det, path: Path, out_dir: Path | None, stride: int, quiet: bool,
-                   used: set[str] | None = None) -> list[dict[str, Any]]:
+                   used: set[str] | None = None, avoid: Any = ()) -> list[dict[str, Any]]:
     import cv2
     from tqdm import tqdm
 
     from featherface.errors import ImageError
+    from featherface.outputs import atomic_output
     from featherface.visualize import draw_faces
 
     used = set() if used is None else used
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ImageError(f"{path}: cannot open video")
+    target = _output_path(out_dir, path.stem, ".mp4", used, avoid) if out_dir is not None else None
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     writer = None
     frames: list[dict[str, Any]] = []
     idx = 0
     bar = tqdm(total=total, desc=path.name, unit="frame", disable=quiet, leave=False)
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if idx % stride == 0:
-                faces = det.detect(frame)
-                frames.append({"frame": idx, "faces": [f.to_dict() for f in faces]})
-                if out_dir is not None:
-                    if writer is None:
-                        h, w = frame.shape[:2]
-                        writer = cv2.VideoWriter(str(_output_path(out_dir, path.stem, ".mp4", used)),
-                                                 cv2.VideoWriter_fourcc(*"mp4v"), fps / stride, (w, h))
-                    writer.write(draw_faces(frame, faces))
-            idx += 1
-            bar.update(1)
-    finally:
-        bar.close()
-        cap.release()
-        if writer is not None:
-            writer.release()
-    if idx == 0:
-        raise ImageError(f"{path}: video has no readable frames")
+    # the video is written under a temporary name and renamed when complete: a failed or interrupted
+    # video leaves no half-written file
+    with (atomic_output(target) if target is not None else contextlib.nullcontext(None)) as tmp:
+        try:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                if idx % stride == 0:
+                    faces = det.detect(frame)
+                    frames.append({"frame": idx, "faces": [f.to_dict() for f in faces]})
+                    if tmp is not None:
+                        if writer is None:
+                            h, w = frame.shape[:2]
+                            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps / stride, (w, h))
+                            if not writer.isOpened():
+                                raise OutputError(f"{target}: cannot write the annotated video (no mp4v encoder, "
+                                                  "or the folder is not writable)")
+                        writer.write(draw_faces(frame, faces))
+                idx += 1
+                bar.update(1)
+        finally:
+            bar.close()
+            cap.release()
+            if writer is not None:
+                writer.release()
+        if idx == 0:
+            raise ImageError(f"{path}: video has no readable frames")
     return frames
 
 
-def run(args: argparse.Namespace) -> int:
+def _write_picture(target: Path, image: Any) -> None:
+    """Encode in memory, then write atomically: a picture is complete or absent, non-ASCII names work."""
     import cv2
+
+    from featherface.outputs import write_bytes
+
+    try:
+        ok, buf = cv2.imencode(".jpg", image)
+    except cv2.error as exc:
+        raise OutputError(f"{target}: cannot encode the annotated picture "
+                          f"({str(exc).strip().splitlines()[-1]})") from None
+    if not ok:
+        raise OutputError(f"{target}: cannot encode the annotated picture")
+    try:
+        write_bytes(target, buf.tobytes())
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write the annotated picture ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the run like Ctrl-C (the JSON of the inputs done so far is still written)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from featherface.inference.detector import FaceDetector
     from featherface.inference.image_io import expand_inputs, is_video_path, load_image
+    from featherface.outputs import InputSet, check_output_dir, check_output_file, write_text
     from featherface.visualize import draw_faces
+
+    # outputs are checked before the model is built or any image read
+    inputs = expand_inputs(args.paths)
+    avoid = InputSet(inputs)
+    json_path: Path | None = None
+    if args.json and args.json != "-":
+        json_path = check_output_file(args.json, "--json", inputs=avoid, suffixes={".json"},
+                                      force=getattr(args, "force", False))
+    out_dir = check_output_dir(args.output, "--output", inputs=avoid) if args.output else None
+    used_names: set[str] = set()
+    if json_path is not None and out_dir is not None and json_path.parent.resolve() == out_dir.resolve():
+        used_names.add(json_path.name.lower())  # no picture may take the JSON's name
 
     weights = None if args.weights in ("none", "random") else args.weights
     det = FaceDetector(model=args.model, weights=weights, device=args.device, score_threshold=args.threshold,
                        nms_threshold=args.nms, input_size=args.input_size, max_size=args.max_size,
                        backend=args.backend, onnx_path=args.onnx, threads=args.threads)
-    inputs = expand_inputs(args.paths)
-    out_dir = Path(args.output) if args.output else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     failures: list[tuple[str, str]] = []
-    used_names: set[str] = set()
     n_faces = 0
+    interrupted = False
+    aborted: BaseException | None = None
+    stream = sys.stderr if args.json == "-" else sys.stdout
+
+    def fail(path: Path, message: str) -> None:
+        failures.append((str(path), message))
+        tqdm.write(f"featherface detect: error: {message}", file=sys.stderr)
+
     bar = tqdm(inputs, desc="detect", unit="file", disable=args.quiet or len(inputs) < 2)
-    for path in bar:
-        try:
-            if is_video_path(path):
-                frames = _process_video(det, path, out_dir, max(1, args.video_stride), args.quiet, used_names)
-                results.append({"file": str(path), "type": "video", "frames": frames})
-                n_faces += sum(len(f["faces"]) for f in frames)
-                continue
-            image = load_image(path)
-            faces = det.detect(image)
-            n_faces += len(faces)
-            results.append({"file": str(path), "type": "image", "width": image.shape[1], "height": image.shape[0],
-                            "faces": [f.to_dict() for f in faces]})
-            if out_dir is not None:
-                target = _output_path(out_dir, path.stem, ".jpg", used_names)
-                if not cv2.imwrite(str(target), draw_faces(image, faces)):
-                    raise FeatherFaceError(f"{target}: cannot write annotated picture")
-        except FeatherFaceError as exc:
-            failures.append((str(path), str(exc)))
-            tqdm.write(f"featherface detect: error: {exc}", file=sys.stderr)
-            results.append({"file": str(path), "error": str(exc)})
-    doc = {"model": det.name, "weights": str(det.weights_path) if det.weights_path else None,
-           "score_threshold": args.threshold, "results": results}
+    try:
+        with _sigterm_as_interrupt():
+            for path in bar:
+                try:
+                    if is_video_path(path):
+                        frames = _process_video(det, path, out_dir, max(1, args.video_stride), args.quiet,
+                                                used_names, avoid)
+                        results.append({"file": str(path), "type": "video", "frames": frames})
+                        n_faces += sum(len(f["faces"]) for f in frames)
+                        continue
+                    image = load_image(path)
+                    faces = det.detect(image)
+                except FeatherFaceError as exc:
+                    fail(path, str(exc))
+                    results.append({"file": str(path), "error": str(exc)})
+                    continue
+                n_faces += len(faces)
+                entry = {"file": str(path), "type": "image", "width": image.shape[1], "height": image.shape[0],
+                         "faces": [f.to_dict() for f in faces]}
+                results.append(entry)
+                if out_dir is not None:
+                    # the faces are found: a picture that cannot be drawn or written is reported on
+                    # the same JSON entry, never as a second one
+                    target = _output_path(out_dir, path.stem, ".jpg", used_names, avoid)
+                    try:
+                        _write_picture(target, draw_faces(image, faces))
+                    except FeatherFaceError as exc:
+                        entry["picture_error"] = str(exc)
+                        fail(path, f"{path}: faces found, but {exc}")
+    except KeyboardInterrupt:
+        interrupted = True
+    except BaseException as exc:  # a bug or a late failure: keep what was found, then let it surface
+        aborted = exc
+    finally:
+        bar.close()
+    doc: dict[str, Any] = {"model": det.name, "weights": str(det.weights_path) if det.weights_path else None,
+                           "score_threshold": args.threshold, "results": results}
+    if interrupted:
+        doc["interrupted"] = True
+    if aborted is not None:
+        doc["aborted"] = f"{type(aborted).__name__}: {aborted}"
     if args.json == "-":
         json.dump(doc, sys.stdout, indent=1)
         print()
-    elif args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(doc, indent=1))
-    ok = len(inputs) - len(failures)
+    elif json_path is not None:
+        write_text(json_path, json.dumps(doc, indent=1))
+    if aborted is not None:
+        if json_path is not None:
+            print(f"featherface detect: {len(results)} results so far written to {json_path}", file=sys.stderr)
+        raise aborted
+    done = len(results)
+    ok = done - len({f for f, _ in failures})
     summary = f"{ok}/{len(inputs)} inputs processed, {n_faces} faces found"
     if failures:
         summary += f", {len(failures)} failed"
-    print(summary, file=sys.stderr if args.json == "-" else sys.stdout)
+    if interrupted:
+        summary += f" (interrupted after {done} inputs)"
+    print(summary, file=stream)
     if out_dir is not None:
-        print(f"annotated output in {out_dir}/", file=sys.stderr if args.json == "-" else sys.stdout)
+        print(f"annotated output in {out_dir}/", file=stream)
+    if interrupted:
+        return 130
     return 1 if failures or not inputs else 0

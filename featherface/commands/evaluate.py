@@ -24,7 +24,17 @@ from typing import Any
 
 import numpy as np
 
+from featherface.commands.argtypes import (
+    fraction_float,
+    int_range,
+    nonneg_float,
+    nonneg_int,
+    open_unit_float,
+    positive_int,
+    unit_float,
+)
 from featherface.errors import FeatherFaceError, ImageError
+from featherface.outputs import atomic_output, write_text
 
 _GT_REL = Path("shared") / "data" / "widerface" / "ground_truth"
 _DETECTOR_ONLY = ("weights", "input_size", "save_predictions")
@@ -71,14 +81,14 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
     det = p.add_argument_group("detector options (with --images)")
     det.add_argument("--weights", metavar="FILE", help="weights or checkpoint file (default: the shipped weights)")
     det.add_argument("--model", default="featherface-v2-ultra", help="model name (default: %(default)s)")
-    det.add_argument("--input-size", type=int, metavar="N",
+    det.add_argument("--input-size", type=int_range(32, 4096, name="size"), metavar="N",
                      help="resize the longer image side to N (default: original size, the protocol's usual choice)")
     det.add_argument("--flip", action="store_true", help="flip test: also detect on the mirrored image and merge")
-    det.add_argument("--threshold", type=float, default=None,
+    det.add_argument("--threshold", type=unit_float, default=None,
                      help="WIDER: score threshold of the detector (default: 0.02, the usual WIDER setting); "
                      "human sets: the operating score of P/R, recall and found rate (default: 0.5; "
                      "detectors run at 0.02 so that AP sees the whole ranking)")
-    det.add_argument("--nms-threshold", type=float, default=None,
+    det.add_argument("--nms-threshold", type=open_unit_float, default=None,
                      help="NMS IoU (default: 0.4 for WIDER; each detector's own default on the human sets)")
     det.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default: %(default)s)")
     det.add_argument("--save-predictions", type=Path, metavar="DIR",
@@ -97,24 +107,50 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
                      "MODEL:WEIGHTS, featherface:WEIGHTS, retinaface[:PATH], peer specs (yunet, yunet-s, "
                      "ultraface-rfb320, haar, NAME:PATH); default: --model (its shipped weights), "
                      "or only --weights when given")
-    hum.add_argument("--min-face", type=float, default=None, metavar="PX",
+    hum.add_argument("--min-face", type=nonneg_float, default=None, metavar="PX",
                      help="box sets: labelled faces with sqrt(w*h) below PX are ignored (default: 16)")
     hum.add_argument("--caltech-split", choices=("val", "train", "all"), default=None,
                      help="Caltech images to use (default: val, the hold-out the training labels never saw)")
-    hum.add_argument("--val-fraction", type=float, default=None, metavar="F",
+    hum.add_argument("--val-fraction", type=fraction_float, default=None, metavar="F",
                      help="fraction of the Caltech hold-out (default: 0.1, as autolabel --val-fraction)")
-    hum.add_argument("--split-seed", type=int, default=None, metavar="SEED", help="seed of the Caltech hold-out (default: 0)")
+    hum.add_argument("--split-seed", type=nonneg_int, default=None, metavar="SEED", help="seed of the Caltech hold-out (default: 0)")
     out = p.add_argument_group("evaluation and output")
-    out.add_argument("--limit", type=int, metavar="N",
+    out.add_argument("--limit", type=positive_int, metavar="N",
                      help="WIDER: only N evenly spaced images; human sets: the first N images of each set "
                      "(quick check; numbers are not comparable)")
-    out.add_argument("--iou", type=float, default=0.5, help="IoU threshold (default: %(default)s, the protocol's)")
+    out.add_argument("--iou", type=open_unit_float, default=0.5, help="IoU threshold (default: %(default)s, the protocol's)")
     out.add_argument("--json", type=Path, metavar="FILE", help="write the APs and counts as JSON")
     out.add_argument("--plot", type=Path, metavar="PNG",
                      help="draw the precision-recall curves (WIDER: the three settings; human sets: the box set)")
+    out.add_argument("--force", action="store_true",
+                     help="let --json / --plot replace an existing file of another kind")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
     return p
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """--json, --plot and --save-predictions checked before any work (:mod:`featherface.outputs`):
+    never a file of the inputs (ground truth, predictions, images, human sets, weights), a folder
+    where a file is meant or the reverse; --plot must name a format matplotlib writes."""
+    from featherface.outputs import InputSet, check_output_dir, check_output_file, check_plot_output
+
+    if args.json is None and args.plot is None and getattr(args, "save_predictions", None) is None:
+        return
+    ins = InputSet()
+    for key in ("gt", "predictions", "images", "human_sets", "facemask", "caltech", "cuhk", "weights"):
+        value = getattr(args, key, None)
+        if value is not None:
+            ins.add_tree(value)
+    force = getattr(args, "force", False)
+    if args.json is not None:
+        args.json = check_output_file(args.json, "--json", inputs=ins, suffixes={".json"}, force=force)
+    if args.plot is not None:
+        args.plot = check_plot_output(args.plot, "--plot", inputs=ins, force=force)
+        if args.json is not None and args.plot.resolve() == args.json.resolve():
+            raise FeatherFaceError(f"--plot {args.plot} is the --json file too; give each its own name")
+    if getattr(args, "save_predictions", None) is not None:
+        args.save_predictions = check_output_dir(args.save_predictions, "--save-predictions", inputs=ins)
 
 
 def _flag(name: str) -> str:
@@ -123,6 +159,7 @@ def _flag(name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate; print the easy | medium | hard table (or the human-set table); return the exit code."""
+    _check_outputs(args)
     if any(getattr(args, k, None) is not None for k in _HUMAN_SETS):
         return run_human(args)
     used = [_flag(k) for k in _HUMAN_ONLY if getattr(args, k, None) is not None]
@@ -193,13 +230,13 @@ def run(args: argparse.Namespace) -> int:
             faces=result["faces"],
             source=source,
         )
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        write_text(args.json, json.dumps(payload, indent=2) + "\n")
         print(f"APs written to {args.json}")
     if args.plot is not None:
         from featherface.evaluation.plot import plot_pr_curves
 
-        plot_pr_curves(result, args.plot)
+        with atomic_output(args.plot) as tmp:
+            plot_pr_curves(result, tmp)
         print(f"precision-recall curves drawn in {args.plot}")
     return 0
 
@@ -262,13 +299,13 @@ def run_human(args: argparse.Namespace) -> int:
             k: dirs.get(k) for k in ("facemask", "caltech", "cuhk")})
     print(result.markdown())
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_text(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
         print(f"results written to {args.json}")
     if args.plot is not None:
         if "facemask" not in result.sets:
             raise FeatherFaceError("--plot draws the box set's precision-recall curves: add --facemask or --human-sets")
-        plot_box_pr(result, args.plot)
+        with atomic_output(args.plot) as tmp:
+            plot_box_pr(result, tmp)
         print(f"precision-recall curves drawn in {args.plot}")
     return 0
 
@@ -291,10 +328,9 @@ def _table(result: dict[str, Any], settings: list[str]) -> str:
 
 def _detect_all(args: argparse.Namespace, gt: Any, progress: bool) -> dict[str, np.ndarray]:
     """Run the detector over every ground-truth image; ``{event/image: (N, 5) x y w h score}``."""
-    import cv2
-
     from featherface.evaluation.predictions import faces_to_prediction, write_predictions
     from featherface.evaluation.widerface import EvaluationWarning
+    from featherface.inference.image_io import load_image
 
     try:
         from featherface.inference.detector import FaceDetector
@@ -336,8 +372,9 @@ def _detect_all(args: argparse.Namespace, gt: Any, progress: bool) -> dict[str, 
         if path is None:
             missing.append(gt.key(i))
             continue
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
+        try:  # the guarded reader: a decompression bomb or a FIFO is refused, not decoded or waited on
+            img = load_image(path)
+        except ImageError:
             unreadable.append(str(path))
             continue
         if args.flip and not native_flip:

@@ -21,7 +21,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from featherface.commands.argtypes import int_range, nonneg_int, open_unit_float, positive_int, unit_float
 from featherface.errors import ConfigError
+
+_SIDE = int_range(32, 4096, name="size")
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -36,16 +39,19 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     w = p.add_mutually_exclusive_group()
     w.add_argument("--weights", default=None, help="weights file or training checkpoint to export")
     w.add_argument("--random", action="store_true", help="export an untrained, randomly initialised network")
-    p.add_argument("--seed", type=int, default=0, help="seed of --random initialisation (default 0)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of --random initialisation (default 0)")
     p.add_argument("--output", "-o", default=None, help="output file (default: MODEL.onnx / MODEL.torchscript.pt)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset, >= 17 (default 17)")
-    p.add_argument("--input-size", type=int, nargs="+", default=[640], metavar="N",
+    p.add_argument("--force", action="store_true",
+                   help="let --output / --int8-output replace an existing file of another kind")
+    p.add_argument("--opset", type=int_range(17, 99, name="opset"), default=17,
+                   help="ONNX opset, 17 to the exporter's highest (legacy: 20) (default 17)")
+    p.add_argument("--input-size", type=_SIDE, nargs="+", default=[640], metavar="N",
                    help="example input for tracing: N or H W, multiples of 32 (the file accepts any size)")
     p.add_argument("--postprocess", action="store_true",
                    help="ONNX: decode + score threshold + NMS inside the graph (outputs detections, batch_index)")
-    p.add_argument("--score-threshold", type=float, default=0.5, help="with --postprocess (default 0.5)")
-    p.add_argument("--nms-threshold", type=float, default=0.4, help="with --postprocess (default 0.4)")
-    p.add_argument("--max-detections", type=int, default=750, help="with --postprocess, per image (default 750)")
+    p.add_argument("--score-threshold", type=unit_float, default=0.5, help="with --postprocess (default 0.5)")
+    p.add_argument("--nms-threshold", type=open_unit_float, default=0.4, help="with --postprocess (default 0.4)")
+    p.add_argument("--max-detections", type=positive_int, default=750, help="with --postprocess, per image (default 750)")
     p.add_argument("--exporter", choices=["legacy", "dynamo"], default="legacy",
                    help="torch ONNX exporter (default legacy: fast, supports --postprocess)")
     q = p.add_argument_group("INT8 (ONNX)")
@@ -53,8 +59,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     q.add_argument("--calibration", default=None,
                    help="folder of calibration images, or 'synthetic' (default: $FEATHERFACE_CALIBRATION or "
                         "shared/data/photos when present)")
-    q.add_argument("--calibration-size", type=int, default=640, help="calibration input size (default 640)")
-    q.add_argument("--calibration-images", type=int, default=32, help="use at most N images (default 32)")
+    q.add_argument("--calibration-size", type=_SIDE, default=640, help="calibration input size (default 640)")
+    q.add_argument("--calibration-images", type=positive_int, default=32, help="use at most N images (default 32)")
     q.add_argument("--calibrate-method", choices=["minmax", "percentile", "entropy"], default="minmax")
     q.add_argument("--int8-output", default=None, help="INT8 file (default: OUTPUT with .int8.onnx)")
     q.add_argument("--fp32-groups", nargs="*", default=["head_outputs"], metavar="GROUP",
@@ -96,19 +102,43 @@ def _mb(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.2f} MB"
 
 
+def _check_out(path: str | Path, args: argparse.Namespace, inputs: list[str], option: str = "--output") -> Path:
+    """The output file, checked (see :mod:`featherface.outputs`): never an input (the weights, the
+    calibration images), never a folder, an existing file of another kind only with --force."""
+    from featherface.outputs import check_output_file
+
+    calib = getattr(args, "calibration", None)
+    ins = list(inputs)
+    if calib and calib != "synthetic":
+        from featherface.inference.image_io import expand_inputs
+
+        ins += [str(p) for p in expand_inputs([calib])] if Path(calib).is_dir() else [calib]
+    suffixes = {".pt", ".pth", ".torchscript"} if args.format == "torchscript" else {".onnx"}
+    return check_output_file(path, option, inputs=ins, suffixes=suffixes, force=args.force)
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    model = load_model(args.model, args.weights, args.random, args.seed).eval()
     hw = _size(args.input_size)
+    if args.format == "onnx":
+        from featherface.export.onnx_export import MIN_OPSET, max_opset
+
+        if not MIN_OPSET <= args.opset <= max_opset(args.exporter):
+            raise ConfigError(f"--opset must be from {MIN_OPSET} to {max_opset(args.exporter)} with the "
+                              f"{args.exporter} exporter, got {args.opset}")
+    inputs = [p for p in (args.weights,) if p]
+    if args.output:  # checked before the model is loaded; the default name needs the model's name
+        _check_out(args.output, args, inputs)
+    model = load_model(args.model, args.weights, args.random, args.seed).eval()
     trained = args.weights is not None
     if args.format == "torchscript":
         if args.postprocess or args.int8:
             raise ConfigError("--postprocess and --int8 apply to --format onnx only")
         from featherface.export.torchscript import export_torchscript, load_torchscript
 
-        out = Path(args.output or f"{model.name}.torchscript.pt")
+        out = _check_out(args.output or f"{model.name}.torchscript.pt", args, inputs)
         export_torchscript(model, out, input_size=hw, weights=args.weights, trained=trained)
         print(f"wrote {out} ({_mb(out)}): TorchScript, outputs (bbox, cls, ldm), metadata in featherface.json"
               + ("" if trained else "  [untrained random weights]"))
@@ -125,7 +155,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.int8 and args.postprocess:
         raise ConfigError("--int8 quantizes the raw-output model: drop --postprocess (decode outside the graph)")
-    out = Path(args.output or f"{model.name}.onnx")
+    out = _check_out(args.output or f"{model.name}.onnx", args, inputs)
+    q_out: Path | None = None
+    if args.int8:
+        q_out = Path(args.int8_output or (str(out)[:-5] if str(out).endswith(".onnx") else str(out)) + ".int8.onnx")
+        if q_out.resolve() == out.resolve():
+            raise ConfigError(f"--int8-output {q_out} is the fp32 output too; give another name")
+        q_out = _check_out(q_out, args, inputs, option="--int8-output")
     export_onnx(model, out, opset=args.opset, input_size=hw, postprocess=args.postprocess,
                 score_threshold=args.score_threshold, nms_threshold=args.nms_threshold,
                 max_detections=args.max_detections, weights=args.weights, trained=trained, exporter=args.exporter)
@@ -147,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         if calib is None:
             raise ConfigError("--int8 needs calibration images: --calibration DIR (photos like those you will "
                               "run on), or --calibration synthetic")
-        q_out = Path(args.int8_output or (str(out)[:-5] if str(out).endswith(".onnx") else str(out)) + ".int8.onnx")
+        assert q_out is not None
         quantize_onnx_int8(out, q_out, calib, input_size=args.calibration_size, exclude=args.fp32_groups,
                            calibrate_method=args.calibrate_method, max_images=args.calibration_images)
         print(f"wrote {q_out} ({_mb(q_out)}): INT8 QDQ, calibrated on {calib} at {args.calibration_size}px "

@@ -10,7 +10,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from featherface.commands.argtypes import (
+    float_range,
+    int_range,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    unit_float,
+)
 from featherface.errors import ConfigError
+
+# what a training run writes into --output (featherface.training.trainer); a folder holding any of
+# them holds a run
+RUN_FILES = ("last.pt", "best.pt", "final.pt", "train_log.csv", "epochs.csv", "tensorboard")
 
 EPILOG = """examples:
   # WIDER FACE, the paper recipe (250 epochs, batch 32, 640 crops), ImageNet backbone (the default start)
@@ -65,26 +78,26 @@ def add_parser(subparsers: "argparse._SubParsersAction", name: str) -> argparse.
     g.add_argument("--layout", default=S, help="label layout: auto, retinaface, labelv2, wider")
     g.add_argument("--val-labels", default=S, metavar="FILE", help="validation label file (its loss picks best.pt)")
     g.add_argument("--val-images", default=S, metavar="DIR", help="validation image root")
-    g.add_argument("--synthetic", type=int, default=S, metavar="N", help="no label file: generate N synthetic pictures")
-    g.add_argument("--img-size", type=int, default=S, help="training crop size (default 640)")
-    g.add_argument("--min-face-size", type=float, default=S, help="ignore labelled faces smaller than this (px)")
-    g.add_argument("--mosaic-prob", type=float, default=S, help="probability of a 2x2 mosaic sample")
+    g.add_argument("--synthetic", type=nonneg_int, default=S, metavar="N", help="no label file: generate N synthetic pictures")
+    g.add_argument("--img-size", type=int_range(32, 4096, name="size"), default=S, help="training crop size (default 640)")
+    g.add_argument("--min-face-size", type=nonneg_float, default=S, help="ignore labelled faces smaller than this (px)")
+    g.add_argument("--mosaic-prob", type=unit_float, default=S, help="probability of a 2x2 mosaic sample")
     g = p.add_argument_group("optimisation")
-    g.add_argument("-b", "--batch-size", type=int, default=S, help="images per step per process (default 32)")
-    g.add_argument("-j", "--workers", type=int, default=S, help="data-loading workers per process")
-    g.add_argument("--epochs", type=int, default=S)
-    g.add_argument("--lr", type=float, default=S, help="base learning rate (default 1e-3)")
-    g.add_argument("--momentum", type=float, default=S)
-    g.add_argument("--weight-decay", type=float, default=S)
-    g.add_argument("--warmup-epochs", type=float, default=S)
+    g.add_argument("-b", "--batch-size", type=positive_int, default=S, help="images per step per process (default 32)")
+    g.add_argument("-j", "--workers", type=nonneg_int, default=S, help="data-loading workers per process")
+    g.add_argument("--epochs", type=positive_int, default=S)
+    g.add_argument("--lr", type=positive_float, default=S, help="base learning rate (default 1e-3)")
+    g.add_argument("--momentum", type=float_range(0.0, 1.0, hi_open=True, name="momentum"), default=S)
+    g.add_argument("--weight-decay", type=nonneg_float, default=S)
+    g.add_argument("--warmup-epochs", type=nonneg_float, default=S)
     g.add_argument("--schedule", choices=("step", "cosine"), default=S)
-    g.add_argument("--milestones", type=float, nargs="+", default=S,
+    g.add_argument("--milestones", type=nonneg_float, nargs="+", default=S,
                    help="step decay points: fractions of --epochs (all <= 1) or epochs (default 0.76 0.88)")
-    g.add_argument("--gamma", type=float, default=S, help="step decay factor (default 0.1)")
-    g.add_argument("--grad-clip", type=float, default=S, help="max gradient norm (0: off)")
+    g.add_argument("--gamma", type=float_range(0.0, 1.0, lo_open=True, name="gamma"), default=S, help="step decay factor (default 0.1)")
+    g.add_argument("--grad-clip", type=nonneg_float, default=S, help="max gradient norm (0: off)")
     g.add_argument("--amp", action=argparse.BooleanOptionalAction, default=S, help="mixed precision on CUDA (default on)")
     g.add_argument("--ema", action=argparse.BooleanOptionalAction, default=S, help="keep an EMA of the weights")
-    g.add_argument("--ema-decay", type=float, default=S)
+    g.add_argument("--ema-decay", type=float_range(0.0, 1.0, lo_open=True, hi_open=True, name="decay"), default=S)
     g = p.add_argument_group("initialisation and fine-tuning")
     g.add_argument("--backbone-init", default=S, metavar="PATH|imagenet|none",
                    help="backbone start: imagenet (default; the ImageNet MobileNetV1-0.25 shipped in the package), "
@@ -99,18 +112,21 @@ def add_parser(subparsers: "argparse._SubParsersAction", name: str) -> argparse.
     g.add_argument("--distill", choices=("auto", "dense", "boxes"), default=S,
                    help="dense: per-prior soft targets (same priors as the student); boxes: the teacher's faces "
                         "as labels; auto: dense when possible (default)")
-    g.add_argument("--gt-weight", type=float, default=S,
+    g.add_argument("--gt-weight", type=nonneg_float, default=S,
                    help="weight of the matched-prior loss on the label file (default 1; 0 = distillation only)")
     g = p.add_argument_group("run control")
     g.add_argument("-o", "--output", default=S, metavar="DIR", help="output directory (default runs/train)")
     g.add_argument("--resume", nargs="?", const="auto", default=S, metavar="PATH|auto",
                    help="continue from a checkpoint (or DIR/last.pt); bare --resume means auto")
-    g.add_argument("--save-every", type=int, default=S, metavar="STEPS", help="also checkpoint every N steps")
-    g.add_argument("--max-steps", type=int, default=S, help="stop after N optimizer steps in total")
-    g.add_argument("--seed", type=int, default=S)
+    g.add_argument("--force", action="store_true",
+                   help="start a new run in an --output folder that holds one (its files are moved to "
+                        "DIR/replaced-<time>/ first)")
+    g.add_argument("--save-every", type=nonneg_int, default=S, metavar="STEPS", help="also checkpoint every N steps")
+    g.add_argument("--max-steps", type=nonneg_int, default=S, help="stop after N optimizer steps in total")
+    g.add_argument("--seed", type=int_range(0, 2**32 - 1, name="seed"), default=S)
     g.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=S)
     g.add_argument("--device", default=S, help="auto, cpu, cuda, cuda:N (torchrun: LOCAL_RANK picks the GPU)")
-    g.add_argument("--log-every", type=int, default=S, metavar="STEPS")
+    g.add_argument("--log-every", type=positive_int, default=S, metavar="STEPS")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=S, help="progress bar (default on)")
     g.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=S,
                    help="also log to TensorBoard when installed (default on)")
@@ -171,6 +187,58 @@ def build_config(args: argparse.Namespace) -> Any:
     return cfg
 
 
+def check_run_values(cfg: Any) -> None:
+    """Values ``TrainConfig.validate`` lets through that fail (or train nonsense) later: a negative
+    seed (numpy refuses it after the model is built), non-finite numbers (``warmup_epochs: inf``
+    passes ``>= 0``, NaN passes every comparison). Checked here until ``validate`` checks them."""
+    import math
+
+    for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "gamma", "grad_clip", "ema_decay",
+                 "mosaic_prob", "min_face_size", "gt_weight", "min_lr_factor", "warmup_start_factor"):
+        v = getattr(cfg, name, None)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{name} must be a finite number, got {v}")
+    for m in getattr(cfg, "milestones", []) or []:
+        if isinstance(m, float) and not math.isfinite(m):
+            raise ConfigError(f"milestones must be finite numbers, got {m}")
+    seed = getattr(cfg, "seed", 0)
+    if not 0 <= seed < 2**32:
+        raise ConfigError(f"seed must be in [0, 2^32), got {seed}")
+
+
+def prepare_output_dir(cfg: Any, force: bool = False) -> None:
+    """Refuse to start a new run over an earlier one (its checkpoints would be replaced, and its
+    stale best.pt reported as the new run's): continue it with --resume, choose another -o, or
+    --force, which moves the earlier run's files aside into ``replaced-<time>/``."""
+    import os
+    import time
+    from pathlib import Path
+
+    from featherface.outputs import check_output_dir
+
+    out = check_output_dir(cfg.output_dir, "--output")
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 decides (and moves files) for all
+        return
+    if cfg.resume or not out.is_dir():
+        return
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if not found:
+        return
+    if not force:
+        raise ConfigError(f"--output {out} already holds a training run ({', '.join(found)}): continue it with "
+                          "--resume, choose another -o, or pass --force to start over (the earlier files are moved "
+                          "to a replaced-<time>/ folder inside it)")
+    aside = out / time.strftime("replaced-%Y%m%d-%H%M%S")
+    k = 1
+    while aside.exists():
+        k += 1
+        aside = Path(f"{aside}-{k}")
+    aside.mkdir(parents=True)
+    for name in found:
+        (out / name).rename(aside / name)
+    print(f"featherface train: moved the earlier run's {', '.join(found)} to {aside}/")
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``featherface train``; returns 0 when finished, 130 when stopped by a signal."""
     cfg = build_config(args)
@@ -179,6 +247,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if cfg.needs_data():
         raise ConfigError("no training data: pass --labels FILE (and --images DIR), or --synthetic N for a smoke run")
+    check_run_values(cfg)
+    from featherface.device import resolve_device
+
+    resolve_device(cfg.device, "--device")
+    prepare_output_dir(cfg, force=getattr(args, "force", False))
     from featherface.training.trainer import Trainer
 
     result = Trainer(cfg).fit()

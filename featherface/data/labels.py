@@ -475,5 +475,7 @@ def write_retinaface_labels(path: str | os.PathLike[str], annotations: Iterable[
                     vals += ["-1", "-1", "-1"] if gone else [_fmt(lx), _fmt(ly), "0.0"]
                 vals.append("1.0")
             parts.append(" ".join(vals))
-    p.write_text("\n".join(parts) + ("\n" if parts else ""), encoding="utf-8")
+    from featherface.outputs import write_text
+
+    write_text(p, "\n".join(parts) + ("\n" if parts else ""))  # atomic: never a half-written label file
     return p
