@@ -12,6 +12,7 @@ tiles exactly), converted to BGR-minus-mean. Results are mapped back to original
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import warnings
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from featherface.errors import ConfigError, WeightsError
+from featherface.errors import ConfigError, ImageError, WeightsError
 from featherface.inference.image_io import describe, load_image
 from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
 from featherface.models.featherface import FeatherFace, FeatherFaceConfig
@@ -31,12 +32,37 @@ from featherface.types import Face
 
 _DEFAULT = "default"
 PAD_MULTIPLE = 32
+# upper bound of input_size / max_size: the network input is a canvas of at most side x side
+# (4096: 200 MB of float32 input, about 2 GB peak for the whole forward pass on CPU); an unbounded
+# input_size=100000 would ask for a 120 GB tensor
+MAX_INPUT_SIDE = 4096
+
+
+def _real(name: str, value: Any, lo: float, hi: float, lo_open: bool = False) -> float:
+    """A finite real number (not a string, not a bool, not NaN) in ``[lo, hi]`` (``(lo, hi]``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name} must be a number in {'(' if lo_open else '['}{lo:g}, {hi:g}], "
+                          f"got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v > hi or v < lo or (lo_open and v == lo):
+        raise ConfigError(f"{name} must be in {'(' if lo_open else '['}{lo:g}, {hi:g}], got {value!r}")
+    return v
+
+
+def _whole(name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    """A whole number (int or numpy integer, not bool / float / string) in ``[lo, hi]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name} must be a whole number, got {type(value).__name__} {value!r}")
+    v = int(value)
+    if v < lo or (hi is not None and v > hi):
+        raise ConfigError(f"{name} must be " + (f"from {lo} to {hi}" if hi is not None else f">= {lo}") + f", got {v}")
+    return v
 
 
 def _resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    from featherface.device import resolve_device
+
+    return resolve_device(device)
 
 
 class TorchBackend:
@@ -103,14 +129,17 @@ class FaceDetector:
         threads: int | None = None,
         optimize: bool = True,
     ):
-        if not 0.0 <= score_threshold <= 1.0:
-            raise ConfigError(f"score_threshold must be in [0, 1], got {score_threshold}")
-        if not 0.0 < nms_threshold <= 1.0:
-            raise ConfigError(f"nms_threshold must be in (0, 1], got {nms_threshold}")
-        if input_size is not None and input_size < PAD_MULTIPLE:
-            raise ConfigError(f"input_size must be >= {PAD_MULTIPLE}, got {input_size}")
-        if max_size < PAD_MULTIPLE:
-            raise ConfigError(f"max_size must be >= {PAD_MULTIPLE}")
+        score_threshold = _real("score_threshold", score_threshold, 0.0, 1.0)
+        nms_threshold = _real("nms_threshold", nms_threshold, 0.0, 1.0, lo_open=True)
+        if input_size is not None:
+            input_size = _whole("input_size", input_size, PAD_MULTIPLE, MAX_INPUT_SIDE)
+        max_size = _whole("max_size", max_size, PAD_MULTIPLE, MAX_INPUT_SIDE)
+        pre_nms_top_k = _whole("pre_nms_top_k", pre_nms_top_k, 1)
+        max_detections = _whole("max_detections", max_detections, 1)
+        if threads is not None:
+            threads = _whole("threads", threads, 1)
+        if not isinstance(backend, str):
+            raise ConfigError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
         self.device = _resolve_device(device)
         self.input_size = input_size
         self.max_size = max_size
@@ -142,8 +171,6 @@ class FaceDetector:
         self.priors = PriorBox(cfg.min_sizes, cfg.steps)
         self.mean = np.asarray(cfg.bgr_mean, dtype=np.float32)
         if threads is not None:
-            if threads < 1:
-                raise ConfigError(f"threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
         if backend == "torch":
             self.backend: Any = TorchBackend(net, self.device, optimize=optimize)
@@ -201,6 +228,13 @@ class FaceDetector:
 
     def detect_batch(self, images: Iterable[Any], rgb: bool = False) -> list[list[Face]]:
         """Faces in several images with one network call (images are padded to a common size)."""
+        if images is None or isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike)) \
+                or not isinstance(images, Iterable):
+            raise ImageError(f"detect_batch takes a list of images (paths, bytes, arrays or PIL images), got "
+                             f"{describe(images) if images is not None else 'None'}; use detect() for one image")
+        if isinstance(images, np.ndarray) and images.ndim != 4:
+            raise ImageError(f"detect_batch takes a list of images or an NxHxWxC array, got {describe(images)}; "
+                             "use detect() for one image")
         originals = [load_image(im, rgb=rgb) for im in images]
         if not originals:
             return []
