@@ -14,13 +14,11 @@ import os
 from pathlib import Path
 from typing import Callable, Sequence
 
-import cv2
 import numpy as np
 import torch
 
 from featherface.data.labels import ImageAnnotation, load_annotations
 from featherface.data.transforms import EvalTransform, Sample, mosaic
-from featherface.errors import ImageError
 
 __all__ = ["FaceDataset", "collate_faces", "read_image"]
 
@@ -30,20 +28,15 @@ Transform = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.random.
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image as HxWx3 uint8 BGR or raise :class:`ImageError` naming the file.
 
-    Decodes from bytes so non-ASCII paths work on every platform.
+    The one guarded reader of the package (:func:`featherface.inference.image_io.read_image`):
+    a FIFO, device or socket named in a label file is refused as "not a regular file" instead of
+    blocking the training forever, a decompression bomb is refused from its header (the
+    ``MAX_DECODE_PIXELS`` limit) instead of taking gigabytes, non-ASCII paths work everywhere.
+    The training wrapper skips such an image with a warning naming it.
     """
-    p = Path(path)
-    try:
-        data = np.fromfile(str(p), dtype=np.uint8)
-    except (OSError, ValueError) as exc:
-        reason = "file not found" if not p.exists() else getattr(exc, "strerror", None) or str(exc)
-        raise ImageError(f"cannot read image {p}: {reason}") from exc
-    if data.size == 0:
-        raise ImageError(f"cannot read image {p}: empty file")
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if img is None or img.size == 0:
-        raise ImageError(f"cannot read image {p}: not a decodable image")
-    return img
+    from featherface.inference.image_io import read_image as guarded_read
+
+    return guarded_read(path)
 
 
 class FaceDataset(torch.utils.data.Dataset):

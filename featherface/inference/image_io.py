@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -202,13 +203,24 @@ def is_video_path(p: Path) -> bool:
 
 def expand_inputs(paths: list[str | os.PathLike], recursive: bool = True) -> list[Path]:
     """Expand folders into their image/video files (sorted); files are kept as given, even odd ones,
-    so that a bad file is reported rather than silently skipped."""
+    so that a bad file is reported rather than silently skipped. Inside a folder, a FIFO, socket,
+    device or broken link with an image/video name is skipped with a warning naming it (opening a
+    FIFO would block)."""
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             it = p.rglob("*") if recursive else p.glob("*")
-            out.extend(sorted(f for f in it if f.is_file() and (is_image_path(f) or is_video_path(f))))
+            found = []
+            for f in it:
+                if not (is_image_path(f) or is_video_path(f)):
+                    continue
+                if f.is_file():
+                    found.append(f)
+                elif not f.is_dir():  # a FIFO, socket or device (reading would block), or a broken link
+                    what = "a broken link" if f.is_symlink() and not f.exists() else "not a regular file"
+                    warnings.warn(f"{f}: skipped, {what}", stacklevel=2)
+            out.extend(sorted(found))
         else:
             out.append(p)
     return out

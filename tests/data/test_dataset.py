@@ -175,3 +175,62 @@ def test_collate_rejects_mixed_sizes() -> None:
         collate_faces([(torch.zeros(3, 8, 8), t), (torch.zeros(3, 9, 9), t)])
     with pytest.raises(ValueError):
         collate_faces([])
+
+
+# ---------------------------------------------------------------------- the guarded reader (issue 14)
+
+def _label_dir(tmp_path: Path) -> Path:
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "ok.jpg"), np.full((64, 64, 3), 90, np.uint8))
+    return tmp_path
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_in_a_label_file_is_refused_not_waited_on(tmp_path: Path) -> None:
+    import os
+    import warnings
+
+    from featherface.fuzz import time_limit
+    from featherface.training.data import TrainingDataset
+
+    root = _label_dir(tmp_path)
+    os.mkfifo(root / "images" / "fifo.jpg")  # opening it for reading would block forever
+    label = root / "label.txt"
+    label.write_text("# fifo.jpg\n1 1 20 20\n# ok.jpg\n1 1 20 20\n")
+    ds = FaceDataset(label)
+    with time_limit(10, "reading a FIFO"):
+        with pytest.raises(ImageError, match="fifo.jpg: not a regular file"):
+            ds[0]
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            image, target, skipped = TrainingDataset(ds)[0]  # replaced by another image, with a warning
+    assert skipped == 1 and image.shape[0] == 3
+    assert any("skipping unreadable training image" in str(x.message) and "fifo.jpg" in str(x.message) for x in w)
+
+
+def test_decompression_bomb_in_a_label_file_is_refused_from_its_header(tmp_path: Path) -> None:
+    from featherface.fuzz import huge_png_header
+
+    root = _label_dir(tmp_path)
+    (root / "images" / "bomb.png").write_bytes(huge_png_header(20000, 20000))
+    label = root / "label.txt"
+    label.write_text("# bomb.png\n1 1 20 20\n")
+    with pytest.raises(ImageError, match="bomb.png: image declares 20000x20000 pixels"):
+        FaceDataset(label)[0]
+
+
+def test_special_files_in_a_folder_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    import os
+
+    from featherface.inference.image_io import expand_inputs
+
+    root = _label_dir(tmp_path)
+    (root / "images" / "gone.jpg").symlink_to(root / "nowhere.jpg")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(root / "images" / "pipe.png")
+    with pytest.warns(UserWarning) as w:
+        found = expand_inputs([root])
+    assert [p.name for p in found] == ["ok.jpg"]
+    msgs = sorted(str(x.message) for x in w)
+    assert any("gone.jpg: skipped, a broken link" in m for m in msgs)
+    assert not hasattr(os, "mkfifo") or any("pipe.png: skipped, not a regular file" in m for m in msgs)
