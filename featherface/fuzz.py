@@ -39,6 +39,7 @@ __all__ = [
     "base_image", "image_cases", "exif_display_image", "check_exif_marker",
     "LabelCase", "retinaface_label_cases", "wider_gt_cases", "prediction_file_cases", "HARMLESS_TEXT",
     "WeightsCase", "weights_cases",
+    "CliCase", "cli_cases", "cli_workspace", "judge_cli", "tree_digest", "read_only_folder",
 ]
 
 FACES = "faces"  # the input is a valid image: it must be accepted
@@ -1151,3 +1152,190 @@ def check_detect_run(files: dict[str, Path], cases: Sequence[Case], extras: dict
         if n_pictures != n_images_ok:
             problems.append(f"{n_pictures} annotated pictures for {n_images_ok} processed images (overwritten?)")
     return problems, stats
+
+
+# --------------------------------------------------------------------------------------------
+# the command line: hostile output paths and argument values (second campaign, issue 14)
+
+
+@dataclass
+class CliCase:
+    """One ``featherface`` invocation that must be refused before any work: exit 2, one stderr
+    line ``featherface VERB: error: ...`` containing ``needle``, no traceback, no input changed.
+
+    ``argv`` holds placeholders filled by :func:`cli_workspace`: ``{photo}`` (an input image),
+    ``{photos}`` (the input folder), ``{weights}``, ``{preds}`` (a prediction folder), ``{file}``
+    (an unrelated existing file of the user's), ``{dir}`` (an existing folder), ``{ro}`` (a folder
+    that cannot be written), ``{out}`` (a fresh output folder)."""
+
+    name: str
+    argv: list[str]
+    needle: str = ""
+    needs_ro: bool = False
+
+
+# verb -> (argv of a run that would otherwise start working, its output options: (flag, "file"|"dir", suffix))
+CLI_OUTPUTS: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {
+    "detect": (["detect", "{photo}", "--weights", "none", "--quiet"],
+               [("--json", "file", ".json"), ("--output", "dir", "")]),
+    "export": (["export", "--random", "--input-size", "64", "--no-verify"], [("--output", "file", ".onnx")]),
+    "export-int8": (["export", "--random", "--input-size", "64", "--no-verify", "--int8", "--calibration", "{photos}",
+                     "--output", "{out}/m.onnx"], [("--int8-output", "file", ".onnx")]),
+    "export-ts": (["export", "--random", "--format", "torchscript", "--input-size", "64", "--no-verify"],
+                  [("--output", "file", ".pt")]),
+    "autolabel": (["autolabel", "{photos}", "--teacher", "yunet", "--quiet"], [("--output", "file", ".txt")]),
+    "autolabel-report": (["autolabel", "{photos}", "--teacher", "yunet", "--quiet", "--output", "{out}/l.txt"],
+                         [("--report", "file", ".csv")]),
+    "compare": (["compare", "{photos}", "--peers", "haar", "-q"],
+                [("--json", "file", ".json"), ("--markdown", "file", ".md"), ("--grid", "file", ".jpg")]),
+    "eval": (["eval", "--predictions", "{preds}", "--quiet"], [("--json", "file", ".json"), ("--plot", "file", ".png")]),
+    "eval-save": (["eval", "--images", "{photos}", "--quiet"], [("--save-predictions", "dir", "")]),
+    "bench": (["bench", "--quick", "--no-memory", "--no-profile", "--images", "{photos}"],
+              [("--json", "file", ".json"), ("--markdown", "file", ".md"), ("--keep-onnx", "dir", "")]),
+    "train": (["train", "--synthetic", "4", "--max-steps", "1", "--img-size", "64", "--no-progress"],
+              [("--output", "dir", "")]),
+}
+
+# each bad target for an option writing a file / a folder: (what, placeholder path, needle); {sfx} is
+# the option's own suffix, so that only the kind of target decides the refusal
+_BAD_FILE_TARGETS = [
+    ("photo", "{photo}", ""), ("folder", "{dir}", "is a folder"),
+    ("under-a-file", "{file}/x{sfx}", "is a file, not a folder"), ("read-only", "{ro}/x{sfx}", "not writable"),
+    ("users-other-file", "{file}", ""), ("empty", "", "empty path"),
+]
+_BAD_DIR_TARGETS = [
+    ("photo", "{photo}", "is a"), ("a-file", "{file}", "is a file"),
+    ("under-a-file", "{file}/sub", "is a file, not a folder"), ("read-only", "{ro}/sub", "not writable"),
+    ("empty", "", "empty path"),
+]
+
+# argument values refused by the parser or at the edge (item 5 of issue 14 and neighbours)
+CLI_VALUE_CASES: list[tuple[str, list[str], str]] = [
+    ("info-size-0", ["info", "--size", "0"], "--size"),
+    ("info-size-huge", ["info", "--size", "100000"], "--size"),
+    ("info-set-fpn33", ["info", "--set", "fpn_channels=33"], "fpn_channels=33"),
+    ("info-set-unknown", ["info", "--set", "nope=1"], "nope"),
+    ("train-seed-neg", ["train", "--synthetic", "4", "--seed", "-1"], "--seed"),
+    ("train-warmup-inf", ["train", "--synthetic", "4", "--warmup-epochs", "inf"], "--warmup-epochs"),
+    ("train-set-warmup-inf", ["train", "--synthetic", "4", "--set", "warmup_epochs=inf"], "warmup_epochs"),
+    ("train-set-seed-neg", ["train", "--synthetic", "4", "--set", "seed=-1"], "seed"),
+    ("train-batch-0", ["train", "--synthetic", "4", "-b", "0"], "--batch-size"),
+    ("train-device-bogus", ["train", "--synthetic", "4", "--device", "bogus"], "bogus"),
+    ("export-opset-99", ["export", "--random", "--opset", "99"], "--opset"),
+    ("export-calib-0", ["export", "--random", "--calibration-images", "0"], "--calibration-images"),
+    ("export-pp-nan", ["export", "--random", "--postprocess", "--score-threshold", "nan"], "--score-threshold"),
+    ("export-pp-maxdet-neg", ["export", "--random", "--postprocess", "--max-detections", "-1"], "--max-detections"),
+    ("compare-cell-0", ["compare", "{photo}", "--grid-cell-width", "0"], "--grid-cell-width"),
+    ("compare-threads-0", ["compare", "{photo}", "--threads", "0"], "--threads"),
+    ("eval-plot-xyz", ["eval", "--predictions", "{preds}", "--plot", "{out}/pr.xyz"], "unsupported format"),
+    ("eval-plot-nosuffix", ["eval", "--predictions", "{preds}", "--plot", "{out}/pr"], "unsupported format"),
+    ("eval-limit-0", ["eval", "--predictions", "{preds}", "--limit", "0"], "--limit"),
+    ("detect-device-bogus", ["detect", "{photo}", "--weights", "none", "--device", "bogus"], "bogus"),
+    ("detect-input-size-huge", ["detect", "{photo}", "--input-size", "100000"], "--input-size"),
+    ("detect-threshold-nan", ["detect", "{photo}", "--threshold", "nan"], "--threshold"),
+    ("detect-threshold-str", ["detect", "{photo}", "--threshold", "half"], "--threshold"),
+    ("detect-threads-frac", ["detect", "{photo}", "--threads", "1.5"], "--threads"),
+    ("detect-underscore", ["detect", "{photo}", "--max-size", "1_000"], "--max-size"),
+    ("autolabel-valfrac-nan", ["autolabel", "{photo}", "-o", "{out}/l.txt", "--val-fraction", "nan"], "--val-fraction"),
+    ("autolabel-minsize-nan", ["autolabel", "{photo}", "-o", "{out}/l.txt", "--min-size", "nan"], "--min-size"),
+    ("bench-sizes-0", ["bench", "--sizes", "0"], "--sizes"),
+    ("bench-repeats-0", ["bench", "--repeats", "0"], "--repeats"),
+]
+
+
+def cli_cases() -> list[CliCase]:
+    """Every output option of every verb aimed at every kind of bad target, and the bad values."""
+    cases: list[CliCase] = []
+    for verb, (base, options) in CLI_OUTPUTS.items():
+        for flag, kind, sfx in options:
+            for what, target, needle in (_BAD_FILE_TARGETS if kind == "file" else _BAD_DIR_TARGETS):
+                cases.append(CliCase(f"{verb} {flag} {what}", [*base, flag, target.replace("{sfx}", sfx)], needle,
+                                     needs_ro=what == "read-only"))
+    cases += [CliCase(name, argv, needle) for name, argv, needle in CLI_VALUE_CASES]
+    return cases
+
+
+def read_only_folder(base: Path) -> Path | None:
+    """A folder this process cannot create files in: a 0555 folder (not for root, who writes
+    anywhere but on read-only mounts), else ``/sys`` when it refuses us; ``None`` when neither."""
+    import tempfile
+
+    def refuses(d: Path) -> bool:
+        try:
+            fd, p = tempfile.mkstemp(dir=d)
+        except OSError:
+            return True
+        os.close(fd)
+        os.unlink(p)
+        return False
+
+    ro = base / "read-only"
+    ro.mkdir(exist_ok=True)
+    os.chmod(ro, 0o555)
+    if refuses(ro):
+        return ro
+    os.chmod(ro, 0o755)
+    sys_dir = Path("/sys")
+    return sys_dir if sys_dir.is_dir() and refuses(sys_dir) else None
+
+
+def cli_workspace(base: Path) -> dict[str, str]:
+    """Create the files the :class:`CliCase` placeholders name; return placeholder -> path."""
+    import cv2
+
+    photos = base / "photos"
+    photos.mkdir(parents=True, exist_ok=True)
+    for i in range(2):
+        cv2.imwrite(str(photos / f"p{i}.jpg"), base_image(seed=i))
+    preds = base / "preds" / "0--Parade"
+    preds.mkdir(parents=True, exist_ok=True)
+    (preds / "0_Parade_1.txt").write_text("0_Parade_1\n1\n1 2 30 40 0.9\n")
+    (base / "dir").mkdir(exist_ok=True)
+    (base / "user-notes.docx").write_bytes(b"PK\x03\x04 the user's own document")
+    (base / "weights.pt").write_bytes(b"not really weights")
+    (base / "out").mkdir(exist_ok=True)
+    ro = read_only_folder(base)
+    return {"{photo}": str(photos / "p0.jpg"), "{photos}": str(photos), "{preds}": str(base / "preds"),
+            "{dir}": str(base / "dir"), "{file}": str(base / "user-notes.docx"), "{weights}": str(base / "weights.pt"),
+            "{out}": str(base / "out"), "{ro}": str(ro) if ro is not None else ""}
+
+
+def fill(argv: Sequence[str], where: dict[str, str]) -> list[str]:
+    out = []
+    for a in argv:
+        for k, v in where.items():
+            a = a.replace(k, v)
+        out.append(a)
+    return out
+
+
+def tree_digest(root: Path) -> dict[str, bytes]:
+    """Path -> content of every regular file under ``root`` (to prove nothing was changed)."""
+    import hashlib
+
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).digest()
+    return out
+
+
+def judge_cli(case: CliCase, rc: Any, stdout: str, stderr: str, before: dict[str, bytes],
+              after: dict[str, bytes]) -> str | None:
+    """``None`` when the refusal kept the contract, else what went wrong."""
+    verb = case.argv[0]
+    lines = [ln for ln in stderr.splitlines() if ln.strip() and ": warning: " not in ln]
+    if "Traceback" in stderr:
+        return f"traceback: {stderr[-400:]!r}"
+    if rc != 2:
+        return f"exit code {rc}, expected 2; stderr {stderr[-300:]!r}"
+    if len(lines) != 1 or not lines[0].startswith(f"featherface {verb}: error: "):
+        return f"expected one line 'featherface {verb}: error: ...', got {lines!r}"
+    if case.needle and case.needle not in lines[0]:
+        return f"{case.needle!r} not in {lines[0]!r}"
+    if len(stdout) > 2000:
+        return f"{len(stdout)} characters on stdout"
+    changed = sorted(k for k in before if after.get(k) != before[k])
+    if changed:
+        return f"input files changed or removed: {changed}"
+    return None

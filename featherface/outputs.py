@@ -154,12 +154,15 @@ def check_output_file(
     require_suffix: bool = False,
     force: bool = False,
     force_flag: str | None = "--force",
+    replace_same_kind: bool = True,
 ) -> Path:
     """Check that ``path`` may be written as the output file of ``option``; return it as a Path.
 
     ``suffixes`` are the suffixes this option writes (``{".json"}``): an existing non-empty file
-    with another suffix is only replaced when ``force``. With ``require_suffix`` the path itself
-    must end in one of them (a format chosen by suffix). Raises :class:`OutputError`.
+    with another suffix is only replaced when ``force``. With ``replace_same_kind=False`` (picture
+    outputs: a ``.jpg`` is as likely a user's photo as an earlier output) no existing non-empty
+    file is replaced without ``force``. With ``require_suffix`` the path itself must end in one of
+    ``suffixes`` (a format chosen by suffix). Raises :class:`OutputError`.
     """
     raw = os.fspath(path)
     if not str(raw).strip():
@@ -185,9 +188,13 @@ def check_output_file(
                 return p  # /dev/null, /dev/stdout, a pipe: written in place
             if not stat.S_ISREG(mode):
                 raise OutputError(f"{option} {p}: not a regular file")
-            if sfx is not None and p.suffix.lower() not in sfx and p.stat().st_size > 0 and not force:
-                raise OutputError(f"{option} {p} already exists and is not a {'/'.join(sorted(sfx))} file; "
-                                  f"refusing to replace it: {_force_hint(force_flag)}")
+            if p.stat().st_size > 0 and not force:
+                if sfx is not None and p.suffix.lower() not in sfx:
+                    raise OutputError(f"{option} {p} already exists and is not a {'/'.join(sorted(sfx))} file; "
+                                      f"refusing to replace it: {_force_hint(force_flag)}")
+                if not replace_same_kind:
+                    raise OutputError(f"{option} {p} already exists (it may be a picture of the user's own); "
+                                      f"refusing to replace it: {_force_hint(force_flag)}")
     _check_folder_writable(p.parent, option, p)
     return p
 
@@ -276,7 +283,8 @@ def check_plot_output(path: str | os.PathLike, option: str = "--plot", *,
     """A picture output drawn by matplotlib: its suffix must name a format (``pr`` or ``pr.xyz`` is
     refused before the work, instead of matplotlib failing after it or appending ``.png``), and
     matplotlib must be installed (checked now, not after the evaluation)."""
-    p = check_output_file(path, option, inputs=inputs, suffixes=PLOT_SUFFIXES, require_suffix=True, force=force)
+    p = check_output_file(path, option, inputs=inputs, suffixes=PLOT_SUFFIXES, require_suffix=True, force=force,
+                          replace_same_kind=False)
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -148,3 +148,13 @@ def test_atomic_output_success_and_failure(tmp_path):
     with atomic_output(final) as tmp:
         tmp.write_bytes(b"new")
     assert final.read_bytes() == b"new" and [q.name for q in tmp_path.iterdir()] == ["plot.png"]
+
+
+def test_picture_outputs_never_replace_an_existing_picture_without_force(tmp_path):
+    photo = tmp_path / "holiday.png"
+    photo.write_bytes(b"\x89PNG a photo")
+    with pytest.raises(OutputError, match="already exists .*pass --force"):
+        check_plot_output(photo)
+    assert check_plot_output(photo, force=True) == photo
+    with pytest.raises(OutputError, match="already exists"):
+        check_output_file(photo, "--grid", suffixes={".png"}, replace_same_kind=False)

@@ -12,7 +12,7 @@ import argparse
 import math
 from typing import Callable
 
-__all__ = ["int_range", "float_range", "positive_int", "nonneg_int", "unit_float", "positive_float",
+__all__ = ["output_path", "int_range", "float_range", "positive_int", "nonneg_int", "unit_float", "positive_float",
            "nonneg_float", "finite_float", "open_unit_float", "fraction_float"]
 
 
@@ -91,3 +91,13 @@ open_unit_float = float_range(0.0, 1.0, lo_open=True, name="iou")  # IoU / NMS t
 fraction_float = float_range(0.0, 1.0, hi_open=True, name="fraction")  # hold-out fractions: [0, 1)
 positive_float = float_range(0.0, lo_open=True, name="positive_float")
 nonneg_float = float_range(0.0, name="nonneg_float")
+
+
+def output_path(text: str) -> str:
+    """An output path as typed: refused when empty (``--json ""`` must not silently mean "none")
+    or holding a NUL byte; everything else is checked by :mod:`featherface.outputs` before the work."""
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError("empty path")
+    if "\x00" in str(text):
+        raise argparse.ArgumentTypeError("path contains a NUL byte")
+    return text

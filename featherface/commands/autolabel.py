@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from featherface.commands.argtypes import fraction_float, nonneg_float, nonneg_int, unit_float
+from featherface.commands.argtypes import fraction_float, nonneg_float, nonneg_int, output_path, unit_float
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -17,14 +17,14 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--teacher", default="yunet",
                    help="yunet | yunet:PATH.onnx | yunet-s | retinaface[:PATH] | featherface:WEIGHTS[:MODEL], "
                         "or several joined by '+' and fused, e.g. retinaface+yunet (default yunet)")
-    p.add_argument("--output", "-o", required=True, help="label file to write")
+    p.add_argument("--output", "-o", type=output_path, required=True, help="label file to write")
     p.add_argument("--root", default=None, help="folder the label paths are relative to (default: common folder)")
     p.add_argument("--threshold", type=unit_float, default=0.7, help="teacher score threshold (default 0.7)")
     p.add_argument("--min-size", type=nonneg_float, default=8.0, help="drop faces whose shorter side is below N px (default 8)")
     p.add_argument("--val-fraction", type=fraction_float, default=0.0,
                    help="also write a deterministic hold-out split (<stem>_train.txt, <stem>_val.txt)")
     p.add_argument("--split-seed", type=nonneg_int, default=0, help="seed of the hold-out split")
-    p.add_argument("--report", default=None, help="also write faces per image to this CSV file")
+    p.add_argument("--report", type=output_path, default=None, help="also write faces per image to this CSV file")
     p.add_argument("--force", action="store_true",
                    help="let --output / --report replace an existing file of another kind")
     p.add_argument("--quiet", action="store_true")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from featherface.commands.argtypes import int_range, nonneg_int, positive_int
+from featherface.commands.argtypes import int_range, nonneg_int, output_path, positive_int
 from featherface.errors import ConfigError
 
 
@@ -37,9 +37,9 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--weights", nargs="*", default=[], metavar="MODEL=PATH", help="trained weights per model (optional)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes (subprocesses)")
     p.add_argument("--no-profile", action="store_true", help="skip the per-block torch profile")
-    p.add_argument("--json", default="runs/bench/bench.json", help="write the raw results here (default runs/bench/bench.json)")
-    p.add_argument("--markdown", default=None, help="also write the markdown tables to this file")
-    p.add_argument("--keep-onnx", default=None, metavar="DIR", help="keep the exported ONNX files in DIR")
+    p.add_argument("--json", type=output_path, default="runs/bench/bench.json", help="write the raw results here (default runs/bench/bench.json)")
+    p.add_argument("--markdown", type=output_path, default=None, help="also write the markdown tables to this file")
+    p.add_argument("--keep-onnx", type=output_path, default=None, metavar="DIR", help="keep the exported ONNX files in DIR")
     p.add_argument("--force", action="store_true", help="let --json / --markdown replace an existing file of another kind")
     p.set_defaults(func=run)
 

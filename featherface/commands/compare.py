@@ -13,7 +13,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from featherface.commands.argtypes import int_range, nonneg_int, open_unit_float, positive_int, unit_float
+from featherface.commands.argtypes import (
+    int_range,
+    nonneg_int,
+    open_unit_float,
+    output_path,
+    positive_int,
+    unit_float,
+)
 from featherface.errors import ConfigError, FeatherFaceError
 
 DEFAULT_PEERS = "yunet,ultraface-rfb320,haar"
@@ -53,10 +60,10 @@ def add_parser(subparsers: Any, name: str = "compare") -> argparse.ArgumentParse
     p.add_argument("--repeats", type=nonneg_int, default=3, help="timed runs per image and detector (after one warm-up)")
     p.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads for OpenCV, onnxruntime and torch alike (default: library defaults)")
-    p.add_argument("--json", dest="json_out", default=None, help="write all numbers as JSON here")
+    p.add_argument("--json", dest="json_out", type=output_path, default=None, help="write all numbers as JSON here")
     p.add_argument("--json-faces", action="store_true", help="include every detection in the JSON")
-    p.add_argument("--markdown", default=None, help="also write the table(s) to this markdown file")
-    p.add_argument("--grid", default=None, help="write a picture grid (rows: images, columns: detectors) here")
+    p.add_argument("--markdown", type=output_path, default=None, help="also write the table(s) to this markdown file")
+    p.add_argument("--grid", type=output_path, default=None, help="write a picture grid (rows: images, columns: detectors) here")
     p.add_argument("--grid-images", default="6",
                    help="number of images in the grid (evenly spaced), or a comma-separated list of file names")
     p.add_argument("--grid-cell-width", type=int_range(16, 4096, name="width"), default=300, help="width of one grid cell in pixels")
@@ -191,7 +198,8 @@ def _check_outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None, 
         if not value:
             outs.append(None)
             continue
-        p = check_output_file(value, opt, inputs=ins, suffixes=sfx, force=args.force)
+        # the grid is a JPEG: an existing .jpg may be a user's photo, replaced only with --force
+        p = check_output_file(value, opt, inputs=ins, suffixes=sfx, force=args.force, replace_same_kind=opt != "--grid")
         key = str(p.resolve())
         if key in seen:
             raise ConfigError(f"{opt} {p} is also given to {seen[key]}; give each output its own file")

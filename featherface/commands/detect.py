@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from featherface.commands.argtypes import int_range, open_unit_float, positive_int, unit_float
+from featherface.commands.argtypes import int_range, open_unit_float, output_path, positive_int, unit_float
 from featherface.errors import FeatherFaceError, OutputError
 
 # the network input is a canvas of about side^2 x 3 floats plus activations: bound it (4096: ~2 GB peak)
@@ -33,8 +33,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                        description="Detect faces (box, score, 5 landmarks) in images, folders (recursively) "
                                    "and video files (frame by frame); write annotated pictures and JSON.")
     p.add_argument("paths", nargs="+", help="image files, folders or video files")
-    p.add_argument("--output", "-o", default=None, help="folder for annotated pictures/videos (none if omitted)")
-    p.add_argument("--json", default=None, help="write all detections to this JSON file ('-' for stdout)")
+    p.add_argument("--output", "-o", type=output_path, default=None, help="folder for annotated pictures/videos (none if omitted)")
+    p.add_argument("--json", type=output_path, default=None, help="write all detections to this JSON file ('-' for stdout)")
     p.add_argument("--force", action="store_true",
                    help="let --json replace an existing file that is not a .json file")
     p.add_argument("--model", default="featherface-v2-ultra", help="model name (default featherface-v2-ultra)")

@@ -30,6 +30,7 @@ from featherface.commands.argtypes import (
     nonneg_float,
     nonneg_int,
     open_unit_float,
+    output_path,
     positive_int,
     unit_float,
 )
@@ -91,7 +92,7 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
     det.add_argument("--nms-threshold", type=open_unit_float, default=None,
                      help="NMS IoU (default: 0.4 for WIDER; each detector's own default on the human sets)")
     det.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default: %(default)s)")
-    det.add_argument("--save-predictions", type=Path, metavar="DIR",
+    det.add_argument("--save-predictions", type=output_path, metavar="DIR",
                      help="also write the detections as a standard prediction folder")
     hum = p.add_argument_group("human-labelled sets (instead of WIDER)")
     hum.add_argument("--human-sets", type=Path, metavar="DIR",
@@ -119,8 +120,8 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
                      help="WIDER: only N evenly spaced images; human sets: the first N images of each set "
                      "(quick check; numbers are not comparable)")
     out.add_argument("--iou", type=open_unit_float, default=0.5, help="IoU threshold (default: %(default)s, the protocol's)")
-    out.add_argument("--json", type=Path, metavar="FILE", help="write the APs and counts as JSON")
-    out.add_argument("--plot", type=Path, metavar="PNG",
+    out.add_argument("--json", type=output_path, metavar="FILE", help="write the APs and counts as JSON")
+    out.add_argument("--plot", type=output_path, metavar="PNG",
                      help="draw the precision-recall curves (WIDER: the three settings; human sets: the box set)")
     out.add_argument("--force", action="store_true",
                      help="let --json / --plot replace an existing file of another kind")

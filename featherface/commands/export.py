@@ -21,7 +21,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from featherface.commands.argtypes import int_range, nonneg_int, open_unit_float, positive_int, unit_float
+from featherface.commands.argtypes import int_range, nonneg_int, open_unit_float, output_path, positive_int, unit_float
 from featherface.errors import ConfigError
 
 _SIDE = int_range(32, 4096, name="size")
@@ -40,7 +40,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     w.add_argument("--weights", default=None, help="weights file or training checkpoint to export")
     w.add_argument("--random", action="store_true", help="export an untrained, randomly initialised network")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of --random initialisation (default 0)")
-    p.add_argument("--output", "-o", default=None, help="output file (default: MODEL.onnx / MODEL.torchscript.pt)")
+    p.add_argument("--output", "-o", type=output_path, default=None, help="output file (default: MODEL.onnx / MODEL.torchscript.pt)")
     p.add_argument("--force", action="store_true",
                    help="let --output / --int8-output replace an existing file of another kind")
     p.add_argument("--opset", type=int_range(17, 99, name="opset"), default=17,
@@ -62,7 +62,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     q.add_argument("--calibration-size", type=_SIDE, default=640, help="calibration input size (default 640)")
     q.add_argument("--calibration-images", type=positive_int, default=32, help="use at most N images (default 32)")
     q.add_argument("--calibrate-method", choices=["minmax", "percentile", "entropy"], default="minmax")
-    q.add_argument("--int8-output", default=None, help="INT8 file (default: OUTPUT with .int8.onnx)")
+    q.add_argument("--int8-output", type=output_path, default=None, help="INT8 file (default: OUTPUT with .int8.onnx)")
     q.add_argument("--fp32-groups", nargs="*", default=["head_outputs"], metavar="GROUP",
                    help="node groups kept fp32: head_outputs heads attention first_conv (default head_outputs)")
     p.add_argument("--no-verify", action="store_true", help="skip the check against PyTorch after writing")

@@ -15,6 +15,7 @@ from featherface.commands.argtypes import (
     int_range,
     nonneg_float,
     nonneg_int,
+    output_path,
     positive_float,
     positive_int,
     unit_float,
@@ -115,7 +116,7 @@ def add_parser(subparsers: "argparse._SubParsersAction", name: str) -> argparse.
     g.add_argument("--gt-weight", type=nonneg_float, default=S,
                    help="weight of the matched-prior loss on the label file (default 1; 0 = distillation only)")
     g = p.add_argument_group("run control")
-    g.add_argument("-o", "--output", default=S, metavar="DIR", help="output directory (default runs/train)")
+    g.add_argument("-o", "--output", type=output_path, default=S, metavar="DIR", help="output directory (default runs/train)")
     g.add_argument("--resume", nargs="?", const="auto", default=S, metavar="PATH|auto",
                    help="continue from a checkpoint (or DIR/last.pt); bare --resume means auto")
     g.add_argument("--force", action="store_true",
