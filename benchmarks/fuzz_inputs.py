@@ -15,7 +15,11 @@ Legs (every image case goes through each; ``featherface/fuzz.py`` defines the ca
 6. label files (RetinaFace, WIDER gt) and prediction files/folders, incl. the identical-AP property;
 7. weights files (broken, foreign, hostile pickles: the marker files must never appear);
 8. a training run SIGKILLed ``--kills`` times (also mid checkpoint write) and stopped by
-   SIGTERM/SIGINT, resumed each time, compared bit for bit with an uninterrupted run.
+   SIGTERM/SIGINT, resumed each time, compared bit for bit with an uninterrupted run;
+9. (second campaign) every output option of every verb aimed at an input, a folder, a path under
+   a file, a read-only folder, a user's file and an empty path, plus bad argument values: each
+   must be refused before any work with one line and exit 2, no file changed (in-process, and one
+   case per verb as a subprocess).
 
 Prints the figures and writes them (with every contract failure) to ``--json``
 (default ``runs/fuzz/report.json``). Exit code 1 if any contract failure was found.
@@ -47,7 +51,7 @@ import numpy as np  # noqa: E402
 from featherface import fuzz  # noqa: E402
 
 STATUS_ORDER = ("faces", "error", "unexpected", "timeout", "crash")
-LEGS = ("torch", "onnx", "cli", "huge", "labels", "weights", "kills")
+LEGS = ("torch", "onnx", "cli", "huge", "labels", "weights", "kills", "outputs")
 
 
 # ============================================================================ image legs (child)
@@ -565,6 +569,75 @@ def _table(title: str, per_kind: dict[str, dict[str, int]], statuses: tuple[str,
     return "\n".join(lines)
 
 
+# ============================================================================ outputs and values (second campaign)
+
+
+def run_outputs_leg(work: Path, timeout: float = 60.0, subprocess_timeout: float = 300.0) -> dict:
+    """Every :func:`featherface.fuzz.cli_cases` case in-process (SIGALRM per case), then the first
+    case of each verb as a real subprocess (its exit code and stderr as a user sees them)."""
+    from featherface.cli import main as cli_main
+
+    t0 = time.monotonic()
+    work.mkdir(parents=True, exist_ok=True)
+    where = fuzz.cli_workspace(work)
+    cases = fuzz.cli_cases()
+    per_verb: dict[str, Counter] = defaultdict(Counter)
+    failures: list[str] = []
+
+    def digest() -> dict[str, bytes]:
+        return fuzz.tree_digest(work / "photos") | fuzz.tree_digest(work / "preds") | {
+            "notes": fuzz.tree_digest(work).get("user-notes.docx", b"")}
+
+    cwd = os.getcwd()
+    os.chdir(work / "out")
+    try:
+        for case in cases:
+            verb = case.argv[0]
+            if case.needs_ro and not where["{ro}"]:
+                per_verb[verb]["skipped"] += 1
+                continue
+            before = digest()
+            out, err = io.StringIO(), io.StringIO()
+            try:
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                        fuzz.time_limit(timeout, case.name), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        rc: Any = cli_main(fuzz.fill(case.argv, where))
+                    except SystemExit as exc:
+                        rc = exc.code
+            except fuzz.CaseTimeout:
+                per_verb[verb]["timeout"] += 1
+                failures.append(f"{case.name}: no refusal within {timeout:g} s (the work started?)")
+                continue
+            why = fuzz.judge_cli(case, rc, out.getvalue(), err.getvalue(), before, digest())
+            per_verb[verb]["refused" if why is None else "contract failure"] += 1
+            if why is not None:
+                failures.append(f"{case.name}: {why}")
+    finally:
+        os.chdir(cwd)
+    seen: set[str] = set()
+    sub: list[dict] = []
+    env = {**os.environ, **fuzz.single_thread_env(), "PYTHONWARNINGS": "ignore"}
+    for case in cases:
+        if case.argv[0] in seen or (case.needs_ro and not where["{ro}"]):
+            continue
+        seen.add(case.argv[0])
+        before = digest()
+        try:
+            proc = subprocess.run([sys.executable, "-m", "featherface.cli", *fuzz.fill(case.argv, where)],
+                                  capture_output=True, text=True, timeout=subprocess_timeout, cwd=work / "out", env=env)
+            why = fuzz.judge_cli(case, proc.returncode, proc.stdout, proc.stderr, before, digest())
+            sub.append({"case": case.name, "exit": proc.returncode, "stderr": proc.stderr.strip()[-300:], "why": why})
+        except subprocess.TimeoutExpired:
+            why = f"subprocess still running after {subprocess_timeout:g} s"
+            sub.append({"case": case.name, "exit": None, "why": why})
+        if why is not None:
+            failures.append(f"{case.name} (subprocess): {why}")
+    return {"cases": len(cases), "per_verb": {k: dict(v) for k, v in sorted(per_verb.items())},
+            "subprocess": sub, "failures": failures, "seconds": round(time.monotonic() - t0, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
@@ -648,6 +721,11 @@ def main(argv: list[str] | None = None) -> int:
             report["weights"] = run_weights_leg(args.seed, n_weights, work / "weights")
             failures += report["weights"]["failures"]
 
+        if want("outputs"):
+            print("[9] output paths and argument values of every verb (second campaign)", flush=True)
+            report["outputs"] = run_outputs_leg(work / "outputs")
+            failures += [f"outputs: {f}" for f in report["outputs"]["failures"]]
+
         if args.kills > 0 and want("kills"):
             print(f"[8/8] training killed {args.kills} times", flush=True)
             (work / "kills").mkdir()
@@ -692,6 +770,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{k['bit_identical_to_uninterrupted']}; {k['stale_tmp_files_left']} stale .tmp files left")
         for r in k["rounds"]:
             print(f"  {r}")
+    if "outputs" in report:
+        o = report["outputs"]
+        print(_table(f"output paths and values: {o['cases']} cases, {len(o['subprocess'])} also as subprocesses "
+                     f"({o['seconds']} s)", o["per_verb"], ("refused", "contract failure", "timeout", "skipped")))
+        for r in o["subprocess"]:
+            print(f"  subprocess {r['case']}: exit {r['exit']}, {r['stderr'] if r['why'] is None else r['why']}")
     print(f"\ncontract failures: {len(failures)}")
     for f in failures[:50]:
         print(f"  {f}")
