@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from featherface.commands.argtypes import int_range, open_unit_float, output_path, positive_int, unit_float
 from featherface.errors import FeatherFaceError, OutputError
 
-# the network input is a canvas of about side^2 x 3 floats plus activations: bound it (4096: ~2 GB peak)
+# the network input is a canvas of about side^2 x 3 floats plus activations: bound it (4096: 1.3 GB peak)
 MAX_SIDE = 4096
 # a file name is at most 255 bytes; keep "<stem>_faces-NN.jpg" and its ".<name>.XXXXXXXX.tmp"
 # temporary sibling well inside that

@@ -8,7 +8,7 @@ import argparse
 from featherface.commands.argtypes import int_range
 from featherface.errors import ConfigError
 
-# the FLOP count runs the network once on a zero image of that size: bound it (4096^2: ~3 GB)
+# the FLOP count runs the network once on a zero image of that size: bound it like detect --input-size
 MAX_INFO_SIZE = 4096
 
 

@@ -33,7 +33,7 @@ from featherface.types import Face
 _DEFAULT = "default"
 PAD_MULTIPLE = 32
 # upper bound of input_size / max_size: the network input is a canvas of at most side x side
-# (4096: 200 MB of float32 input, about 2 GB peak for the whole forward pass on CPU); an unbounded
+# (4096: 200 MB of float32 input, 1.3 GB peak RSS for V2 Ultra's forward pass on CPU); an unbounded
 # input_size=100000 would ask for a 120 GB tensor
 MAX_INPUT_SIDE = 4096
 
