@@ -61,6 +61,7 @@ class InputSet:
     def __init__(self, paths: Iterable[str | os.PathLike] = ()):
         self._paths: set[str] = set()
         self._inodes: set[tuple[int, int]] = set()
+        self._roots: list[str] = []
         for p in paths:
             self.add(p)
 
@@ -73,26 +74,25 @@ class InputSet:
         if k is not None:
             self._inodes.add(k)
 
-    def add_tree(self, folder: str | os.PathLike | None, limit: int = 500_000) -> None:
-        """Every file below ``folder`` (an input folder: its files must not be overwritten either)."""
+    def add_tree(self, folder: str | os.PathLike | None) -> None:
+        """Every file below ``folder`` (an input folder: its files must not be overwritten either).
+        Kept as the folder itself, not a walk of it: a data root of 100,000 images costs nothing."""
         if folder is None:
             return
         root = Path(folder)
-        if root.is_file():
+        if root.is_dir():
+            self._roots.append(_resolved(root))
+        else:
             self.add(root)
-            return
-        if not root.is_dir():
-            return
-        for n, p in enumerate(root.rglob("*")):
-            if n >= limit:
-                break
-            self.add(p)
 
     def __contains__(self, path: object) -> bool:
         if not isinstance(path, (str, os.PathLike)):
             return False
         p = Path(path)
-        if _resolved(p) in self._paths:
+        r = _resolved(p)
+        if r in self._paths:
+            return True
+        if self._roots and os.path.isfile(p) and any(r.startswith(root.rstrip(os.sep) + os.sep) for root in self._roots):
             return True
         k = _key(p)
         return k is not None and k in self._inodes

@@ -28,8 +28,10 @@ def test_input_set_by_path_symlink_and_hard_link(tmp_path):
     assert tmp_path / "link.jpg" in ins and tmp_path / "hard.jpg" in ins  # same inode
     assert tmp_path / "b.jpg" not in ins and None not in ins
     ins2 = InputSet()
-    ins2.add_tree(tmp_path)
-    assert a in ins2 and len(ins2) == 2  # the symlink resolves to a.jpg
+    ins2.add_tree(tmp_path)  # every file below the folder, without walking it
+    assert a in ins2 and tmp_path / "hard.jpg" in ins2 and tmp_path / "new.json" not in ins2
+    (tmp_path / "sub").mkdir()
+    assert tmp_path / "sub" not in ins2
 
 
 def test_refuses_an_input_even_with_force(tmp_path):
