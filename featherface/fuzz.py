@@ -1147,7 +1147,7 @@ def check_detect_run(files: dict[str, Path], cases: Sequence[Case], extras: dict
     if "Traceback" in stderr:
         problems.append("a traceback on stderr")
     if out_dir is not None:
-        n_pictures = len(list(out_dir.glob("*_faces*.jpg")))
+        n_pictures = len(list(out_dir.glob("*_faces*.jpg"))) + len(list(out_dir.glob("*_faces*.png")))
         n_images_ok = sum(1 for r in results if "faces" in r and "picture_error" not in r)
         if n_pictures != n_images_ok:
             problems.append(f"{n_pictures} annotated pictures for {n_images_ok} processed images (overwritten?)")

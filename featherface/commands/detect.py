@@ -26,6 +26,7 @@ MAX_SIDE = 4096
 # a file name is at most 255 bytes; keep "<stem>_faces-NN.jpg" and its ".<name>.XXXXXXXX.tmp"
 # temporary sibling well inside that
 _MAX_STEM_BYTES = 180
+_JPEG_MAX_SIDE = 65500
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -132,10 +133,12 @@ def _write_picture(target: Path, image: Any) -> None:
     """Encode in memory, then write atomically: a picture is complete or absent, non-ASCII names work."""
     import cv2
 
+    from featherface.inference.image_io import _opencv_quiet
     from featherface.outputs import write_bytes
 
     try:
-        ok, buf = cv2.imencode(".jpg", image)
+        with _opencv_quiet():  # no "[ERROR:0@...] imencode" lines next to our one-line message
+            ok, buf = cv2.imencode(target.suffix or ".jpg", image)
     except cv2.error as exc:
         raise OutputError(f"{target}: cannot encode the annotated picture "
                           f"({str(exc).strip().splitlines()[-1]})") from None
@@ -171,6 +174,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import cv2
     from tqdm import tqdm
 
     from featherface.inference.detector import FaceDetector
@@ -231,10 +235,12 @@ def run(args: argparse.Namespace) -> int:
                 if out_dir is not None:
                     # the faces are found: a picture that cannot be drawn or written is reported on
                     # the same JSON entry, never as a second one
-                    target = _output_path(out_dir, path.stem, ".jpg", used_names, avoid)
+                    # JPEG stops at 65500 pixels a side: a valid 1x100000 image gets a PNG instead
+                    suffix = ".jpg" if max(image.shape[:2]) <= _JPEG_MAX_SIDE else ".png"
+                    target = _output_path(out_dir, path.stem, suffix, used_names, avoid)
                     try:
                         _write_picture(target, draw_faces(image, faces))
-                    except FeatherFaceError as exc:
+                    except (FeatherFaceError, cv2.error, ValueError, MemoryError) as exc:
                         entry["picture_error"] = str(exc)
                         fail(path, f"{path}: faces found, but {exc}")
     except KeyboardInterrupt:

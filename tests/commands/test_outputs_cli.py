@@ -302,3 +302,19 @@ def test_detect_long_file_name(tmp_path, stub, capsys):
     capsys.readouterr()
     [pic] = list((tmp_path / "out").iterdir())
     assert pic.name.endswith("_faces.jpg") and len(pic.name.encode()) <= 200
+
+
+def test_detect_extreme_aspect_image_gets_a_png(tmp_path, stub, capsys):
+    """1x70000 is a valid image; JPEG cannot hold it (65500 a side): the picture is a PNG, not a failure."""
+    import numpy as np
+
+    d = tmp_path / "in"
+    d.mkdir()
+    cv2.imwrite(str(d / "thin.png"), np.full((1, 70000, 3), 120, np.uint8))
+    out_json = tmp_path / "d.json"
+    assert main(["detect", str(d), "-o", str(tmp_path / "out"), "--json", str(out_json), "--quiet"]) == 0
+    cap = capsys.readouterr()
+    assert "1/1 inputs processed" in cap.out and "ERROR" not in cap.err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["thin_faces.png"]
+    [entry] = json.loads(out_json.read_text())["results"]
+    assert (entry["width"], entry["height"]) == (70000, 1) and "picture_error" not in entry
