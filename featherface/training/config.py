@@ -181,6 +181,18 @@ class TrainConfig:
         need(self.distill_temperature > 0, "distill_temperature must be positive")
         need(0 <= self.distill_conf < 1, "distill_conf must be in [0, 1)")
         need(self.distill_gamma >= 0, "distill_gamma must be >= 0")
+        need(isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
+        for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "warmup_start_factor", "gamma", "min_lr_factor",
+                     "grad_clip", "overlap_threshold", "neg_pos_ratio", "loc_weight", "ldm_weight", "gt_weight",
+                     "distill_cls_weight", "distill_box_weight", "distill_ldm_weight", "distill_temperature",
+                     "distill_conf", "distill_gamma", "ema_decay", "mosaic_prob", "min_face_size"):
+            v = getattr(self, name)
+            need(math.isfinite(v), f"{name} must be a finite number, got {v}")  # inf passes every ">= 0" check
+        need(self.loc_weight >= 0 and self.ldm_weight >= 0, "loc_weight and ldm_weight must be >= 0")
+        need(all(math.isfinite(m) for m in self.milestones), "milestones must be finite numbers")
+        need(self.img_size <= 4096, f"img_size must be <= 4096, got {self.img_size}")
+        need(all(0 <= v <= 1 for k, v in self.augment.items() if k.endswith("_prob") and isinstance(v, (int, float))),
+             "augment.*_prob must be in [0, 1]")
         need(self.teacher_spec() is not None or self.gt_weight > 0, "gt_weight is 0 and no teacher is set: nothing to learn from")
         need(self.layout in ("auto", "retinaface", "labelv2", "wider", "yunet", "wider_gt", "retina"),
              f"unknown label layout {self.layout!r}")
