@@ -25,11 +25,17 @@ if [ ! -f "$OUT/labels_val.txt" ]; then
       --output "$OUT/labels.txt" --val-fraction 0.1 --report "$OUT/faces_per_image.csv" --quiet
 fi
 for m in v2-ultra v1; do
+  # stage 1: 12 epochs from RetinaFace's backbone
   "$FF" train -c "configs/default-weights-$m.yaml" --set "label_file=$OUT/labels_train.txt" "image_root=$DATA" \
       "output_dir=$OUT/featherface-$m" "backbone_init=$RETINAFACE" --resume auto --no-progress
+  # stage 2: 6 epochs from stage 1 with augmentation that keeps faces small
+  "$FF" train -c "configs/default-weights-$m-stage2.yaml" --set "label_file=$OUT/labels_train.txt" "image_root=$DATA" \
+      "output_dir=$OUT/featherface-$m-stage2" "init_weights=$OUT/featherface-$m/final.pt" --resume auto --no-progress
+  cp "$OUT/featherface-$m/final.pt" "$OUT/$m-stage1.pt"          # distinct names for the eval table
+  cp "$OUT/featherface-$m-stage2/final.pt" "$OUT/$m-stage2.pt"
 done
 "$FF" eval --human-sets "$DATA" \
-    --detectors "featherface-v2-ultra:$OUT/featherface-v2-ultra/final.pt,featherface-v1:$OUT/featherface-v1/final.pt,retinaface,yunet" \
+    --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage2.pt,featherface-v1:$OUT/v1-stage2.pt,featherface-v2-ultra:$OUT/v2-ultra-stage1.pt,featherface-v1:$OUT/v1-stage1.pt,retinaface,yunet" \
     --json "$OUT/model_card.json"
-echo "to ship: cp $OUT/featherface-v2-ultra/final.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
+echo "to ship: cp $OUT/featherface-v2-ultra-stage2/final.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
 echo "then put their sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/weights.py"
