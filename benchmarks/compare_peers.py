@@ -15,7 +15,7 @@ from featherface.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO.parent / "shared" / "data" / "photos"
-PEERS = "yunet,yunet-s,ultraface-rfb320,ultraface-slim320,ultraface-rfb640,haar"
+PEERS = "yunet,yunet-s,retinaface,ultraface-rfb320,ultraface-slim320,ultraface-rfb640,haar"
 
 
 def run(extra: list[str]) -> int:
@@ -27,7 +27,7 @@ def run(extra: list[str]) -> int:
         "compare", str(PHOTOS), "--peers", PEERS, "--reference", "yunet", "--repeats", "3", "--threads", "1",
         "--json", str(REPO / "runs" / "compare" / "photos.json"),
         "--markdown", str(REPO / "runs" / "compare" / "photos.md"),
-        "--grid", str(REPO / "docs" / "images" / "compare_grid.jpg"),
+        "--grid", str(REPO / "docs" / "images" / "compare_grid.jpg"), "--force",
     ]
     return main(args + extra)
 

@@ -63,5 +63,5 @@ def test_detect_v1_weights_on_v2_model(tmp_path, capsys):
 
 
 def test_reserved_default_weights_error(capsys):
-    rc = main(["detect", "x.jpg", "--model", "featherface-v1"])  # no weights ship for V1
+    rc = main(["detect", "x.jpg", "--model", "featherface-v2-base"])  # the ablation base ships no weights
     assert rc == 2 and "no trained weights" in capsys.readouterr().err

@@ -94,10 +94,10 @@ def test_no_detector_built_is_an_error(tmp_path, fake_build, capsys):
 def test_build_detectors_skips_missing_files_with_notes(tmp_path):
     notes = []
     dets, skipped = human.build_detectors(
-        ["featherface-v1", "retinaface:/no/such/retina.pth", f"yunet:{tmp_path}/none.onnx",
+        ["featherface-v2-base", "retinaface:/no/such/retina.pth", f"yunet:{tmp_path}/none.onnx",
          f"featherface-v1:{tmp_path}/v1.pt", f"featherface:{tmp_path}/x.pt"], log=notes.append)
     assert dets == {} and skipped == notes and len(notes) == 5
-    assert "featherface-v1: no trained weights ship" in notes[0]
+    assert "featherface-v2-base: no trained weights ship" in notes[0]
     assert "retina.pth not found" in notes[1] and "none.onnx not found" in notes[2]
     assert "v1.pt not found" in notes[3] and "x.pt not found" in notes[4]
     with pytest.raises(ConfigError, match="unknown peer detector 'nosuch'"):

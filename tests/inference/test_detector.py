@@ -127,9 +127,9 @@ def test_tiny_and_huge_aspect_images_run():
 def test_default_weights_are_reserved_and_random_needs_asking():
     from featherface.weights import BUILTIN_WEIGHTS
 
-    assert "featherface-v1" not in BUILTIN_WEIGHTS  # V1 ships no weights: asking for them is an error
+    assert "featherface-v2-base" not in BUILTIN_WEIGHTS  # the ablation base ships none: asking is an error
     with pytest.raises(WeightsError, match="no trained weights"):
-        FaceDetector(model="featherface-v1")
+        FaceDetector(model="featherface-v2-base")
     if "featherface-v2-ultra" in BUILTIN_WEIGHTS:
         assert FaceDetector().weights_path.name == BUILTIN_WEIGHTS["featherface-v2-ultra"][0]
     with pytest.warns(UserWarning, match="untrained"):

@@ -4,16 +4,17 @@ weights files of every kind the trainer reads (teachers, backbone starts). Nothi
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
+
+from tests.models.retinaface_release import to_release_state_dict
 import torch
 
 from featherface.data.synthetic import make_synthetic_dataset
 from featherface.models import create_model
 from featherface.models.backbone import MobileNetV1, _retinaface_key_map
-from featherface.models.retinaface_keys import _HEADS, _SSH, convert_retinaface_state_dict
+from featherface.models.retinaface_keys import convert_retinaface_state_dict
 from featherface.training.config import TrainConfig
 from featherface.weights import save_weights
 
@@ -64,31 +65,9 @@ def to_retinaface_backbone_keys(backbone_sd: dict[str, torch.Tensor], prefix: st
     return {prefix + inverse.get(k, k): v.clone() for k, v in backbone_sd.items()}
 
 
-_SSH_INV = {v: k for k, v in _SSH.items()}
-_HEADS_INV = {v: k for k, v in _HEADS.items()}
-
-
 def to_retinaface_release(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Inverse of :func:`convert_retinaface_state_dict`: a ``retinaface-mnet025`` state dict in
-    the biubug6/Pytorch_Retinaface release layout (``body.*``, ``fpn.*``, ``ssh1.*``, ``ClassHead.*``)."""
-    out: dict[str, torch.Tensor] = {}
-    backbone = {k[len("backbone."):]: v for k, v in state_dict.items() if k.startswith("backbone.")}
-    out.update(to_retinaface_backbone_keys(backbone, "body."))
-    for k, v in state_dict.items():
-        if k.startswith("backbone."):
-            continue
-        if m := re.fullmatch(r"bifpn\.lateral\.(\d)\.(.+)", k):
-            new = f"fpn.output{int(m[1]) + 1}.{m[2]}"
-        elif m := re.fullmatch(r"bifpn\.merge\.(\d)\.(.+)", k):
-            new = f"fpn.merge{int(m[1]) + 1}.{m[2]}"
-        elif m := re.fullmatch(r"ssh\.(\d)\.(\w+?)\.(.+)", k):
-            new = f"ssh{int(m[1]) + 1}.{_SSH_INV[m[2]]}.{m[3]}"
-        elif m := re.fullmatch(r"head\.heads\.(\d)\.(cls|bbox|ldm)\.(weight|bias)", k):
-            new = f"{_HEADS_INV[m[2]]}.{m[1]}.conv1x1.{m[3]}"
-        else:
-            raise AssertionError(f"retinaface-mnet025 key {k} has no release name")
-        out[new] = v.clone()
-    return out
+    """A ``retinaface-mnet025`` state dict in the release layout (the shared test helper)."""
+    return to_release_state_dict(state_dict)
 
 
 @pytest.fixture(scope="session")
