@@ -34,8 +34,8 @@ PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # Weights shipped inside the package: model name -> (file in featherface/weights/, sha256 of the file).
 # The file hash is checked before loading, so a damaged or swapped file fails loudly.
 BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {
-    # YuNet-labelled real photos, 250 + 100 epochs at 320 px on CPU: see README "Default weights: model card"
-    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "2f42c2bb1c3748a022c4b6e06e39084e9b92ca6bd2c18fc8f02130195ba65485"),
+    # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see README "Default weights: model card"
+    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "44a25019dfc5bfa2384803f1b3f544bdc2e0dcb7310195c84cbb86c5d50b0e50"),
 }
 
 
