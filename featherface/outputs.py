@@ -223,14 +223,10 @@ def check_output_dir(
 
 
 def _final_mode(p: Path) -> int:
-    """The permissions a plain ``open(p, "w")`` would give: the existing file's, else 0666 & ~umask
-    (``mkstemp`` creates 0600 files, which would make every output private)."""
-    try:
-        return stat.S_IMODE(p.stat().st_mode)
-    except OSError:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        return 0o666 & ~mask
+    """See :func:`featherface.weights.file_mode_for`."""
+    from featherface.weights import file_mode_for
+
+    return file_mode_for(p)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:
@@ -242,10 +238,7 @@ def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:
         with open(p, "wb") as f:
             f.write(data)
         return p
-    mode = _final_mode(p)
-    atomic_write_bytes(data, p)
-    with contextlib.suppress(OSError):
-        os.chmod(p, mode)
+    atomic_write_bytes(data, p)  # keeps the file's mode, or gives a new one 0666 & ~umask
     return p
 
 

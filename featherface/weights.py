@@ -66,16 +66,31 @@ def weights_dict(model: nn.Module, meta: dict[str, Any] | None = None) -> dict[s
     }
 
 
+def file_mode_for(path: str | os.PathLike) -> int:
+    """The permissions a plain ``open(path, "w")`` would give: the existing file's, else
+    0666 & ~umask (``mkstemp`` creates 0600 files, which would make every output private)."""
+    import stat
+
+    try:
+        return stat.S_IMODE(Path(path).stat().st_mode)
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def atomic_write_bytes(data: bytes | memoryview, path: str | os.PathLike) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: a reader (or a process
-    killed mid-write) never sees a half-written file."""
+    killed mid-write) never sees a half-written file. The file gets ordinary permissions."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = file_mode_for(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

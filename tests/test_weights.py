@@ -122,3 +122,18 @@ def test_shipped_weights_verify_and_match_architecture():
         obj = read_weights(path)
         assert obj["model"] == name and path.name == fname
         load_weights(create_model(name), path)
+
+
+def test_written_weights_have_ordinary_permissions(tmp_path):
+    """mkstemp makes 0600 files; a saved weights file must get what open(..., "w") would give."""
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        p = save_weights(create_model("featherface-v2-ultra"), tmp_path / "w.pt")
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644
+        os.chmod(p, 0o640)
+        save_weights(create_model("featherface-v2-ultra"), p)  # an existing file keeps its mode
+        assert stat.S_IMODE(p.stat().st_mode) == 0o640
+    finally:
+        os.umask(mask)
