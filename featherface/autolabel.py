@@ -97,11 +97,29 @@ class FusedTeacher:
         return out
 
 
+_TEACHER_KINDS = ("yunet", "retinaface", "featherface")
+
+
+def _split_teachers(spec: str) -> list[str]:
+    """``a+b`` -> ``[a, b]``, where a ``+`` only starts a new teacher when a teacher name follows
+    it, so a file path that holds a ``+`` (``yunet:/m/a+b.onnx``) stays whole."""
+    parts: list[str] = []
+    for piece in spec.split("+"):
+        if not piece:
+            continue
+        if parts and not piece.partition(":")[0].startswith(_TEACHER_KINDS):
+            parts[-1] += "+" + piece
+        else:
+            parts.append(piece)
+    return parts
+
+
 def build_teacher(spec: str, score_threshold: float = 0.7) -> Detector:
     """``yunet``, ``yunet:PATH``, ``yunet-s``, ``retinaface[:PATH]``, ``featherface:WEIGHTS[:MODEL]``,
     or several joined by ``+`` (e.g. ``retinaface+yunet``: a :class:`FusedTeacher`) -> a detector."""
-    if "+" in spec:
-        return FusedTeacher([build_teacher(s, score_threshold) for s in spec.split("+") if s])
+    parts = _split_teachers(spec)
+    if len(parts) > 1:
+        return FusedTeacher([build_teacher(s, score_threshold) for s in parts])
     kind, _, arg = spec.partition(":")
     if kind == "retinaface":
         from featherface.peers.retinaface import build_retinaface

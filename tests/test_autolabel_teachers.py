@@ -162,3 +162,12 @@ def test_real_retinaface_plus_yunet_teacher():
     assert len(faces) == 1 and faces[0].landmarks is not None
     x1, y1, x2, y2 = faces[0].box
     assert abs(x1 - 178) < 15 and abs(y1 - 56) < 15 and abs(x2 - 270) < 15 and abs(y2 - 176) < 15
+
+
+def test_a_plus_inside_a_file_path_does_not_split_the_teacher_spec():
+    from featherface.autolabel import _split_teachers
+
+    assert _split_teachers("retinaface+yunet") == ["retinaface", "yunet"]
+    assert _split_teachers("yunet:/models/a+b.onnx") == ["yunet:/models/a+b.onnx"]
+    assert _split_teachers("retinaface:/w/r+1.pth+yunet-s") == ["retinaface:/w/r+1.pth", "yunet-s"]
+    assert _split_teachers("retinaface++yunet+") == ["retinaface", "yunet"]
