@@ -114,6 +114,57 @@ def save_weights(model: nn.Module, path: str | os.PathLike, meta: dict[str, Any]
     return Path(path)
 
 
+def _sniff_kind(p: Path) -> str | None:
+    """What a file that is not a PyTorch weights file is, from its first bytes (for the message)."""
+    import zipfile
+
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if not head:
+        return "an empty file (0 bytes)"
+    images = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image", b"BM": "a BMP image"}
+    for magic, kind in images.items():
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    if p.suffix.lower() == ".onnx" or (head[:1] == b"\x08" and b"onnx" in head.lower()):
+        return "an ONNX model (load it with backend='onnxruntime', onnx_path=...)"
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(p) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return None
+        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+            return "a TorchScript module (run it with torch.jit.load, or export weights with featherface train)"
+        return None
+    if b"\x00" not in head:
+        try:
+            head.decode("utf-8")
+            return "a text file"
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def _load_error(p: Path, exc: BaseException) -> WeightsError:
+    """One line for a ``torch.load(weights_only=True)`` failure: what the file is when it can be told,
+    a refusal (never torch's advice to retry unsafely) for pickled code, else truncated/corrupt."""
+    text = str(exc)
+    kind = _sniff_kind(p)
+    if kind is not None:
+        return WeightsError(f"{p}: is {kind}, not a weights file")
+    if "weights_only" in text or "Unsupported global" in text or "Unsupported operand" in text:
+        return WeightsError(f"{p}: refused to load: the file contains pickled objects other than tensors "
+                            "(it could run code); only plain weights files are accepted")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return WeightsError(f"{p}: cannot read weights file (truncated or corrupt?): {first[:200]}")
+
+
 def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     """Load and verify a weights file (or a training checkpoint) -> the weights dict.
 
@@ -130,11 +181,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or unsafe files
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            raise WeightsError(f"{p}: refused to load: the file contains pickled objects other than tensors "
-                               f"(it could run code); only plain weights files are accepted") from None
-        raise WeightsError(f"{p}: cannot read weights file (truncated or corrupt?): {msg}") from None
+        raise _load_error(p, exc) from None
     if isinstance(obj, dict) and "weights" in obj and isinstance(obj["weights"], dict):
         obj = obj["weights"]  # a training checkpoint
     if isinstance(obj, dict) and obj.get("format") != FORMAT and looks_like_retinaface(obj):
@@ -157,6 +204,11 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     digest = state_dict_sha256(obj["state_dict"])
     if digest != obj["sha256"]:
         raise WeightsError(f"{p}: checksum mismatch (file damaged or edited): expected {obj['sha256'][:12]}…, got {digest[:12]}…")
+    bad_value = next((k for k, v in obj["state_dict"].items()
+                      if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    if bad_value is not None:
+        raise WeightsError(f"{p}: tensor {bad_value!r} holds NaN or infinite values (a diverged training run?); "
+                           "these weights cannot detect anything")
     return obj
 
 
@@ -232,8 +284,7 @@ def torch_load_plain(path: str | os.PathLike) -> Any:
                     return torch.load(p, map_location="cpu", weights_only=True)
             except Exception:  # noqa: BLE001
                 pass
-        msg = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
-        raise WeightsError(f"{p}: cannot load as a plain (weights-only) checkpoint: {msg}") from None
+        raise _load_error(p, first) from None
 
 
 def read_backbone_state_dict(spec: str | os.PathLike) -> tuple[dict[str, torch.Tensor], str]:

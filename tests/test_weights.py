@@ -137,3 +137,34 @@ def test_written_weights_have_ordinary_permissions(tmp_path):
         assert stat.S_IMODE(p.stat().st_mode) == 0o640
     finally:
         os.umask(mask)
+
+
+def test_files_that_are_not_weights_are_named_for_what_they_are(tmp_path):
+    """An image, a text file, an ONNX or TorchScript file given as weights: say what it is, not
+    "pickled code" or torch's advice to load it unsafely."""
+    import cv2
+    import numpy as np
+
+    jpg = tmp_path / "photo.jpg"
+    cv2.imwrite(str(jpg), np.zeros((8, 8, 3), np.uint8))
+    txt = tmp_path / "notes.pt"
+    txt.write_text("these are not weights\n")
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"\x08\x08\x12\x07pytorch" + b"\x00" * 64)
+    ts = tmp_path / "scripted.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), ts)
+    for path, kind in ((jpg, "JPEG image"), (txt, "text file"), (onnx, "ONNX model"), (ts, "TorchScript module")):
+        with pytest.raises(WeightsError, match=kind) as info:
+            read_weights(path)
+        assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_non_finite_weights_with_a_valid_checksum_are_refused(tmp_path):
+    from featherface.weights import weights_dict
+
+    model = create_model("featherface-v2-ultra")
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    torch.save(weights_dict(model), tmp_path / "nan.pt")  # checksum matches the NaN tensors
+    with pytest.raises(WeightsError, match="NaN or infinite"):
+        read_weights(tmp_path / "nan.pt")

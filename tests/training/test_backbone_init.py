@@ -171,8 +171,8 @@ def test_refusals_are_weights_errors(tmp_path: Path) -> None:
 
     target = MobileNetV1()
     refused(None, "missing.tar", "not found")
-    refused(None, "labels.txt", "cannot load", raw=b"# 0--Parade/0_Parade_marchingband_1_849.jpg\n449 330 122 149\n")
-    refused(None, "empty.pt", "cannot load", raw=b"")
+    refused(None, "labels.txt", "is a text file, not a weights file", raw=b"# 0--Parade/0_Parade_marchingband_1_849.jpg\n449 330 122 149\n")
+    refused(None, "empty.pt", "empty file", raw=b"")
     refused([torch.zeros(3)], "list.pt", "not a backbone checkpoint")
     refused({"fc.weight": torch.zeros(10, 256), "epoch": 3}, "nobackbone.pt", "no MobileNetV1-0.25 backbone tensors")
     refused({"state_dict": {"layer1.0.conv1.weight": torch.zeros(64, 3, 7, 7)}}, "resnet.tar", "no MobileNetV1")
