@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from featherface.errors import WeightsError
+from featherface.models.backbone import backbone_tensors
 from featherface.models.retinaface_keys import convert_retinaface_state_dict, looks_like_retinaface
 
 FORMAT = "featherface-weights"
@@ -182,6 +183,12 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or unsafe files
         raise _load_error(p, exc) from None
+    return _check_weights_obj(p, obj)
+
+
+def _check_weights_obj(p: Path, obj: Any) -> dict[str, Any]:
+    """Verify an object loaded from ``p`` as a weights file (or checkpoint, or RetinaFace release
+    file) -> the weights dict; see :func:`read_weights` for what is refused."""
     if isinstance(obj, dict) and "weights" in obj and isinstance(obj["weights"], dict):
         obj = obj["weights"]  # a training checkpoint
     if isinstance(obj, dict) and obj.get("format") != FORMAT and looks_like_retinaface(obj):
@@ -232,6 +239,25 @@ def _from_retinaface_release(path: Path, state_dict: dict[str, Any]) -> dict[str
 def load_weights(model: nn.Module, path: str | os.PathLike, strict_arch: bool = True) -> dict[str, Any]:
     """Verify ``path`` and load it into ``model``; the architecture must match exactly."""
     obj = read_weights(path)
+    _apply_weights(model, obj, path, strict_arch)
+    return obj
+
+
+def model_from_weights(path: str | os.PathLike) -> nn.Module:
+    """The network a weights file records (its model name and architecture), with those weights:
+    one read of the file. Config fields this version does not know are refused as by :func:`load_weights`."""
+    from featherface.models.featherface import FeatherFace, FeatherFaceConfig
+
+    obj = read_weights(path)
+    known = set(FeatherFaceConfig().to_dict())
+    model = FeatherFace(FeatherFaceConfig.from_dict({k: v for k, v in obj["config"].items() if k in known}),
+                        name=obj["model"])
+    _apply_weights(model, obj, path, strict_arch=True)
+    return model
+
+
+def _apply_weights(model: nn.Module, obj: dict[str, Any], path: str | os.PathLike, strict_arch: bool) -> None:
+    """Load a verified weights dict into ``model`` (architecture checked first when ``strict_arch``)."""
     ours = model.config.to_dict()
     theirs = obj["config"]
     if strict_arch:
@@ -251,7 +277,6 @@ def load_weights(model: nn.Module, path: str | os.PathLike, strict_arch: bool = 
         if len(detail) > 200:
             detail = detail[:200] + "…"
         raise WeightsError(f"{path}: weights do not fit model '{getattr(model, 'name', '?')}': {detail}") from None
-    return obj
 
 
 # Backbone starts shipped in the package: name -> (file in featherface/weights/, sha256 of the file).
@@ -298,12 +323,7 @@ def read_backbone_state_dict(spec: str | os.PathLike) -> tuple[dict[str, torch.T
     """
     if str(spec) in BUILTIN_BACKBONES:
         fname, digest = BUILTIN_BACKBONES[str(spec)]
-        path = PACKAGE_WEIGHTS_DIR / fname
-        if not path.is_file():
-            raise WeightsError(f"{path}: the shipped '{spec}' backbone is missing from the installation")
-        if file_sha256(path) != digest:
-            raise WeightsError(f"{path}: the shipped '{spec}' backbone fails its checksum; reinstall featherface")
-        obj = torch_load_plain(path)
+        obj = torch_load_plain(_verified_package_file(fname, digest, f"the shipped '{spec}' backbone"))
         return dict(obj["state_dict"]), "ImageNet MobileNetV1-0.25 (shipped with the package)"
     p = Path(spec)
     if not p.is_file():
@@ -312,7 +332,7 @@ def read_backbone_state_dict(spec: str | os.PathLike) -> tuple[dict[str, torch.T
     if not isinstance(obj, dict):
         raise WeightsError(f"{p}: not a backbone checkpoint (a {type(obj).__name__}, not a dict of tensors)")
     if obj.get("format") == FORMAT or isinstance(obj.get("weights"), dict):
-        w = read_weights(p)
+        w = read_weights(p)  # re-read strictly: this loader admits numpy scalars, weights files may not
         sd, kind = w["state_dict"], f"FeatherFace weights of '{w['model']}'"
     elif obj.get("format") == BACKBONE_FORMAT:
         sd, kind = obj.get("state_dict", {}), "FeatherFace backbone file"
@@ -322,19 +342,11 @@ def read_backbone_state_dict(spec: str | os.PathLike) -> tuple[dict[str, torch.T
         sd, kind = obj["state_dict"], "ImageNet MobileNetV1-0.25 checkpoint"
     else:
         sd, kind = obj, "state dict"
-    out: dict[str, torch.Tensor] = {}
-    for k, v in sd.items():
-        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
-            continue
-        for prefix in ("module.", "body.", "backbone."):
-            if k.startswith(prefix):
-                k = k[len(prefix):]
-        if k.startswith(("stage1.", "stage2.", "stage3.")):
-            out[k] = v
+    out = backbone_tensors(sd)
     if not out:
         raise WeightsError(f"{p}: no MobileNetV1-0.25 backbone tensors in this {kind} "
                            "(expected keys stage1.*, body.stage1.*, module.stage1.* or backbone.stage1.*)")
-    return out, kind
+    return dict(out), kind
 
 
 def load_backbone_weights(backbone: nn.Module, spec: str | os.PathLike) -> str:
@@ -363,12 +375,17 @@ def file_sha256(path: str | os.PathLike) -> str:
 def verify_builtin(name: str) -> Path:
     """Path of the shipped weights of ``name`` after checking the file's sha256."""
     fname, digest = BUILTIN_WEIGHTS[name]
+    return _verified_package_file(fname, digest, f"the shipped weights of '{name}'")
+
+
+def _verified_package_file(fname: str, digest: str, what: str) -> Path:
+    """``featherface/weights/fname`` after checking that it exists and has sha256 ``digest``."""
     path = PACKAGE_WEIGHTS_DIR / fname
     if not path.is_file():
-        raise WeightsError(f"{path}: the shipped weights of '{name}' are missing from the installation")
+        raise WeightsError(f"{path}: {what} is missing from the installation")
     got = file_sha256(path)
     if got != digest:
-        raise WeightsError(f"{path}: shipped weights fail their checksum (expected {digest[:12]}…, got {got[:12]}…); "
+        raise WeightsError(f"{path}: {what} fails its checksum (expected {digest[:12]}…, got {got[:12]}…); "
                            "reinstall featherface")
     return path
 

@@ -73,7 +73,7 @@ def load_model(name: str | None, weights: str | None, random: bool, seed: int = 
     """Build the model to export: from ``weights`` (its recorded architecture) or, with ``random``, untrained."""
     import torch
 
-    from featherface.models import FeatherFace, FeatherFaceConfig, create_model
+    from featherface.models import create_model
 
     if weights is None and not random:
         raise ConfigError("no weights: pass --weights PATH (a trained checkpoint), or --random to export an "
@@ -81,13 +81,11 @@ def load_model(name: str | None, weights: str | None, random: bool, seed: int = 
     if random:
         torch.manual_seed(seed)
         return create_model(name or "featherface-v2-ultra")
-    from featherface.weights import load_weights, read_weights
+    from featherface.weights import load_weights, model_from_weights
 
-    obj = read_weights(weights)  # type: ignore[arg-type]
     if name is None:
-        model = FeatherFace(FeatherFaceConfig.from_dict(obj["config"]), name=obj["model"])
-    else:
-        model = create_model(name)
+        return model_from_weights(weights)  # type: ignore[arg-type]
+    model = create_model(name)
     load_weights(model, weights)  # type: ignore[arg-type]
     return model
 

@@ -33,7 +33,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 from xml.parsers import expat
 
 import numpy as np
@@ -137,6 +137,21 @@ def _number(text: str, where: str, what: str) -> float:
     if not math.isfinite(v):
         raise LabelFormatError(f"{where}: {what} is not finite: {text.strip()!r}")
     return v
+
+
+def _numeric_rows(p: Path, what: str, layout: str, shown: str | None = None) -> Iterator[tuple[int, str, list[float]]]:
+    """``(line number, file name with '/' separators, the numbers)`` of each non-blank line of a
+    ``name n1 n2 ...`` label file whose fields are ``layout``; one-line errors naming ``file:line``."""
+    if not p.is_file():
+        raise FeatherFaceError(f"{p}: {what} not found")
+    n_fields = len(layout.split())
+    for n, line in enumerate(read_text_lines(p, what), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != n_fields:
+            raise LabelFormatError(f"{p}:{n}: expected {n_fields} fields '{shown or layout}', got {len(parts)}")
+        yield n, parts[0].replace("\\", "/"), [_number(t, f"{p}:{n}", f"field {k + 2}") for k, t in enumerate(parts[1:])]
 
 
 # --------------------------------------------------------------------------- VOC xml
@@ -287,18 +302,10 @@ def load_voc_dir(root: str | os.PathLike[str], limit: int | None = None,
 def read_caltech_points(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """``WebFaces_GroundThruth.txt`` -> ``{file: (N, 4, 2) points}`` (file order kept)."""
     p = Path(path)
-    if not p.is_file():
-        raise FeatherFaceError(f"{p}: Caltech label file not found")
     out: dict[str, list[np.ndarray]] = {}
-    for n, line in enumerate(read_text_lines(p, "Caltech label file"), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 9:
-            raise LabelFormatError(f"{p}:{n}: expected 9 fields 'file leye_x leye_y reye_x reye_y nose_x nose_y "
-                                   f"mouth_x mouth_y', got {len(parts)}")
-        v = [_number(t, f"{p}:{n}", f"field {k + 2}") for k, t in enumerate(parts[1:])]
-        out.setdefault(parts[0].replace("\\", "/"), []).append(np.asarray(v, dtype=np.float64).reshape(4, 2))
+    layout = "file leye_x leye_y reye_x reye_y nose_x nose_y mouth_x mouth_y"
+    for _, name, v in _numeric_rows(p, "Caltech label file", layout):
+        out.setdefault(name, []).append(np.asarray(v, dtype=np.float64).reshape(4, 2))
     if not out:
         raise LabelFormatError(f"{p}: no labelled face in the file")
     return {k: np.stack(v) for k, v in out.items()}
@@ -356,22 +363,14 @@ def load_caltech(
 def read_cuhk_landmarks(path: str | os.PathLike[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """``landmarks.txt`` -> ``[(image path, box x1 y1 x2 y2, (5, 2) landmarks)]`` in file order."""
     p = Path(path)
-    if not p.is_file():
-        raise FeatherFaceError(f"{p}: CUHK landmark file not found")
     out: list[tuple[str, np.ndarray, np.ndarray]] = []
-    for n, line in enumerate(read_text_lines(p, "CUHK landmark file"), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 15:
-            raise LabelFormatError(f"{p}:{n}: expected 15 fields 'image left right top bottom x1 y1 ... x5 y5', "
-                                   f"got {len(parts)}")
-        v = [_number(t, f"{p}:{n}", f"field {k + 2}") for k, t in enumerate(parts[1:])]
+    layout = "image left right top bottom x1 y1 x2 y2 x3 y3 x4 y4 x5 y5"
+    for n, name, v in _numeric_rows(p, "CUHK landmark file", layout, shown="image left right top bottom x1 y1 ... x5 y5"):
         left, right, top, bottom = v[:4]
         if right <= left or bottom <= top:
             raise LabelFormatError(f"{p}:{n}: empty face box (left {left:g} right {right:g} top {top:g} "
                                    f"bottom {bottom:g})")
-        out.append((parts[0].replace("\\", "/"), np.array([left, top, right, bottom], dtype=np.float64),
+        out.append((name, np.array([left, top, right, bottom], dtype=np.float64),
                     np.asarray(v[4:], dtype=np.float64).reshape(5, 2)))
     if not out:
         raise LabelFormatError(f"{p}: no labelled face in the file")

@@ -69,21 +69,30 @@ def _retinaface_key_map(model: MobileNetV1) -> dict[str, str]:
     return mapping
 
 
-def load_backbone_checkpoint(model: MobileNetV1, state_dict: dict[str, torch.Tensor]) -> list[str]:
-    """Load an ImageNet MobileNetV1-0.25 checkpoint (RetinaFace-release layout or ours).
-
-    ``module.`` (DataParallel) and ``body.``/``backbone.`` prefixes are stripped, the classifier
-    (``fc.*``) is ignored. Returns the list of our keys that were loaded; raises ``KeyError`` if a
-    backbone parameter is missing or has the wrong shape.
-    """
-    cleaned: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+def backbone_tensors(state_dict: dict) -> "OrderedDict[str, torch.Tensor]":
+    """The backbone's tensors of any checkpoint layout, with ``module.`` (DataParallel) and
+    ``body.``/``backbone.`` (RetinaFace / FeatherFace) prefixes stripped: keys ``stage1.*`` ...
+    Everything else (an ImageNet classifier, a detector's neck and heads) is left out."""
+    out: "OrderedDict[str, torch.Tensor]" = OrderedDict()
     for k, v in state_dict.items():
+        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
+            continue
         for prefix in ("module.", "body.", "backbone."):
             if k.startswith(prefix):
                 k = k[len(prefix):]
-        if k.startswith("fc.") or k.startswith("avg"):
-            continue
-        cleaned[k] = v
+        if k.startswith(("stage1.", "stage2.", "stage3.")):
+            out[k] = v
+    return out
+
+
+def load_backbone_checkpoint(model: MobileNetV1, state_dict: dict[str, torch.Tensor]) -> list[str]:
+    """Load an ImageNet MobileNetV1-0.25 checkpoint (RetinaFace-release layout or ours).
+
+    Keys are read through :func:`backbone_tensors` (prefixes stripped, non-backbone tensors
+    ignored). Returns the list of our keys that were loaded; raises ``KeyError`` if a backbone
+    parameter is missing or has the wrong shape.
+    """
+    cleaned = backbone_tensors(state_dict)
     mapping = _retinaface_key_map(model)
     ours = model.state_dict()
     out: dict[str, torch.Tensor] = {}

@@ -78,6 +78,10 @@ def create_model(name: str = "featherface-v2-ultra", pretrained: bool | str = Fa
     return model
 
 
+# the five V2 Ultra techniques switched off: V2 base, V1 and RetinaFace have none of them
+NO_TECHNIQUES: dict[str, bool] = {k: False for k in FeatherFaceConfig().techniques}
+
+
 @register_model("featherface-v2-ultra", "FeatherFace V2 Ultra: ~246K params, shared CBAM, BiFPN_Light, 5 V2 techniques, SSH_Grouped")
 def _v2_ultra() -> FeatherFaceConfig:
     return FeatherFaceConfig()
@@ -85,8 +89,7 @@ def _v2_ultra() -> FeatherFaceConfig:
 
 @register_model("featherface-v2-base", "V2 Ultra with all five techniques off (the ablation base)")
 def _v2_base() -> FeatherFaceConfig:
-    return FeatherFaceConfig(feature_reuse=False, attention_multiplication=False, progressive_enhancement=False,
-                             multiscale_weighting=False, dynamic_sharing=False)
+    return FeatherFaceConfig(**NO_TECHNIQUES)
 
 
 @register_model("featherface-v1", "FeatherFace V1 baseline: ~0.49M params, per-level CBAM, BiFPN 76ch x3, plain SSH, RetinaFace heads")
@@ -101,11 +104,7 @@ def _v1() -> FeatherFaceConfig:
         ssh_groups=1,
         shuffle_groups=2,
         head_mid_channels=0,
-        feature_reuse=False,
-        attention_multiplication=False,
-        progressive_enhancement=False,
-        multiscale_weighting=False,
-        dynamic_sharing=False,
+        **NO_TECHNIQUES,
     )
 
 
@@ -121,9 +120,5 @@ def _retinaface_mnet025() -> FeatherFaceConfig:
         ssh_groups=1,
         shuffle_groups=1,
         head_mid_channels=0,
-        feature_reuse=False,
-        attention_multiplication=False,
-        progressive_enhancement=False,
-        multiscale_weighting=False,
-        dynamic_sharing=False,
+        **NO_TECHNIQUES,
     )

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from featherface.errors import ConfigError
+from featherface.ops.anchors import PriorBox
 
 __all__ = ["DistillOutput", "DenseDistillationLoss", "build_teacher_model", "teacher_box_targets", "same_priors"]
 
@@ -72,10 +71,11 @@ class DenseDistillationLoss(nn.Module):
         T = self.temperature
         # two-class softmax == sigmoid of the logit difference
         s_logit = (s_cls[..., 1] - s_cls[..., 0]) / T
-        t_prob = torch.sigmoid((t_cls[..., 1] - t_cls[..., 0]) / T)
+        t_diff = t_cls[..., 1] - t_cls[..., 0]
+        t_face = torch.sigmoid(t_diff)  # the teacher's face probability (unsoftened)
+        t_prob = t_face if T == 1.0 else torch.sigmoid(t_diff / T)
         bce = F.binary_cross_entropy_with_logits(s_logit, t_prob, reduction="none")
         weight = (torch.sigmoid(s_logit).detach() - t_prob).abs().pow(self.gamma) if self.gamma > 0 else 1.0
-        t_face = torch.sigmoid(t_cls[..., 1] - t_cls[..., 0])
         norm = t_face.sum().clamp(min=1.0)
         loss_cls = (weight * bce).sum() * (T * T) / norm
 
@@ -104,8 +104,7 @@ def build_teacher_model(spec: str, device: torch.device | str = "cpu") -> nn.Mod
     RetinaFace release file, FeatherFace weights or a training checkpoint). Eval mode, frozen, and
     BN-folded / channels-last for speed (the same outputs)."""
     from featherface.export.optimize import optimize_for_inference
-    from featherface.models.registry import create_model
-    from featherface.weights import load_weights, read_weights
+    from featherface.weights import model_from_weights
 
     kind, _, arg = spec.partition(":")
     if kind == "retinaface":
@@ -114,29 +113,22 @@ def build_teacher_model(spec: str, device: torch.device | str = "cpu") -> nn.Mod
         path = resolve_retinaface_weights(arg or None)
     else:
         path = Path(spec)
-    obj = read_weights(path)
-    model = create_model(obj["model"], **_config_overrides(obj))
-    load_weights(model, path)
-    return optimize_for_inference(model).to(device)
-
-
-def _config_overrides(obj: dict[str, Any]) -> dict[str, Any]:
-    """The architecture of a weights file as create_model overrides (fields this version knows)."""
-    from featherface.models.featherface import FeatherFaceConfig
-
-    known = set(FeatherFaceConfig().to_dict())
-    return {k: v for k, v in obj["config"].items() if k in known}
+    return optimize_for_inference(model_from_weights(path)).to(device)
 
 
 @torch.no_grad()
 def teacher_box_targets(outputs: dict[str, torch.Tensor], teacher: nn.Module, image_size: tuple[int, int],
-                        score_threshold: float = 0.5, nms_threshold: float = 0.4) -> list[dict[str, torch.Tensor]]:
-    """The teacher's faces on a batch as matched-prior-loss targets (normalised x1y1x2y2 + landmarks)."""
+                        score_threshold: float = 0.5, nms_threshold: float = 0.4,
+                        prior_box: "PriorBox | None" = None) -> list[dict[str, torch.Tensor]]:
+    """The teacher's faces on a batch as matched-prior-loss targets (normalised x1y1x2y2 + landmarks).
+
+    ``prior_box``: the teacher's :class:`~featherface.ops.anchors.PriorBox`; pass one that lives as
+    long as the training run, so its per-size cache spares regenerating the priors every step."""
     from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
-    from featherface.ops.anchors import PriorBox
 
     cfg = teacher.config
-    priors = PriorBox(cfg.min_sizes, cfg.steps)(int(image_size[0]), int(image_size[1]), outputs["bbox"].device)
+    prior_box = prior_box or PriorBox(cfg.min_sizes, cfg.steps)
+    priors = prior_box(int(image_size[0]), int(image_size[1]), outputs["bbox"].device)
     boxes, scores, ldms = decode_outputs(outputs, priors, cfg.variances)
     dets = select_detections(boxes, scores, ldms, PostprocessConfig(score_threshold, nms_threshold))
     return [{"boxes": b.float(), "landmarks": lm.float(), "has_landmarks": torch.ones(len(b), dtype=torch.bool, device=b.device)}

@@ -35,6 +35,7 @@ from featherface import __version__
 from featherface.data.transforms import BGR_MEAN
 from featherface.errors import ConfigError, FeatherFaceError, WeightsError
 from featherface.models import create_model
+from featherface.ops.anchors import PriorBox
 from featherface.training.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
@@ -185,6 +186,7 @@ class Trainer:
         self.distill_mode: str | None = None  # "dense" | "boxes" while a teacher is set
         self.distill_loss: DenseDistillationLoss | None = None
         self._teacher_shift: torch.Tensor | None = None  # teacher input = student input + shift (other bgr_mean)
+        self._teacher_priors: PriorBox | None = None  # boxes mode: the teacher's priors, cached per input size
         self.optimizer: torch.optim.Optimizer | None = None
         self.schedule: LRSchedule | None = None
         self.scaler: torch.amp.GradScaler | None = None
@@ -606,6 +608,8 @@ class Trainer:
             raise ConfigError(f"distill=dense needs a teacher with the student's priors and input convention; "
                               f"{spec} ({getattr(self.teacher, 'name', '?')}) differs: use distill=boxes")
         self.distill_mode = mode
+        if mode == "boxes":
+            self._teacher_priors = PriorBox(self.teacher.config.min_sizes, self.teacher.config.steps)
         if mode == "dense":
             self.distill_loss = DenseDistillationLoss(cfg.distill_cls_weight, cfg.distill_box_weight,
                                                       cfg.distill_ldm_weight, cfg.distill_temperature,
@@ -627,7 +631,8 @@ class Trainer:
         else:
             assert self.criterion is not None
             size = (int(images.shape[-2]), int(images.shape[-1]))
-            targets = teacher_box_targets(t_out, self.teacher, size, score_threshold=max(cfg.distill_conf, 0.02))
+            targets = teacher_box_targets(t_out, self.teacher, size, score_threshold=max(cfg.distill_conf, 0.02),
+                                          prior_box=self._teacher_priors)
             distill = cfg.distill_cls_weight * self.criterion(out, targets, image_size=size).total
         return cfg.gt_weight * gt_loss + distill, distill
 
