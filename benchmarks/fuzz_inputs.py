@@ -79,7 +79,7 @@ def _make_detector(backend: str, cache: str) -> Any:
 
 def _image_worker(conn: Any, seed: int, rpf: int, big: bool, backend: str, folder: str, cache: str) -> None:
     """Child process: runs every leg of the case whose index the parent sends."""
-    from featherface.inference.image_io import load_image
+    from featherface.io.images import load_image
 
     cases = fuzz.image_cases(seed=seed, random_per_format=rpf, big=big)
     files = {c.name: Path(folder) / p for c, p in _case_paths(cases)}
@@ -689,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 import onnxruntime  # noqa: F401
 
-                import featherface.export.onnx_backend  # noqa: F401
+                import featherface.inference.backends.onnxruntime_backend  # noqa: F401
                 onnx_ok = True
             except ImportError as exc:
                 report["detect_onnx"] = {"skipped": f"not importable: {exc}"}

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from featherface.data.labels import ImageAnnotation, write_retinaface_labels
 from featherface.errors import ConfigError, FeatherFaceError
-from featherface.inference.image_io import load_image
+from featherface.io.images import load_image
 from featherface.types import Detector, Face
 
 

@@ -12,7 +12,7 @@ What is measured, and how (so the numbers can be read without the code):
 * **latency**: wall time of the network call only, on an input already in memory
   (preprocessing, decoding and NMS excluded), ``warmup`` untimed calls then ``repeats`` timed ones;
   median and 90th percentile. torch: eager, ``torch.inference_mode``, ``torch.set_num_threads(t)``;
-  torch-opt: the same after :func:`featherface.export.optimize.optimize_for_inference`;
+  torch-opt: the same after :func:`featherface.inference.backends.optimize_for_inference`;
   onnxruntime: CPU provider, ``intra_op_num_threads=t``, ``inter_op_num_threads=1``, all graph
   optimisations. The Haar cascade row runs OpenCV's ``detectMultiScale`` (scale 1.1, 5 neighbours,
   ``cv2.setNumThreads(t)``) on the same images in the same process, grayscale conversion included:
@@ -43,6 +43,10 @@ import numpy as np
 import torch
 
 from featherface.errors import ConfigError
+from featherface.inference.backends import make_session, optimize_for_inference
+from featherface.io.images import letterbox, load_image
+from featherface.io.outputs import write_text
+from featherface.summary import count_flops
 
 MODELS = ("featherface-v1", "featherface-v2-ultra")
 SHORT = {"featherface-v1": "V1", "featherface-v2-ultra": "V2 Ultra", "featherface-v2-base": "V2 base",
@@ -98,16 +102,6 @@ class BenchSettings:
 
 
 # ----------------------------------------------------------------------------- helpers
-def count_flops(model: torch.nn.Module, height: int, width: int) -> int:
-    """FLOPs (2 x MACs of conv/matmul) of one ``height x width`` image, by ``FlopCounterMode``."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        model.eval()(torch.zeros(1, 3, height, width))
-    return int(counter.get_total_flops())
-
-
 def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> dict[str, float]:
     """Median / p90 / min / mean wall time (ms) of ``fn()`` over ``repeats`` calls after ``warmup``.
 
@@ -131,7 +125,6 @@ def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> dict[str
 def bench_images(n: int, source: str | None = None, seed: int = 0) -> tuple[list[np.ndarray], str]:
     """``n`` BGR pictures: from ``source`` (a folder or ``"synthetic"``), else the shared photos, else synthetic."""
     from featherface.export.quantize import default_calibration_dir, list_images, synthetic_calibration_images
-    from featherface.inference.image_io import load_image
 
     if source == "synthetic":
         return synthetic_calibration_images(n, size=640, seed=seed), "synthetic"
@@ -142,19 +135,6 @@ def bench_images(n: int, source: str | None = None, seed: int = 0) -> tuple[list
     if source:
         raise ConfigError(f"{source}: image folder not found")
     return synthetic_calibration_images(n, size=640, seed=seed), "synthetic"
-
-
-def letterbox(image: np.ndarray, size: int) -> np.ndarray:
-    """Scale the longer side to ``size`` and pad bottom/right to ``size x size`` (black): uint8 BGR."""
-    h, w = image.shape[:2]
-    s = size / max(h, w)
-    import cv2
-
-    im = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))),
-                    interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    out = np.zeros((size, size, 3), np.uint8)
-    out[: im.shape[0], : im.shape[1]] = im
-    return out
 
 
 def to_batch(images: Sequence[np.ndarray], mean: Sequence[float]) -> np.ndarray:
@@ -214,15 +194,14 @@ if args["backend"] in ("torch", "torch-opt"):
     from featherface.models import create_model
     model = create_model(args["model"]).eval()
     if args["backend"] == "torch-opt":
-        from featherface.export.optimize import optimize_for_inference
+        from featherface.inference.backends import optimize_for_inference
         model = optimize_for_inference(model)
     def run():
         with torch.inference_mode():
             model(torch.from_numpy(x))
 else:
-    import onnxruntime as ort
-    so = ort.SessionOptions(); so.intra_op_num_threads = 1; so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(args["onnx"], so, providers=["CPUExecutionProvider"])
+    from featherface.inference.backends import make_session
+    sess = make_session(args["onnx"], threads=1)
     def run():
         sess.run(None, {"input": x})
 import gc; gc.collect()
@@ -327,17 +306,6 @@ def _make_model(name: str, weights: str | None, seed: int) -> torch.nn.Module:
     return model.eval()
 
 
-def _ort_session(path: str, threads: int) -> Any:
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-
-
 def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the grid and return a JSON-serialisable result (see :func:`format_markdown`)."""
     settings.validate()
@@ -402,8 +370,6 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
 
         optimized: dict[str, torch.nn.Module] = {}
         if "torch-opt" in settings.backends:
-            from featherface.export.optimize import optimize_for_inference
-
             optimized = {n: optimize_for_inference(m) for n, m in models.items()}
         haar = load_haar() if "haar" in settings.backends else None
         if "haar" in settings.backends and haar is None:
@@ -415,7 +381,7 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
         prev_threads, prev_cv = torch.get_num_threads(), cv2.getNumThreads()
         try:
             for size in settings.sizes:
-                boxed = [letterbox(im, size) for im in pictures[:nmax]]
+                boxed = [letterbox(im, size)[0] for im in pictures[:nmax]]
                 for batch in settings.batches:
                     imgs = [boxed[i % len(boxed)] for i in range(batch)]
                     for threads in settings.threads:
@@ -436,7 +402,7 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
                                 else:
                                     if backend not in files[name]:
                                         continue
-                                    sess = _ort_session(files[name][backend], threads)
+                                    sess = make_session(files[name][backend], threads)
 
                                     def fn(s: Any = sess, x: np.ndarray = x) -> None:
                                         s.run(None, {"input": x})
@@ -474,8 +440,6 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
                         log(f"  memory {SHORT.get(name, name)} {backend} @{msize}: +{r['inference_peak_mb']:.1f} MB "
                             f"(peak RSS {r['peak_rss_mb']:.0f} MB)")
         if settings.profile:
-            from featherface.export.optimize import optimize_for_inference
-
             for name, model in models.items():
                 result["profile"][name] = {
                     "size": 640, "threads": 1,
@@ -661,8 +625,6 @@ def format_markdown(result: dict[str, Any]) -> str:
 
 def save_result(result: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write the result JSON (creating folders)."""
-    from featherface.outputs import write_text
-
     p = Path(path)
     write_text(p, json.dumps(result, indent=2, default=float))  # atomic
     return p

@@ -37,7 +37,9 @@ from typing import Any, Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
-from featherface.errors import ConfigError, FeatherFaceError
+from featherface.errors import ConfigError, FeatherFaceError, ImageError
+from featherface.io.images import encode_image, load_image, resize_by
+from featherface.io.outputs import write_bytes
 from featherface.types import Detector, Face
 
 # --------------------------------------------------------------------------- matching & agreement
@@ -306,8 +308,6 @@ def compare_detectors(
     file names). ``reference`` is a detector name (``None``: the first detector); every
     detector, the reference included, gets an :class:`Agreement` with it.
     """
-    from featherface.inference.image_io import load_image
-
     if not detectors:
         raise ConfigError("compare: no detector to run")
     seen: set[str] = set()
@@ -423,9 +423,10 @@ def _label(img: np.ndarray, text: str, org: tuple[int, int], scale: float = 0.5,
 
 def draw_cell(image: np.ndarray, faces: Sequence[Face], width: int) -> np.ndarray:
     """``image`` scaled to ``width`` pixels wide with its faces' boxes and landmarks drawn on it."""
-    h, w = image.shape[:2]
-    s = width / w
-    cell = cv2.resize(image, (width, max(1, round(h * s))), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    s = width / image.shape[1]
+    cell = resize_by(image, s)
+    if cell is image:  # drawn on below: never on the caller's picture
+        cell = image.copy()
     for f in faces:
         x1, y1, x2, y2 = (int(round(v * s)) for v in f.box)
         cv2.rectangle(cell, (x1, y1), (x2, y2), _BOX_COLOUR, 1, cv2.LINE_AA)
@@ -489,15 +490,14 @@ def write_jpeg(path: str | os.PathLike[str], image: np.ndarray, max_kb: int | No
     p.parent.mkdir(parents=True, exist_ok=True)
     q = quality
     while True:
-        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, q])
-        if not ok:
-            raise FeatherFaceError(f"{p}: cannot encode JPEG")
-        if max_kb is None or buf.size <= max_kb * 1024 or q <= 40:
+        try:
+            data = encode_image(image, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, q])
+        except ImageError as exc:
+            raise FeatherFaceError(f"{p}: cannot encode JPEG ({exc})") from None
+        if max_kb is None or len(data) <= max_kb * 1024 or q <= 40:
             break
         q -= 6
-    from featherface.outputs import write_bytes
-
-    write_bytes(p, buf.tobytes())  # atomic: a reader never sees half a grid
+    write_bytes(p, data)  # atomic: a reader never sees half a grid
     return p
 
 
@@ -579,7 +579,6 @@ def evaluate_on_wider(
     images, seconds, partial}}``.
     """
     from featherface.evaluation.widerface import WiderGroundTruth, evaluate, load_wider_ground_truth
-    from featherface.inference.image_io import load_image
 
     g = gt if isinstance(gt, WiderGroundTruth) else load_wider_ground_truth(gt)
     partial = limit is not None and limit < g.num_images

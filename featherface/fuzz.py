@@ -527,7 +527,7 @@ def _same_as_contiguous(fn: Callable[[], np.ndarray]) -> Callable[[np.ndarray], 
     """Check that a strided/foreign-layout view decodes exactly like its contiguous native copy."""
 
     def check(img: np.ndarray) -> str | None:
-        from featherface.inference.image_io import load_image
+        from featherface.io.images import load_image
 
         v = fn()
         ref = load_image(np.ascontiguousarray(v).astype(v.dtype.newbyteorder("=")))

@@ -114,6 +114,7 @@ def count_flops(model: nn.Module, height: int = 640, width: int = 640) -> int:
     """FLOPs of one forward pass (``torch.utils.flop_counter``; a multiply-add counts as 2 FLOPs).
 
     Only matmul/conv-like ops are counted (what the counter knows); elementwise ops are excluded.
+    ``featherface info`` and the benchmark's GFLOPs / GMACs columns both use this count.
     """
     from torch.utils.flop_counter import FlopCounterMode
 

@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import torch
 from torch import nn
 
 from featherface.errors import WeightsError
+from featherface.io.outputs import atomic_write_bytes
 from featherface.models.backbone import backbone_tensors
 from featherface.models.retinaface_keys import convert_retinaface_state_dict, looks_like_retinaface
 
@@ -55,7 +55,8 @@ def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:
 
 def weights_dict(model: nn.Module, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """The weights-file dict of a :class:`~featherface.models.FeatherFace` (also used inside checkpoints)."""
-    sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    # contiguous copies: a channels-last training model must not leave NHWC strides in the file
+    sd = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in model.state_dict().items()}
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -67,43 +68,8 @@ def weights_dict(model: nn.Module, meta: dict[str, Any] | None = None) -> dict[s
     }
 
 
-def file_mode_for(path: str | os.PathLike) -> int:
-    """The permissions a plain ``open(path, "w")`` would give: the existing file's, else
-    0666 & ~umask (``mkstemp`` creates 0600 files, which would make every output private)."""
-    import stat
-
-    try:
-        return stat.S_IMODE(Path(path).stat().st_mode)
-    except OSError:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def atomic_write_bytes(data: bytes | memoryview, path: str | os.PathLike) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: a reader (or a process
-    killed mid-write) never sees a half-written file. The file gets ordinary permissions."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = file_mode_for(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` through :func:`atomic_write_bytes`."""
+    """``torch.save`` through :func:`featherface.io.outputs.atomic_write_bytes`."""
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(buf.getbuffer(), path)
@@ -152,6 +118,30 @@ def _sniff_kind(p: Path) -> str | None:
     return None
 
 
+def check_archive_bounds(p: Path) -> None:
+    """Refuse a weights archive whose entries unpack to more than the file holds.
+
+    ``torch.save`` stores tensor data uncompressed, so a genuine file unpacks to about its own
+    size; a deflate-compressed entry (a 1 MB file declaring a 400 MB tensor) would make
+    ``torch.load`` allocate the whole tensor before anything can be checked. This bounds the
+    memory of reading a weights file by the file's own size (plus the unpickled metadata)."""
+    import zipfile
+
+    try:
+        if not zipfile.is_zipfile(p):
+            return  # legacy torch format or not a weights file: torch.load and _load_error judge it
+        with zipfile.ZipFile(p) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
+    size = p.stat().st_size
+    unpacked = sum(i.file_size for i in infos)
+    compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if unpacked > size + (1 << 20) or (compressed and unpacked > 4 * size + (1 << 16)):
+        raise WeightsError(f"{p}: refused: its entries unpack to {unpacked / 2**20:.1f} MiB from a "
+                           f"{size / 2**20:.1f} MiB file (compressed tensor data; torch.save never writes that)")
+
+
 def _load_error(p: Path, exc: BaseException) -> WeightsError:
     """One line for a ``torch.load(weights_only=True)`` failure: what the file is when it can be told,
     a refusal (never torch's advice to retry unsafely) for pickled code, else truncated/corrupt."""
@@ -179,6 +169,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
         raise WeightsError(f"{p}: is a directory, not a weights file")
     if p.stat().st_size == 0:
         raise WeightsError(f"{p}: weights file is empty (0 bytes)")
+    check_archive_bounds(p)
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or unsafe files
@@ -292,6 +283,7 @@ def torch_load_plain(path: str | os.PathLike) -> Any:
     """``torch.load(weights_only=True)`` that also admits the numpy scalars old ImageNet
     checkpoints carry (``best_acc1``); still never runs pickled code. :class:`WeightsError` on failure."""
     p = Path(path)
+    check_archive_bounds(p)
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as first:  # noqa: BLE001 - torch raises many types for damaged or unsafe files

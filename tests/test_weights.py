@@ -1,5 +1,6 @@
 import os
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,7 +8,7 @@ import torch
 from featherface import FaceDetector
 from featherface.errors import WeightsError
 from featherface.models import create_model
-from featherface.weights import load_weights, read_weights, save_weights
+from featherface.weights import check_archive_bounds, load_weights, read_weights, save_weights, torch_load_plain
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +169,22 @@ def test_non_finite_weights_with_a_valid_checksum_are_refused(tmp_path):
     torch.save(weights_dict(model), tmp_path / "nan.pt")  # checksum matches the NaN tensors
     with pytest.raises(WeightsError, match="NaN or infinite"):
         read_weights(tmp_path / "nan.pt")
+
+
+def test_compressed_tensor_bomb_refused_before_loading(tmp_path: Path) -> None:
+    """A small file whose deflated entry declares a big tensor is refused from the archive's own
+    directory, before torch.load allocates the tensor (the read is bounded by the file's size)."""
+    import zipfile
+
+    genuine = tmp_path / "genuine.pt"
+    torch.save({"state_dict": {"w": torch.zeros(4_000_000)}}, genuine)  # 16 MB of zeros
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(genuine) as z, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in z.infolist():
+            out.writestr(info.filename, z.read(info.filename))
+    assert bomb.stat().st_size < 1_000_000
+    with pytest.raises(WeightsError, match=r"bomb\.pt: refused: its entries unpack to 15\.\d MiB"):
+        read_weights(bomb)
+    with pytest.raises(WeightsError, match="refused"):
+        torch_load_plain(bomb)
+    check_archive_bounds(genuine)  # a genuine torch.save archive passes

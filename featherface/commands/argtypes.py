@@ -95,7 +95,7 @@ nonneg_float = float_range(0.0, name="nonneg_float")
 
 def output_path(text: str) -> str:
     """An output path as typed: refused when empty (``--json ""`` must not silently mean "none")
-    or holding a NUL byte; everything else is checked by :mod:`featherface.outputs` before the work."""
+    or holding a NUL byte; everything else is checked by :mod:`featherface.io.outputs` before the work."""
     if not str(text).strip():
         raise argparse.ArgumentTypeError("empty path")
     if "\x00" in str(text):

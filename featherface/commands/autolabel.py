@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from featherface.commands.argtypes import fraction_float, nonneg_float, nonneg_int, output_path, unit_float
+from featherface.io.outputs import InputSet, check_output_file, write_text
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -38,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from featherface.autolabel import autolabel, build_teacher, check_autolabel_options
     from featherface.errors import ConfigError
-    from featherface.inference.image_io import expand_inputs, is_image_path
-    from featherface.outputs import InputSet, check_output_file, write_text
+    from featherface.io.images import expand_inputs, is_image_path
 
     check_autolabel_options(args.min_size, args.val_fraction)
     images = [p for p in expand_inputs(args.paths) if is_image_path(p) or not p.exists()]

@@ -13,6 +13,7 @@ import argparse
 
 from featherface.commands.argtypes import int_range, nonneg_int, output_path, positive_int
 from featherface.errors import ConfigError
+from featherface.io.outputs import InputSet, check_output_dir, check_output_file, write_text
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -46,7 +47,6 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from featherface.benchmark import BenchSettings, format_markdown, run_benchmark, save_result
-    from featherface.outputs import InputSet, check_output_dir, check_output_file, write_text
 
     kw: dict = {}
     for key in ("models", "sizes", "batches", "threads", "backends", "repeats", "warmup"):
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--weights takes MODEL=PATH, got {item!r}")
         k, v = item.split("=", 1)
         weights[k] = v
-    # outputs checked before minutes of benchmarking (:mod:`featherface.outputs`)
+    # outputs checked before minutes of benchmarking (:mod:`featherface.io.outputs`)
     ins = InputSet(weights.values())
     ins.add_tree(args.images if args.images not in (None, "synthetic") else None)
     json_out = check_output_file(args.json, "--json", inputs=ins, suffixes={".json"}, force=args.force) \

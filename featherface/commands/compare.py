@@ -22,6 +22,7 @@ from featherface.commands.argtypes import (
     unit_float,
 )
 from featherface.errors import ConfigError, FeatherFaceError
+from featherface.io.outputs import InputSet, check_output_file, write_text
 
 DEFAULT_PEERS = "yunet,ultraface-rfb320,haar"
 
@@ -111,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
         format_wider_markdown,
         save_grid,
     )
-    from featherface.inference.image_io import expand_inputs, is_video_path, load_image
-    from featherface.outputs import write_text
+    from featherface.io.images import expand_inputs, load_image
+    from featherface.io.video import is_video_path
 
     log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     if not args.images and not args.wider_images:
@@ -184,10 +185,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None, Path | None]:
-    """--json, --markdown, --grid checked before any detector is built (:mod:`featherface.outputs`):
+    """--json, --markdown, --grid checked before any detector is built (:mod:`featherface.io.outputs`):
     none may be an input image or the weights, a folder, or another one of them."""
-    from featherface.inference.image_io import expand_inputs
-    from featherface.outputs import InputSet, check_output_file
+    from featherface.io.images import expand_inputs
 
     ins = InputSet(expand_inputs(args.images) if args.images else [])
     ins.add(args.weights)

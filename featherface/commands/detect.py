@@ -2,7 +2,7 @@
 
 Every input is processed independently: a missing or corrupt file is reported (one line naming the
 file and the cause) and counted, the others are still processed, and the exit code is 1 if any
-input failed. Output paths are checked before the model is built (:mod:`featherface.outputs`): the
+input failed. Output paths are checked before the model is built (:mod:`featherface.io.outputs`): the
 JSON never replaces an input or a folder, annotated pictures never take the name of an input
 (``detect DIR -o DIR``). The JSON is written whatever ends the run: the last input, Ctrl-C or
 SIGTERM (``"interrupted": true``, exit 130), or an unexpected error (``"aborted"``).
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from featherface.commands.argtypes import int_range, open_unit_float, output_path, positive_int, unit_float
-from featherface.errors import FeatherFaceError, OutputError
+from featherface.errors import FeatherFaceError, ImageError, OutputError
+from featherface.io.outputs import InputSet, atomic_output, check_output_dir, check_output_file, write_bytes, write_text
 
 # the network input is a canvas of about side^2 x 3 floats plus activations: bound it (4096: 1.3 GB peak)
 MAX_SIDE = 4096
@@ -80,48 +81,36 @@ def _output_path(out_dir: Path, stem: str, suffix: str, used: set[str], avoid: A
 
 def _process_video(det, path: Path, out_dir: Path | None, stride: int, quiet: bool,
                    used: set[str] | None = None, avoid: Any = ()) -> list[dict[str, Any]]:
-    import cv2
     from tqdm import tqdm
 
-    from featherface.errors import ImageError
-    from featherface.outputs import atomic_output
+    from featherface.io.video import VideoReader, open_video_writer
     from featherface.visualize import draw_faces
 
     used = set() if used is None else used
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ImageError(f"{path}: cannot open video")
+    video = VideoReader(path)
     target = _output_path(out_dir, path.stem, ".mp4", used, avoid) if out_dir is not None else None
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     writer = None
     frames: list[dict[str, Any]] = []
     idx = 0
-    bar = tqdm(total=total, desc=path.name, unit="frame", disable=quiet, leave=False)
+    bar = tqdm(total=video.frame_count, desc=path.name, unit="frame", disable=quiet, leave=False)
     # the video is written under a temporary name and renamed when complete: a failed or interrupted
     # video leaves no half-written file
     with (atomic_output(target) if target is not None else contextlib.nullcontext(None)) as tmp:
         try:
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
+            for frame in video:
                 if idx % stride == 0:
                     faces = det.detect(frame)
                     frames.append({"frame": idx, "faces": [f.to_dict() for f in faces]})
                     if tmp is not None:
                         if writer is None:
                             h, w = frame.shape[:2]
-                            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps / stride, (w, h))
-                            if not writer.isOpened():
-                                raise OutputError(f"{target}: cannot write the annotated video (no mp4v encoder, "
-                                                  "or the folder is not writable)")
+                            writer = open_video_writer(tmp, video.fps / stride, (w, h), name=target)
                         writer.write(draw_faces(frame, faces))
                 idx += 1
                 bar.update(1)
         finally:
             bar.close()
-            cap.release()
+            video.close()
             if writer is not None:
                 writer.release()
         if idx == 0:
@@ -131,21 +120,14 @@ def _process_video(det, path: Path, out_dir: Path | None, stride: int, quiet: bo
 
 def _write_picture(target: Path, image: Any) -> None:
     """Encode in memory, then write atomically: a picture is complete or absent, non-ASCII names work."""
-    import cv2
-
-    from featherface.inference.image_io import _opencv_quiet
-    from featherface.outputs import write_bytes
+    from featherface.io.images import encode_image
 
     try:
-        with _opencv_quiet():  # no "[ERROR:0@...] imencode" lines next to our one-line message
-            ok, buf = cv2.imencode(target.suffix or ".jpg", image)
-    except cv2.error as exc:
-        raise OutputError(f"{target}: cannot encode the annotated picture "
-                          f"({str(exc).strip().splitlines()[-1]})") from None
-    if not ok:
-        raise OutputError(f"{target}: cannot encode the annotated picture")
+        data = encode_image(image, target.suffix or ".jpg")
+    except ImageError as exc:
+        raise OutputError(f"{target}: cannot encode the annotated picture ({exc})") from None
     try:
-        write_bytes(target, buf.tobytes())
+        write_bytes(target, data)
     except OSError as exc:
         raise OutputError(f"{target}: cannot write the annotated picture ({exc.strerror or exc})") from None
 
@@ -178,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from featherface.inference.detector import FaceDetector
-    from featherface.inference.image_io import expand_inputs, is_video_path, load_image
-    from featherface.outputs import InputSet, check_output_dir, check_output_file, write_text
+    from featherface.io.images import expand_inputs, load_image
+    from featherface.io.video import is_video_path
     from featherface.visualize import draw_faces
 
     # outputs are checked before the model is built or any image read

@@ -35,7 +35,7 @@ from featherface.commands.argtypes import (
     unit_float,
 )
 from featherface.errors import FeatherFaceError, ImageError
-from featherface.outputs import atomic_output, write_text
+from featherface.io.outputs import InputSet, atomic_output, check_output_dir, check_output_file, check_plot_output, write_text
 
 _GT_REL = Path("shared") / "data" / "widerface" / "ground_truth"
 _DETECTOR_ONLY = ("weights", "input_size", "save_predictions")
@@ -131,11 +131,9 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """--json, --plot and --save-predictions checked before any work (:mod:`featherface.outputs`):
+    """--json, --plot and --save-predictions checked before any work (:mod:`featherface.io.outputs`):
     never a file of the inputs (ground truth, predictions, images, human sets, weights), a folder
     where a file is meant or the reverse; --plot must name a format matplotlib writes."""
-    from featherface.outputs import InputSet, check_output_dir, check_output_file, check_plot_output
-
     if args.json is None and args.plot is None and getattr(args, "save_predictions", None) is None:
         return
     ins = InputSet()
@@ -329,9 +327,10 @@ def _table(result: dict[str, Any], settings: list[str]) -> str:
 
 def _detect_all(args: argparse.Namespace, gt: Any, progress: bool) -> dict[str, np.ndarray]:
     """Run the detector over every ground-truth image; ``{event/image: (N, 5) x y w h score}``."""
+    from featherface.evaluation.flip import flip_test
     from featherface.evaluation.predictions import faces_to_prediction, write_predictions
     from featherface.evaluation.widerface import EvaluationWarning
-    from featherface.inference.image_io import load_image
+    from featherface.io.images import load_image
 
     try:
         from featherface.inference.detector import FaceDetector
@@ -404,38 +403,3 @@ def _find_image(root: Path, event: str, name: str) -> Path | None:
         if p.is_file():
             return p
     return None
-
-
-def flip_test(detector: Any, image: np.ndarray, nms_threshold: float) -> np.ndarray:
-    """Detect on the image and its mirror, un-mirror, merge with NMS; ``(N, 5)`` ``x y w h score``.
-
-    Used when ``FaceDetector`` has no flip option of its own. The mirror of ``x`` is ``W - x`` in
-    continuous pixel coordinates, so ``(x1, x2)`` maps back to ``(W - x2, W - x1)``.
-    """
-    import cv2
-
-    from featherface.evaluation.predictions import faces_to_prediction
-
-    w = image.shape[1]
-    a = faces_to_prediction(detector.detect(image))
-    b = faces_to_prediction(detector.detect(cv2.flip(image, 1)))
-    if b.shape[0]:
-        b[:, 0] = w - (b[:, 0] + b[:, 2])  # x1' = W - x2
-    both = np.concatenate([a, b], axis=0)
-    if both.shape[0] == 0:
-        return both
-    xyxy = both[:, :4].copy()
-    xyxy[:, 2:] += xyxy[:, :2]
-    keep = nms(xyxy, both[:, 4], nms_threshold)
-    return both[keep]
-
-
-def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy NMS on numpy arrays via :func:`featherface.ops.nms`; kept indices, best score first."""
-    import torch
-
-    from featherface.ops.nms import nms as torch_nms
-
-    b = torch.as_tensor(np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4))
-    sc = torch.as_tensor(np.asarray(scores, dtype=np.float64).reshape(-1))
-    return torch_nms(b, sc, iou_threshold).numpy().astype(np.int64)

@@ -23,6 +23,7 @@ from typing import Any
 
 from featherface.commands.argtypes import int_range, nonneg_int, open_unit_float, output_path, positive_int, unit_float
 from featherface.errors import ConfigError
+from featherface.io.outputs import check_output_file
 
 _SIDE = int_range(32, 4096, name="size")
 
@@ -101,14 +102,12 @@ def _mb(path: Path) -> str:
 
 
 def _check_out(path: str | Path, args: argparse.Namespace, inputs: list[str], option: str = "--output") -> Path:
-    """The output file, checked (see :mod:`featherface.outputs`): never an input (the weights, the
+    """The output file, checked (see :mod:`featherface.io.outputs`): never an input (the weights, the
     calibration images), never a folder, an existing file of another kind only with --force."""
-    from featherface.outputs import check_output_file
-
     calib = getattr(args, "calibration", None)
     ins = list(inputs)
     if calib and calib != "synthetic":
-        from featherface.inference.image_io import expand_inputs
+        from featherface.io.images import expand_inputs
 
         ins += [str(p) for p in expand_inputs([calib])] if Path(calib).is_dir() else [calib]
     suffixes = {".pt", ".pth", ".torchscript"} if args.format == "torchscript" else {".onnx"}

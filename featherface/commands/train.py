@@ -21,6 +21,7 @@ from featherface.commands.argtypes import (
     unit_float,
 )
 from featherface.errors import ConfigError
+from featherface.io.outputs import check_output_dir
 
 # what a training run writes into --output (featherface.training.trainer); a folder holding any of
 # them holds a run
@@ -214,8 +215,6 @@ def prepare_output_dir(cfg: Any, force: bool = False) -> None:
     import os
     import time
     from pathlib import Path
-
-    from featherface.outputs import check_output_dir
 
     out = check_output_dir(cfg.output_dir, "--output")
     if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 decides (and moves files) for all

@@ -22,7 +22,6 @@ _EXPORTS = {
     "EvalTransform": "transforms",
     "FaceDataset": "dataset",
     "collate_faces": "dataset",
-    "read_image": "dataset",
     "make_synthetic_dataset": "synthetic",
     "render_synthetic_image": "synthetic",
 }

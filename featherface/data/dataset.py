@@ -19,24 +19,11 @@ import torch
 
 from featherface.data.labels import ImageAnnotation, load_annotations
 from featherface.data.transforms import EvalTransform, Sample, mosaic
+from featherface.io.images import read_image
 
-__all__ = ["FaceDataset", "collate_faces", "read_image"]
+__all__ = ["FaceDataset", "collate_faces"]
 
 Transform = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.random.Generator], Sample]
-
-
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image as HxWx3 uint8 BGR or raise :class:`ImageError` naming the file.
-
-    The one guarded reader of the package (:func:`featherface.inference.image_io.read_image`):
-    a FIFO, device or socket named in a label file is refused as "not a regular file" instead of
-    blocking the training forever, a decompression bomb is refused from its header (the
-    ``MAX_DECODE_PIXELS`` limit) instead of taking gigabytes, non-ASCII paths work everywhere.
-    The training wrapper skips such an image with a warning naming it.
-    """
-    from featherface.inference.image_io import read_image as guarded_read
-
-    return guarded_read(path)
 
 
 class FaceDataset(torch.utils.data.Dataset):
@@ -105,6 +92,8 @@ class FaceDataset(torch.utils.data.Dataset):
     def load(self, index: int) -> Sample:
         """Raw ``(image, boxes, landmarks, has_landmarks)`` of one item, before augmentation."""
         ann = self.annotations[index]
+        # the guarded reader: a FIFO or device named in a label file is refused instead of blocking,
+        # a decompression bomb from its header; the training wrapper skips such an image with a warning
         img = read_image(self.image_path(index))
         return img, ann.boxes.copy(), ann.landmarks.copy(), ann.has_landmarks.copy()
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from featherface.errors import LabelFormatError
+from featherface.io.outputs import write_text
 
 __all__ = [
     "ImageAnnotation",
@@ -109,31 +111,64 @@ def read_text_lines(path: str | os.PathLike[str], what: str = "label file") -> l
 
 
 
+# A label number as label files write it: Python's float() also takes "1_000", "0x..." (no) and
+# "infinity"; a label file that holds those is damaged or not a label file, so they are refused.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# No image the guarded reader accepts is this large (MAX_DECODE_PIXELS bounds the area, sides
+# stay far below); a coordinate beyond it is a corrupt row (1e12 boxes would train on as NaN loss).
+MAX_COORDINATE = 1.0e6
+
+
 def _numbers(tokens: Sequence[str], where: str) -> list[float]:
-    """Parse tokens as finite floats or raise a LabelFormatError naming ``where``."""
+    """Parse tokens as plain decimal numbers within +-MAX_COORDINATE, or raise a LabelFormatError naming ``where``."""
     out: list[float] = []
     for tok in tokens:
-        try:
-            v = float(tok)
-        except ValueError:
-            raise LabelFormatError(f"{where}: non-numeric value {tok!r}") from None
-        if math.isnan(v):
-            raise LabelFormatError(f"{where}: NaN value")
-        if math.isinf(v):
+        if not _NUMBER.fullmatch(tok):
+            low = tok.lower().lstrip("+-")
+            if low in ("nan",):
+                raise LabelFormatError(f"{where}: NaN value")
+            if low in ("inf", "infinity"):
+                raise LabelFormatError(f"{where}: infinite value")
+            raise LabelFormatError(f"{where}: non-numeric value {tok!r}")
+        v = float(tok)
+        if not math.isfinite(v):  # e.g. 1e999
             raise LabelFormatError(f"{where}: infinite value")
+        if abs(v) > MAX_COORDINATE:
+            raise LabelFormatError(f"{where}: value {tok} is out of range (|v| > {MAX_COORDINATE:g}; "
+                                   "no image is that large)")
         out.append(v)
     return out
 
 
 def _is_numeric_line(tokens: Sequence[str]) -> bool:
-    if not tokens:
-        return False
-    try:
-        for t in tokens:
-            float(t)
-    except ValueError:
-        return False
-    return True
+    return bool(tokens) and all(_NUMBER.fullmatch(t) for t in tokens)
+
+
+def _merge_duplicates(annotations: list[ImageAnnotation], name: str) -> list[ImageAnnotation]:
+    """One entry per image: a path listed twice gets the faces of both entries, with one warning
+    (a label file that lists an image twice is usually two label files concatenated; keeping both
+    entries would train on that image twice per epoch and count its faces twice in evaluation)."""
+    first: dict[str, int] = {}
+    merged: list[ImageAnnotation] = []
+    dups, example = 0, ""
+    for ann in annotations:
+        key = os.path.normpath(ann.path)
+        j = first.get(key)
+        if j is None:
+            first[key] = len(merged)
+            merged.append(ann)
+            continue
+        dups += 1
+        example = example or ann.path
+        m = merged[j]
+        merged[j] = ImageAnnotation(m.path, np.concatenate([m.boxes, ann.boxes]),
+                                    np.concatenate([m.landmarks, ann.landmarks]),
+                                    np.concatenate([m.has_landmarks, ann.has_landmarks]))
+    if dups:
+        warnings.warn(f"{name}: {dups} repeated image entr{'y' if dups == 1 else 'ies'} (first: {example}); "
+                      "each image's faces were merged into one entry",
+                      stacklevel=3)
+    return merged
 
 
 class _Builder:
@@ -314,7 +349,7 @@ def _parse_hash_layout(
     if cur is not None:
         out.append(cur.build())
     bad.report()
-    return out
+    return _merge_duplicates(out, name)
 
 
 def parse_retinaface_labels(
@@ -403,7 +438,7 @@ def _parse_wider_lines(
             i = next_nonblank(i + 1)
         out.append(b.build())
     bad.report()
-    return out
+    return _merge_duplicates(out, name)
 
 
 def parse_wider_gt(
@@ -475,7 +510,5 @@ def write_retinaface_labels(path: str | os.PathLike[str], annotations: Iterable[
                     vals += ["-1", "-1", "-1"] if gone else [_fmt(lx), _fmt(ly), "0.0"]
                 vals.append("1.0")
             parts.append(" ".join(vals))
-    from featherface.outputs import write_text
-
     write_text(p, "\n".join(parts) + ("\n" if parts else ""))  # atomic: never a half-written label file
     return p

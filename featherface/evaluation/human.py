@@ -76,6 +76,7 @@ from featherface.data.benchmarks import (
     load_voc_dir,
 )
 from featherface.errors import ConfigError, FeatherFaceError
+from featherface.io.images import load_image
 from featherface.types import Detector, Face
 
 __all__ = [
@@ -542,8 +543,6 @@ class HumanEvalResult:
 def _detect_all(detector: Detector, images: Sequence[Path], desc: str, progress: bool,
                 warm: bool) -> tuple[list[list[Face]], list[float]]:
     from tqdm import tqdm
-
-    from featherface.inference.image_io import load_image
 
     out: list[list[Face]] = []
     lat: list[float] = []

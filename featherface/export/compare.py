@@ -12,7 +12,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from featherface.export.metadata import RAW_OUTPUTS
+from featherface.inference.backends import RAW_OUTPUTS, make_session
+from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
+from featherface.ops.anchors import generate_priors
 
 
 def raw_diff(ref: dict[str, Any], other: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -44,9 +46,6 @@ def match_faces(ref_boxes: np.ndarray, boxes: np.ndarray, iou: float = 0.5) -> t
 def decoded_faces(raw: dict[str, Any], height: int, width: int, config: Any,
                   score_threshold: float = 0.5, nms_threshold: float = 0.4) -> list[np.ndarray]:
     """Per image: (K, 5) boxes in input pixels + score, decoded exactly like the detector."""
-    from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
-    from featherface.ops.anchors import generate_priors
-
     priors = generate_priors(height, width, config.min_sizes, config.steps)
     t = {k: torch.as_tensor(np.asarray(raw[k])) for k in RAW_OUTPUTS}
     boxes, scores, ldms = decode_outputs(t, priors, config.variances)
@@ -100,11 +99,7 @@ def compare_sessions(
 
 def ort_runner(path: str | os.PathLike, threads: int | None = 1) -> Any:
     """``batch -> raw dict`` callable over an ONNX file (no metadata checks: for comparisons)."""
-    import onnxruntime as ort
-
-    from featherface.export.onnx_backend import session_options
-
-    sess = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+    sess = make_session(path, threads)
     name = sess.get_inputs()[0].name
 
     def run(x: np.ndarray) -> dict[str, np.ndarray]:

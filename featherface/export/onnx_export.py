@@ -20,7 +20,9 @@ import torch
 from torch import nn
 
 from featherface.errors import ConfigError
-from featherface.export.metadata import POSTPROCESS_OUTPUTS, RAW_OUTPUTS, build_metadata
+from featherface.export.metadata import POSTPROCESS_OUTPUTS, build_metadata
+from featherface.inference.backends.metadata import RAW_OUTPUTS
+from featherface.io.outputs import atomic_write_bytes
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 17
@@ -52,7 +54,8 @@ def check_postprocess_settings(score_threshold: Any, nms_threshold: Any, max_det
         raise ConfigError(f"max_detections must be a positive whole number, got {max_detections!r}")
 
 
-def _size_hw(input_size: int | Sequence[int]) -> tuple[int, int]:
+def export_size_hw(input_size: int | Sequence[int]) -> tuple[int, int]:
+    """``(height, width)`` of an export's example input: ``N`` or ``(H, W)``, multiples of 32 (>= 32)."""
     if isinstance(input_size, int):
         h = w = input_size
     else:
@@ -62,12 +65,6 @@ def _size_hw(input_size: int | Sequence[int]) -> tuple[int, int]:
     if h < 32 or w < 32 or h % 32 or w % 32:
         raise ConfigError(f"export input size must be multiples of 32 (>= 32), got {h}x{w}")
     return h, w
-
-
-def _atomic_bytes(data: bytes, path: Path) -> None:
-    from featherface.weights import atomic_write_bytes
-
-    atomic_write_bytes(data, path)
 
 
 def set_metadata(onnx_model: Any, props: dict[str, str]) -> None:
@@ -121,7 +118,7 @@ def export_onnx(
         check_postprocess_settings(score_threshold, nms_threshold, max_detections)
     if postprocess and exporter != "legacy":
         raise ConfigError("postprocess=True needs the legacy exporter (its NMS is a custom symbolic)")
-    h, w = _size_hw(input_size)
+    h, w = export_size_hw(input_size)
     path = Path(path)
     net = copy.deepcopy(model).cpu().eval()
     post_settings: dict[str, Any] | None = None
@@ -172,7 +169,7 @@ def export_onnx(
     set_metadata(onnx_model, build_metadata(net, postprocess=post_settings, weights=weights, trained=trained))
     if check:
         onnx.checker.check_model(onnx_model, full_check=True)
-    _atomic_bytes(onnx_model.SerializeToString(), path)
+    atomic_write_bytes(onnx_model.SerializeToString(), path)
     return path
 
 

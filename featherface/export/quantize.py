@@ -18,12 +18,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-import cv2
 import numpy as np
 
 from featherface.errors import ConfigError, FeatherFaceError
+from featherface.inference.backends.metadata import FORMAT_TAG, parse_metadata
+from featherface.io.images import IMAGE_EXTENSIONS, expand_inputs, is_image_path, load_image, resize_longer_side
+from featherface.io.outputs import atomic_write_bytes
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 EXCLUDE_GROUPS = ("head_outputs", "heads", "attention", "first_conv")
 CALIBRATION_ENV = "FEATHERFACE_CALIBRATION"
 #: Operator types quantized by default: convolutions only (they hold ~all FLOPs and weights).
@@ -46,12 +47,10 @@ def default_calibration_dir() -> Path | None:
 
 
 def preprocess_image(image: np.ndarray, input_size: int, mean: Sequence[float]) -> np.ndarray:
-    """HxWx3 uint8 BGR -> (1, 3, S, S) float32 with S = ``input_size`` rounded up to 32 (detector rules)."""
-    h, w = image.shape[:2]
-    s = input_size / max(h, w)
-    nh, nw = max(1, round(h * s)), max(1, round(w * s))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    image = cv2.resize(image, (nw, nh), interpolation=interp)
+    """HxWx3 uint8 BGR -> (1, 3, S, S) float32 with S = ``input_size`` rounded up to 32 (detector rules:
+    longer side scaled to ``input_size``, padded bottom/right with the mean colour)."""
+    image, _ = resize_longer_side(image, input_size)
+    nh, nw = image.shape[:2]
     side = -(-input_size // 32) * 32
     out = np.zeros((1, 3, side, side), dtype=np.float32)
     out[0, :, :nh, :nw] = (image.astype(np.float32) - np.asarray(mean, dtype=np.float32)).transpose(2, 0, 1)
@@ -71,15 +70,13 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     d = Path(folder)
     if not d.is_dir():
         raise ConfigError(f"{d}: calibration folder not found")
-    files = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    files = [p for p in expand_inputs([d], recursive=False) if is_image_path(p)]
     if not files:
-        raise ConfigError(f"{d}: no images ({', '.join(IMAGE_EXTS)}) for calibration")
+        raise ConfigError(f"{d}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) for calibration")
     return files
 
 
 def _load_all(images: str | os.PathLike | Iterable[Any]) -> list[np.ndarray]:
-    from featherface.inference.image_io import load_image
-
     if isinstance(images, (str, os.PathLike)):
         if str(images) == "synthetic":
             return synthetic_calibration_images()
@@ -181,14 +178,13 @@ def quantize_onnx_int8(
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from featherface.export.metadata import parse_metadata
-    from featherface.export.onnx_export import _atomic_bytes, set_metadata
+    from featherface.export.onnx_export import set_metadata
 
     fp32_path = Path(fp32_path)
     src = onnx.load(str(fp32_path))
     props = {p.key: p.value for p in src.metadata_props}
     meta = parse_metadata(props)
-    if meta.get("featherface.format") != "featherface-onnx":
+    if meta.get("featherface.format") != FORMAT_TAG:
         raise ConfigError(f"{fp32_path}: not a FeatherFace ONNX export")
     if meta.get("postprocess") not in (None, "none"):
         raise ConfigError(f"{fp32_path}: quantize the raw-output export (without --postprocess)")
@@ -247,7 +243,7 @@ def quantize_onnx_int8(
     set_metadata(q, props)
     q.doc_string = (src.doc_string + " INT8 (QDQ) quantized.").strip()
     onnx.checker.check_model(q)
-    _atomic_bytes(q.SerializeToString(), out_path)
+    atomic_write_bytes(q.SerializeToString(), out_path)
     return out_path
 
 

@@ -23,8 +23,10 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from featherface.export.metadata import RAW_OUTPUTS, build_metadata, parse_metadata
-from featherface.export.onnx_export import _size_hw
+from featherface.export.metadata import build_metadata
+from featherface.export.onnx_export import export_size_hw
+from featherface.inference.backends.metadata import RAW_OUTPUTS, parse_metadata
+from featherface.io.outputs import atomic_output
 
 EXTRA_FILE = "featherface.json"
 
@@ -56,7 +58,7 @@ def export_torchscript(
     faster per call in libtorch, but the file can no longer be fine-tuned and the export and first
     call take seconds longer.
     """
-    h, w = _size_hw(input_size)
+    h, w = export_size_hw(input_size)
     net = copy.deepcopy(model).cpu().eval()
     wrapped = _TupleOutputs(net).eval()
     example = torch.zeros(2, 3, h, w)
@@ -67,12 +69,9 @@ def export_torchscript(
         traced = torch.jit.trace(wrapped, (example,), check_trace=False)
     traced = torch.jit.freeze(traced.eval()) if freeze else traced
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with warnings.catch_warnings():
+    with atomic_output(path) as tmp, warnings.catch_warnings():  # complete or absent, ordinary permissions
         warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.9 deprecates TorchScript; it still works
         torch.jit.save(traced, str(tmp), _extra_files={EXTRA_FILE: json.dumps(meta)})
-    os.replace(tmp, path)
     return path
 
 

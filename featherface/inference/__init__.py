@@ -1,7 +1,12 @@
-"""Inference: image loading, pre/post-processing and the :class:`FaceDetector` API."""
+"""Inference: pre/post-processing, the backends (:mod:`.backends`) and the :class:`FaceDetector` API (``load_image`` is re-exported
+from its home, :mod:`featherface.io.images`)."""
 
+from featherface.inference.backends import OnnxRuntimeBackend, make_session, model_for_onnx, optimize_for_inference
 from featherface.inference.detector import FaceDetector
-from featherface.inference.image_io import load_image
 from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
+from featherface.io.images import load_image
 
-__all__ = ["FaceDetector", "PostprocessConfig", "decode_outputs", "load_image", "select_detections"]
+__all__ = [
+    "FaceDetector", "OnnxRuntimeBackend", "PostprocessConfig", "decode_outputs", "load_image", "make_session",
+    "model_for_onnx", "optimize_for_inference", "select_detections",
+]

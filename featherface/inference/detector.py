@@ -18,15 +18,15 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from featherface.errors import ConfigError, ImageError, WeightsError
-from featherface.inference.image_io import describe, load_image
+from featherface.inference.backends import OnnxRuntimeBackend, TorchBackend
 from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
-from featherface.models.featherface import FeatherFace, FeatherFaceConfig
+from featherface.io.images import describe, load_image, resize_by
+from featherface.models.featherface import FeatherFaceConfig
 from featherface.ops.anchors import PriorBox
 from featherface.types import Face
 
@@ -63,32 +63,6 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     from featherface.device import resolve_device
 
     return resolve_device(device)
-
-
-class TorchBackend:
-    """Runs the network with PyTorch (eager).
-
-    FeatherFace networks run as an optimised copy (BatchNorm folded into the convs, channels-last
-    memory layout; same outputs to ~1e-5, 1.5-1.9x faster on CPU — see
-    :mod:`featherface.export.optimize`); other modules (e.g. test stubs) run as given.
-    """
-
-    name = "torch"
-
-    def __init__(self, model: nn.Module, device: torch.device, optimize: bool = True):
-        model = model.to(device).eval()
-        if optimize and isinstance(model, FeatherFace):
-            from featherface.export.optimize import optimize_for_inference
-
-            model = optimize_for_inference(model)
-        self.model = model
-        self.device = device
-
-    @torch.inference_mode()
-    def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
-        x = torch.from_numpy(batch).to(self.device)
-        out = self.model(x)
-        return {k: out[k].float().cpu() for k in ("bbox", "cls", "ldm")}
 
 
 class FaceDetector:
@@ -175,8 +149,6 @@ class FaceDetector:
         if backend == "torch":
             self.backend: Any = TorchBackend(net, self.device, optimize=optimize)
         elif backend == "onnxruntime":
-            from featherface.export.onnx_backend import OnnxRuntimeBackend
-
             self.backend = OnnxRuntimeBackend.for_model(net, onnx_path, intra_op_threads=threads)
         else:
             raise ConfigError(f"unknown backend {backend!r}; use 'torch' or 'onnxruntime'")
@@ -201,11 +173,7 @@ class FaceDetector:
     def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         h, w = image.shape[:2]
         s = self._scale_for(h, w)
-        if s != 1.0:
-            nh, nw = max(1, round(h * s)), max(1, round(w * s))
-            interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-            image = cv2.resize(image, (nw, nh), interpolation=interp)
-        return image, s
+        return resize_by(image, s), s
 
     def _to_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Pad (mean colour) to a common multiple-of-32 canvas; BGR minus mean, NCHW float32."""

@@ -2,13 +2,15 @@
 
 Greedy NMS keeps box ``i`` iff no *kept* higher-scoring box overlaps it by more than the
 threshold. Only kept boxes are ever compared with the rest (one vector operation each), so the
-cost grows with (kept x candidates) instead of candidates squared.
+cost grows with (kept x candidates) instead of candidates squared. :func:`nms_numpy` is the same
+on numpy arrays (the peer detectors' decoders, the evaluation's flip-test merge).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """Indices (into ``boxes``, x1y1x2y2) kept by greedy NMS, highest score first (ties: lower index first).
@@ -43,6 +45,15 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
         iou = np.where(union > 0, inter / np.maximum(union, tiny), zero)
         idx = rest[~(iou > thr)]
     return order[torch.as_tensor(keep, dtype=torch.long, device=order.device)]
+
+
+def nms_numpy(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int | None = None) -> np.ndarray:
+    """:func:`nms` on numpy arrays (boxes x1y1x2y2, any shape reshaped to ``(N, 4)``; in float64):
+    int64 indices kept, best score first, at most ``top_k`` of them (``None``: all)."""
+    b = torch.as_tensor(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
+    sc = torch.as_tensor(np.asarray(scores, dtype=np.float64).reshape(-1))
+    keep = nms(b, sc, iou_threshold).numpy().astype(np.int64)
+    return keep if top_k is None else keep[:top_k]
 
 
 def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, iou_threshold: float) -> torch.Tensor:

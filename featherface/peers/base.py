@@ -1,4 +1,7 @@
-"""Plumbing shared by the peer adapters: where peer model files live, errors, resizing, NMS.
+"""Plumbing shared by the peer adapters: where peer model files live, errors, onnxruntime sessions.
+
+Image reading, resizing, letterboxing and muting OpenCV's log lines live in
+:mod:`featherface.io.images`.
 
 Peer model files (other projects' released detectors) are never part of this repository; they
 are read by path. The default folder is ``../shared/peers`` beside the repository root, or the
@@ -7,15 +10,14 @@ folder named by the ``FEATHERFACE_PEERS_DIR`` environment variable.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
-import cv2
 import numpy as np
 
 from featherface.errors import ConfigError, FeatherFaceError
+from featherface.inference.backends import import_onnxruntime, make_session
 from featherface.types import Face
 
 PEERS_ENV = "FEATHERFACE_PEERS_DIR"
@@ -65,47 +67,6 @@ def check_input_size(input_size: int | None, minimum: int = 32) -> int | None:
     return int(input_size)
 
 
-def resize_longer_side(image: np.ndarray, input_size: int | None) -> tuple[np.ndarray, float]:
-    """Scale so that the longer side is ``input_size`` (no-op for ``None``); returns (image, scale)."""
-    if input_size is None:
-        return image, 1.0
-    h, w = image.shape[:2]
-    s = input_size / max(h, w)
-    if abs(s - 1.0) < 1e-9:
-        return image, 1.0
-    nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    return cv2.resize(image, (nw, nh), interpolation=interp), s
-
-
-def letterbox(image: np.ndarray, width: int, height: int) -> tuple[np.ndarray, float]:
-    """Fit ``image`` inside ``width x height`` keeping its aspect ratio, pad bottom/right with black.
-
-    Returns the canvas and the scale; a point ``p`` of the canvas is ``p / scale`` in the original.
-    """
-    h, w = image.shape[:2]
-    s = min(width / w, height / h)
-    nw, nh = min(width, max(1, round(w * s))), min(height, max(1, round(h * s)))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (nw, nh), interpolation=interp) if (nw, nh) != (w, h) else image
-    canvas = np.zeros((height, width, 3), dtype=np.uint8)
-    canvas[:nh, :nw] = resized
-    return canvas, s
-
-
-def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int | None = None) -> np.ndarray:
-    """Greedy (hard) NMS on numpy arrays via :func:`featherface.ops.nms`; indices kept, best score
-    first, at most ``top_k`` of them."""
-    import torch
-
-    from featherface.ops.nms import nms
-
-    b = torch.as_tensor(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
-    sc = torch.as_tensor(np.asarray(scores, dtype=np.float64).reshape(-1))
-    keep = nms(b, sc, iou_threshold).numpy().astype(np.int64)
-    return keep if top_k is None else keep[:top_k]
-
-
 def faces_from_rows(
     boxes_xyxy: np.ndarray,
     scores: np.ndarray,
@@ -124,46 +85,17 @@ def faces_from_rows(
     return [Face.from_arrays(boxes[i], float(scores[i]), None if lms is None else lms[i]) for i in order]
 
 
-@contextlib.contextmanager
-def quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's INFO/WARN log lines (e.g. the DNN engine's target notice) for a block."""
-    log = getattr(getattr(cv2, "utils", None), "logging", None)
-    if log is None:
-        yield
-        return
-    old = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_ERROR)
-    try:
-        yield
-    finally:
-        log.setLogLevel(old)
-
-
 def onnxruntime_session(path: Path, threads: int | None = None) -> Any:
-    """A CPU onnxruntime session with its log noise turned down; clear error when ORT is absent."""
+    """:func:`~featherface.inference.backends.make_session` for a peer's model file; a missing
+    onnxruntime or an unreadable file is a :class:`PeerUnavailableError` (the peer is skipped)."""
     try:
-        import onnxruntime as ort
-    except ImportError:
-        raise PeerUnavailableError(
-            "onnxruntime is not installed (pip install 'featherface[onnx]'); it is needed for UltraFace"
-        ) from None
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3  # errors only: the UltraFace files trigger one warning per initializer
-    if threads:
-        opts.intra_op_num_threads = int(threads)
-        opts.inter_op_num_threads = 1
+        import_onnxruntime()
+    except FeatherFaceError as exc:
+        raise PeerUnavailableError(f"{exc}; it is needed for UltraFace") from None
     try:
-        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own exception types for bad files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PeerUnavailableError(f"{path}: onnxruntime cannot load this model: {first}") from None
-
-
-def as_bgr(image: Any) -> np.ndarray:
-    """Any input the package accepts (path, bytes, array, PIL) as HxWx3 uint8 BGR."""
-    from featherface.inference.image_io import load_image
-
-    return load_image(image)
+        return make_session(path, threads or None)
+    except ConfigError as exc:
+        raise PeerUnavailableError(str(exc)) from None
 
 
 def shape_hint(shape: Sequence[Any]) -> tuple[int | None, ...]:

@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 
 from featherface.errors import ConfigError
+from featherface.io.images import load_image
+from featherface.ops.nms import nms_numpy
 from featherface.peers.base import (
     PeerUnavailableError,
-    as_bgr,
     check_threshold,
     faces_from_rows,
-    nms_xyxy,
     onnxruntime_session,
     resolve_model_file,
     shape_hint,
@@ -206,7 +206,7 @@ class UltraFaceDetector:
 
     def detect(self, image: Any) -> list[Face]:
         """Faces in one image (path or HxWx3 BGR array), original pixels, best first; no landmarks."""
-        img = as_bgr(image)
+        img = load_image(image)
         h, w = img.shape[:2]
         scores, boxes = self.raw_outputs(img)
         prob = _face_probability(scores)
@@ -225,7 +225,7 @@ class UltraFaceDetector:
         if self.priors is not None:
             sel = decode_ultraface(sel, self.priors[keep])
         px = sel * np.array([w, h, w, h], dtype=np.float64)
-        k = nms_xyxy(px, prob[keep], self.nms_threshold, self.top_k)
+        k = nms_numpy(px, prob[keep], self.nms_threshold, self.top_k)
         return faces_from_rows(px[k], prob[keep][k], None, w, h)
 
     def __repr__(self) -> str:

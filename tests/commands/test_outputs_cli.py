@@ -1,4 +1,4 @@
-"""Every verb's output options go through featherface.outputs before the work starts; detect keeps
+"""Every verb's output options go through featherface.io.outputs before the work starts; detect keeps
 its results on a late failure (issue 14, items 3 and 4)."""
 
 from __future__ import annotations

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from featherface.data.dataset import FaceDataset, collate_faces, read_image
+from featherface.data.dataset import FaceDataset, collate_faces
 from featherface.data.labels import ImageAnnotation, load_annotations
 from featherface.data.synthetic import make_synthetic_dataset, render_synthetic_image
 from featherface.data.transforms import EvalTransform, TrainTransform
 from featherface.errors import ImageError
+from featherface.io.images import expand_inputs, read_image
 
 SIZE = 96
 
@@ -221,8 +222,6 @@ def test_decompression_bomb_in_a_label_file_is_refused_from_its_header(tmp_path:
 
 def test_special_files_in_a_folder_are_skipped_with_a_warning(tmp_path: Path) -> None:
     import os
-
-    from featherface.inference.image_io import expand_inputs
 
     root = _label_dir(tmp_path)
     (root / "images" / "gone.jpg").symlink_to(root / "nowhere.jpg")

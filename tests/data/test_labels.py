@@ -198,6 +198,14 @@ BAD_CASES = [
     ("wider", "a.jpg\n1\n1 1 -5 5 0 0 0 0 0 0\n", 3, "negative"),
     ("wider", "a.jpg\n1\n1 1 5 nan 0 0 0 0 0 0\n", 3, "NaN"),
     ("wider", "a.jpg\n", 1, "face-count"),
+    # numbers Python's float() takes but no label file writes
+    ("retinaface", "# a.jpg\n1_000 2 3 4\n", 2, "non-numeric"),
+    ("retinaface", "# a.jpg\n1 2 Infinity 4\n", 2, "infinite"),
+    ("retinaface", "# a.jpg\n1 2 1e999 4\n", 2, "infinite"),
+    # coordinates no image can have (would train on as huge losses)
+    ("retinaface", "# a.jpg\n1 2 1e12 4\n", 2, "out of range"),
+    ("labelv2", "# a.jpg 10 10\n1 1 5 5 1e30 1 1 1 1 1 1 1 1 1\n", 2, "out of range"),
+    ("wider", "a.jpg\n1\n1 1 5 5e7 0 0 0 0 0 0\n", 3, "out of range"),
 ]
 
 
@@ -209,6 +217,19 @@ def test_malformed_lines_name_file_and_line(tmp_path: Path, layout: str, text: s
     msg = str(info.value)
     assert msg.startswith(f"{p}:{line}:"), msg
     assert cause.lower() in msg.lower(), msg
+
+
+@pytest.mark.parametrize("layout,text", [
+    ("retinaface", "# a.jpg\n1 2 3 4\n# b.jpg\n5 5 5 5\n# ./a.jpg\n7 7 7 7\n"),
+    ("wider", "a.jpg\n1\n1 2 3 4 0 0 0 0 0 0\nb.jpg\n1\n5 5 5 5 0 0 0 0 0 0\na.jpg\n1\n7 7 7 7 0 0 0 0 0 0\n"),
+])
+def test_repeated_image_entries_merged_with_a_warning(tmp_path: Path, layout: str, text: str) -> None:
+    p = _write(tmp_path, text)
+    with pytest.warns(UserWarning, match=r"1 repeated image entry \(first: (\./)?a\.jpg\)"):
+        anns = load_annotations(p, layout=layout)
+    assert [a.path for a in anns] == ["a.jpg", "b.jpg"]
+    np.testing.assert_allclose(anns[0].boxes, [[1, 2, 4, 6], [7, 7, 14, 14]])
+    assert anns[0].landmarks.shape == (2, 5, 2) and anns[0].has_landmarks.shape == (2,)
 
 
 def test_negative_size_lenient_mode(tmp_path: Path) -> None:

@@ -139,23 +139,6 @@ def test_images_mode_runs_detector_saves_and_flip_merges(tmp_path, gt_dir, fake_
     assert images.is_dir()
 
 
-def test_nms_and_flip_test_helpers():
-    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], float)
-    assert cmd.nms(boxes, np.array([0.5, 0.9, 0.7]), 0.4).tolist() == [1, 2]
-    assert cmd.nms(np.zeros((0, 4)), np.zeros(0), 0.4).tolist() == []
-
-    class OneFace:
-        def detect(self, image):
-            if image[0, -1, 0] == 7:  # mirrored: the face is on the other side
-                return [Face(box=(90.0, 10.0, 100.0, 30.0), score=0.6)]
-            return [Face(box=(0.0, 10.0, 10.0, 30.0), score=0.8)]
-
-    img = np.zeros((50, 100, 3), np.uint8)
-    img[0, 0, 0] = 7
-    merged = cmd.flip_test(OneFace(), img, 0.4)
-    np.testing.assert_allclose(merged, [[0, 10, 10, 20, 0.8]])
-
-
 def test_limit_and_bad_limit(tmp_path, gt_dir, capsys):
     pred = tmp_path / "pred"
     write_predictions(pred, "0--Parade", "0_Parade_1", np.array(BOXES, float), [0.9, 0.8, 0.7])

@@ -10,12 +10,12 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from featherface.export.compare import compare_sessions, ort_runner  # noqa: E402
-from featherface.export.metadata import read_onnx_metadata  # noqa: E402
 from featherface.export.quantize import (  # noqa: E402
     ImageCalibrationReader,
     quantize_onnx_int8,
     synthetic_calibration_images,
 )
+from featherface.inference.backends.metadata import read_onnx_metadata  # noqa: E402
 
 
 def test_int8_runs_and_stays_close(tmp_path, v2_model, v2_onnx):

@@ -12,7 +12,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from featherface.errors import ConfigError  # noqa: E402
-from featherface.export.metadata import read_onnx_metadata  # noqa: E402
+from featherface.inference.backends.metadata import read_onnx_metadata  # noqa: E402
 from featherface.ops.anchors import num_priors  # noqa: E402
 
 TOL = 1e-4

@@ -16,9 +16,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from featherface import FaceDetector  # noqa: E402
 from featherface.errors import ConfigError  # noqa: E402
-from featherface.export.metadata import read_onnx_metadata  # noqa: E402
-from featherface.export.onnx_backend import OnnxRuntimeBackend, model_for_onnx  # noqa: E402
 from featherface.export.onnx_export import export_onnx, set_metadata  # noqa: E402
+from featherface.inference.backends import OnnxRuntimeBackend, model_for_onnx, read_onnx_metadata  # noqa: E402
 from featherface.models.fpn import FPN  # noqa: E402
 from featherface.ops.anchors import num_priors  # noqa: E402
 from tests.models.retinaface_release import write_release_file  # noqa: E402

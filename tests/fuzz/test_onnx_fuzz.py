@@ -18,7 +18,7 @@ from featherface.fuzz import CaseTimeout, Outcome, image_cases, judge, must_name
 
 pytest.importorskip("onnxruntime")
 try:
-    import featherface.export.onnx_backend  # noqa: F401
+    import featherface.inference.backends.onnxruntime_backend  # noqa: F401
 except ImportError as exc:  # pragma: no cover - the backend module is optional
     pytest.skip(f"onnx backend not importable: {exc}", allow_module_level=True)
 

@@ -4,6 +4,7 @@ import torch
 
 from featherface import FaceDetector, Face
 from featherface.errors import ConfigError, ImageError, WeightsError
+from featherface.io.images import load_image
 from tests.inference.stub import PlantedFacesModel
 
 BOXES = np.array([[40, 30, 104, 110], [150, 60, 190, 108]], dtype=np.float32)
@@ -80,8 +81,6 @@ def test_accepts_gray_rgba_pil_and_rgb_flag():
 
 def test_exif_rotation_is_applied(tmp_path):
     from PIL import Image
-
-    from featherface.inference.image_io import load_image
 
     arr = np.zeros((40, 80, 3), np.uint8)
     arr[:, :10] = 255  # bright stripe on the left

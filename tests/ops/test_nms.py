@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from featherface.ops.nms import batched_nms, nms
+from featherface.ops.nms import batched_nms, nms, nms_numpy
 
 
 def brute_force_nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> list[int]:
@@ -45,3 +45,14 @@ def test_nms_empty_and_batched_groups_independent():
     groups = torch.tensor([0, 1, 0])
     kept = sorted(batched_nms(boxes, scores, groups, 0.5).tolist())
     assert kept == [0, 1]  # identical boxes in different images both survive
+
+
+def test_nms_numpy():
+    """The numpy variant (peer decoders, flip-test merge): int64 indices, best first, optional top_k."""
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], float)
+    assert nms_numpy(boxes, np.array([0.5, 0.9, 0.7]), 0.3).tolist() == [1, 2]
+    assert nms_numpy(boxes, np.array([0.5, 0.9, 0.7]), 0.3, top_k=1).tolist() == [1]
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], float)
+    assert nms_numpy(boxes, np.array([0.5, 0.9, 0.7]), 0.4).tolist() == [1, 2]
+    assert nms_numpy(np.zeros((0, 4)), np.zeros(0), 0.4).tolist() == []
+    assert nms_numpy(boxes, np.array([0.5, 0.9, 0.7]), 0.4).dtype == np.int64

@@ -11,7 +11,7 @@ import pytest
 
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.peers import PEERS_ENV, PeerUnavailableError, build_peer, parse_spec, peer_status, peers_dir
-from featherface.peers.base import faces_from_rows, letterbox, nms_xyxy, resize_longer_side
+from featherface.peers.base import faces_from_rows
 from featherface.peers.haar import HaarCascadeDetector
 from featherface.peers.ultraface import (
     UltraFaceDetector,
@@ -307,15 +307,8 @@ def test_peers_dir_env_and_missing_files(monkeypatch, tmp_path):
     assert peers_dir().parts[-2:] == ("shared", "peers")
 
 
-def test_nms_and_resizing_helpers():
-    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], float)
-    assert nms_xyxy(boxes, np.array([0.5, 0.9, 0.7]), 0.3).tolist() == [1, 2]
-    assert nms_xyxy(boxes, np.array([0.5, 0.9, 0.7]), 0.3, top_k=1).tolist() == [1]
-    canvas, s = letterbox(_image(50, 100), 64, 64)
-    assert canvas.shape == (64, 64, 3) and s == pytest.approx(0.64) and canvas[40:].max() == 0
-    small, s2 = resize_longer_side(_image(50, 100), 40)
-    assert small.shape == (20, 40, 3) and s2 == pytest.approx(0.4)
-    same, s3 = resize_longer_side(_image(5, 6), None)
-    assert s3 == 1.0 and same.shape == (5, 6, 3)
+def test_face_helpers():
+    # (the resizing helpers the adapters use, letterbox and resize_longer_side, are tested in tests/io;
+    # their NMS, featherface.ops.nms_numpy, in tests/ops/test_nms.py)
     faces = faces_from_rows(np.array([[5, 5, 4, 9], [0, 0, 3, 3]]), np.array([0.9, 0.1]), None, 10, 10)
     assert len(faces) == 1  # the empty box is dropped

@@ -1,4 +1,4 @@
-"""featherface.outputs: one way to open an output path (checked up front, written atomically)."""
+"""featherface.io.outputs: one way to open an output path (checked up front, written atomically)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from featherface.errors import OutputError
-from featherface.outputs import (
+from featherface.io.outputs import (
     InputSet,
     atomic_output,
     check_output_dir,

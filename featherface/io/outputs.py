@@ -16,8 +16,8 @@ read, so a bad path costs nothing and is one line naming the option and the path
 * a required format (``eval --plot``: ``.png``/``.pdf``/``.svg``...) is checked from the suffix.
 
 Writing then goes through :func:`write_text` / :func:`write_bytes` (temporary file in the same
-folder, fsync, rename: :func:`featherface.weights.atomic_write_bytes`) or, for tools that write a
-path themselves (matplotlib, ONNX export, OpenCV's video writer), :func:`atomic_output`. A reader, or a
+folder, fsync, rename: :func:`atomic_write_bytes`) or, for tools that write a path themselves
+(matplotlib, TorchScript export, OpenCV's video writer), :func:`atomic_output`. A reader, or a
 run killed mid-write, never sees a half-written file. Character devices and FIFOs named as an output
 (``--json /dev/stdout``) are written directly.
 """
@@ -34,7 +34,7 @@ from typing import Iterable, Iterator
 from featherface.errors import OutputError
 
 __all__ = ["InputSet", "check_output_file", "check_output_dir", "write_text", "write_bytes", "atomic_output",
-           "is_stream", "PLOT_SUFFIXES", "check_plot_output"]
+           "atomic_write_bytes", "file_mode_for", "is_stream", "PLOT_SUFFIXES", "check_plot_output"]
 
 # the formats matplotlib's Agg canvas writes, chosen by suffix
 PLOT_SUFFIXES = {".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps", ".ps"}
@@ -222,17 +222,41 @@ def check_output_dir(
     return p
 
 
-def _final_mode(p: Path) -> int:
-    """See :func:`featherface.weights.file_mode_for`."""
-    from featherface.weights import file_mode_for
+def file_mode_for(path: str | os.PathLike) -> int:
+    """The permissions a plain ``open(path, "w")`` would give: the existing file's, else
+    0666 & ~umask (``mkstemp`` creates 0600 files, which would make every output private)."""
+    try:
+        return stat.S_IMODE(Path(path).stat().st_mode)
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
 
-    return file_mode_for(p)
+
+def atomic_write_bytes(data: bytes | memoryview, path: str | os.PathLike) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: a reader (or a process
+    killed mid-write) never sees a half-written file. The file gets ordinary permissions."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = file_mode_for(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:
     """Write ``data`` atomically (or in place for a character device / FIFO); parents are created."""
-    from featherface.weights import atomic_write_bytes
-
     p = Path(path)
     if is_stream(p):
         with open(p, "wb") as f:
@@ -259,7 +283,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=f".tmp{p.suffix}", dir=p.parent)
     os.close(fd)
     tmp_p = Path(tmp)
-    mode = _final_mode(p)
+    mode = file_mode_for(p)
     try:
         yield tmp_p
         with contextlib.suppress(OSError):

@@ -13,7 +13,7 @@ the 1x1 convolutions. None of this needs an architecture change:
 
 :func:`optimize_for_inference` returns an optimised *copy*; the model (and its parameter count,
 state_dict and training behaviour) is untouched. Outputs agree with the original to float32
-rounding (max abs difference ~1e-5 on outputs of magnitude ~1-10; ``tests/export`` checks 1e-4).
+rounding (max abs difference ~1e-5 on outputs of magnitude ~1-10; ``tests/inference/backends`` checks 1e-4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The onnxruntime backend of FaceDetector: same faces as torch, metadata checks, on-the-fly export."""
+"""The onnxruntime backend of FaceDetector: same faces as torch, metadata checks, a model from the file alone.
+
+The on-the-fly export (no ``onnx_path``) is tested with its writer, in tests/export/test_export_cache.py."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ pytest.importorskip("onnxruntime")
 
 from featherface import FaceDetector  # noqa: E402
 from featherface.errors import ConfigError  # noqa: E402
-from featherface.export.onnx_backend import OnnxRuntimeBackend  # noqa: E402
 from featherface.export.onnx_export import export_onnx  # noqa: E402
+from featherface.inference.backends.onnxruntime_backend import OnnxRuntimeBackend, model_for_onnx  # noqa: E402
 
 
 def test_detector_onnxruntime_gives_same_faces(tmp_path, face_image, model_factory):
@@ -53,23 +55,7 @@ def test_backend_checks_metadata(tmp_path, v2_onnx, model_factory):
         OnnxRuntimeBackend(tmp_path / "junk.onnx")
 
 
-def test_on_the_fly_export_is_cached(tmp_path, monkeypatch, model_factory):
-    monkeypatch.setenv("FEATHERFACE_CACHE", str(tmp_path))
-    model = model_factory("featherface-v1")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the export matches the model: no weights warning
-        first = OnnxRuntimeBackend.for_model(model)
-    files = list((tmp_path / "onnx").glob("*.onnx"))
-    assert len(files) == 1 and first.path == files[0]
-    mtime = files[0].stat().st_mtime_ns
-    second = OnnxRuntimeBackend.for_model(model)
-    assert second.path == first.path and files[0].stat().st_mtime_ns == mtime
-    assert first.metadata["trained"] == "unknown"
-
-
 def test_detector_from_onnx_file_alone(v2_onnx, face_image):
-    from featherface.export.onnx_backend import model_for_onnx
-
     net = model_for_onnx(v2_onnx)
     assert net.name == "featherface-v2-ultra"
     with warnings.catch_warnings():

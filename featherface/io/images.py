@@ -7,6 +7,11 @@ expanded to three channels, 4-channel arrays lose their alpha, uint16 is scaled 
 arrays are taken as 0..1 when their maximum is <= 1 and as 0..255 otherwise. Empty, non-finite,
 and non-numeric inputs are refused rather than guessed at. Encoded files whose header declares more
 than :data:`MAX_DECODE_PIXELS` pixels are refused before decoding (decompression bombs).
+
+Also the one home of the other image jobs: :func:`encode_image`, :func:`quiet_opencv` (muting
+OpenCV's log lines), :func:`resize_by` / :func:`resize_longer_side` / :func:`letterbox` (the one
+resizing rule: INTER_AREA when shrinking, INTER_LINEAR otherwise), and :func:`expand_inputs`
+(folders -> their image and video files).
 """
 
 from __future__ import annotations
@@ -16,16 +21,22 @@ import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import cv2
 import numpy as np
 
 from featherface.errors import ConfigError, ImageError
-from featherface.inference.image_header import image_header_size
+from featherface.io.image_header import image_header_size
+from featherface.io.video import is_video_path
+
+__all__ = [
+    "IMAGE_EXTENSIONS", "MAX_DECODE_PIXELS", "array_to_bgr", "describe", "encode_image", "expand_inputs",
+    "is_image_path", "letterbox", "load_image", "max_decode_pixels", "quiet_opencv", "read_image", "resize_by",
+    "resize_longer_side",
+]
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".pgm", ".ppm", ".pbm"}
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
 # Refuse, before decoding, files whose header declares more pixels than this: decoding needs about
 # 6 bytes per pixel at peak (a 12000x12000 JPEG: 0.9 GB), and a 1 MB PNG can declare 20000x20000
@@ -59,31 +70,38 @@ def describe(src: Any) -> str:
 
 
 _quiet_lock = threading.Lock()
-_quiet_depth = 0
+_quiet_levels: list[int] = []  # the level each running quiet_opencv() block asked for
 _saved_level: int | None = None
 
 
 @contextmanager
-def _opencv_quiet() -> Iterator[None]:
-    """Silence OpenCV's own logging while decoding: a damaged file otherwise prints several
-    ``[ERROR:0@...]`` lines to stderr before we raise our one-line :class:`ImageError`.
-    Nesting- and thread-safe (the level is restored when the last decoder finishes)."""
-    global _quiet_depth, _saved_level
+def quiet_opencv(keep_errors: bool = False) -> Iterator[None]:
+    """Silence OpenCV's own log lines for a block.
+
+    By default all of them (decoding, encoding: a damaged file otherwise prints several
+    ``[ERROR:0@...]`` lines to stderr before we raise our one-line :class:`ImageError`); with
+    ``keep_errors`` only the INFO/WARNING ones (a peer model's DNN-engine notices). Nesting- and
+    thread-safe: while blocks overlap the quietest level asked for (or the caller's own, if
+    quieter) is in force, and the caller's level is restored when the last block ends."""
+    global _saved_level
     log = getattr(getattr(cv2, "utils", None), "logging", None)
     if log is None or not hasattr(log, "setLogLevel"):  # pragma: no cover - very old OpenCV
         yield
         return
+    level = log.LOG_LEVEL_ERROR if keep_errors else log.LOG_LEVEL_SILENT
     with _quiet_lock:
-        if _quiet_depth == 0:
+        if not _quiet_levels:
             _saved_level = log.getLogLevel()
-            log.setLogLevel(log.LOG_LEVEL_SILENT)
-        _quiet_depth += 1
+        _quiet_levels.append(level)
+        log.setLogLevel(min(min(_quiet_levels), _saved_level))  # lower is quieter
     try:
         yield
     finally:
         with _quiet_lock:
-            _quiet_depth -= 1
-            if _quiet_depth == 0 and _saved_level is not None:
+            _quiet_levels.remove(level)
+            if _quiet_levels:
+                log.setLogLevel(min(min(_quiet_levels), _saved_level))
+            elif _saved_level is not None:
                 log.setLogLevel(_saved_level)
 
 
@@ -99,7 +117,7 @@ def _decode(buf: np.ndarray, name: str) -> np.ndarray:
             "or raise FEATHERFACE_MAX_IMAGE_PIXELS"
         )
     try:
-        with _opencv_quiet():
+        with quiet_opencv():
             img = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # applies EXIF orientation, 16-bit -> 8-bit, drops alpha
     except cv2.error as exc:
         raise ImageError(f"{name}: cannot decode image ({str(exc).strip().splitlines()[-1]})") from None
@@ -193,12 +211,61 @@ def load_image(src: Any, rgb: bool = False) -> np.ndarray:
     raise ImageError(f"unsupported input type {type(src).__name__}: pass a path, bytes, numpy array or PIL image")
 
 
+def encode_image(image: np.ndarray, suffix: str = ".jpg", params: Sequence[int] = ()) -> bytes:
+    """``image`` encoded in the format ``suffix`` names (OpenCV's log lines muted); raises
+    :class:`ImageError` with OpenCV's reason when it cannot be encoded."""
+    try:
+        with quiet_opencv():  # no "[ERROR:0@...] imencode" lines next to our one-line message
+            ok, buf = cv2.imencode(suffix, image, list(params))
+    except cv2.error as exc:
+        raise ImageError(str(exc).strip().splitlines()[-1] if str(exc).strip() else "cv2.error") from None
+    if not ok:
+        raise ImageError(f"OpenCV cannot encode {suffix}")
+    return buf.tobytes()
+
+
+# ------------------------------------------------------------------ resizing
+
+
+def resize_by(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image`` scaled by ``scale``: sides ``max(1, round(side * scale))``, INTER_AREA when
+    shrinking, INTER_LINEAR otherwise; ``image`` itself when the size does not change."""
+    h, w = image.shape[:2]
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    if (nw, nh) == (w, h):
+        return image
+    return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def resize_longer_side(image: np.ndarray, input_size: int | None) -> tuple[np.ndarray, float]:
+    """Scale so that the longer side is ``input_size`` (no-op for ``None``); returns (image, scale)."""
+    if input_size is None:
+        return image, 1.0
+    h, w = image.shape[:2]
+    s = input_size / max(h, w)
+    if abs(s - 1.0) < 1e-9:
+        return image, 1.0
+    return resize_by(image, s), s
+
+
+def letterbox(image: np.ndarray, width: int, height: int | None = None) -> tuple[np.ndarray, float]:
+    """Fit ``image`` inside ``width x height`` (default square) keeping its aspect ratio, pad
+    bottom/right with black: returns the uint8 canvas and the scale; a point ``p`` of the canvas
+    is ``p / scale`` in the original."""
+    height = width if height is None else height
+    h, w = image.shape[:2]
+    s = min(width / w, height / h)
+    resized = resize_by(image, s)[:height, :width]  # rounding never overshoots; kept as a guard
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    canvas[: resized.shape[0], : resized.shape[1]] = resized
+    return canvas, s
+
+
+# ------------------------------------------------------------------ sources
+
+
 def is_image_path(p: Path) -> bool:
     return p.suffix.lower() in IMAGE_EXTENSIONS
-
-
-def is_video_path(p: Path) -> bool:
-    return p.suffix.lower() in VIDEO_EXTENSIONS
 
 
 def expand_inputs(paths: list[str | os.PathLike], recursive: bool = True) -> list[Path]:

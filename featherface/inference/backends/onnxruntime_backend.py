@@ -1,65 +1,69 @@
-"""onnxruntime backend of :class:`~featherface.inference.FaceDetector`.
+"""onnxruntime: the one place that opens an ONNX session, and the backend of :class:`~featherface.inference.FaceDetector`.
 
-``FaceDetector(..., backend="onnxruntime", onnx_path=...)`` builds one with
-:meth:`OnnxRuntimeBackend.for_model`. The backend is a callable from a float32 NCHW numpy batch
+:func:`make_session` builds every ``onnxruntime.InferenceSession`` of the package (the detector
+backend, the peer detectors, the export checks, the benchmark): CPU provider, all graph
+optimisations, log noise turned down, intra-op threads from the argument or
+``$FEATHERFACE_ORT_THREADS``, and a one-line error when onnxruntime is missing or cannot read the
+file.
+
+``FaceDetector(..., backend="onnxruntime", onnx_path=...)`` builds an :class:`OnnxRuntimeBackend`
+with :meth:`OnnxRuntimeBackend.for_model`. The backend is a callable from a float32 NCHW numpy batch
 (already BGR-minus-mean and padded, as the detector prepares it) to the raw ``bbox``/``cls``/``ldm``
 tensors, so decoding and NMS stay shared with the torch backend and both give the same faces.
 
 Safety: the ONNX file's metadata must say it is a FeatherFace export of the same architecture and
 input normalisation as the detector's model (otherwise the priors or the mean would be wrong and the
 faces silently garbage); different weights only warn. Without ``onnx_path`` the model is exported
-once to a cache file keyed by its config and weights hash (``$FEATHERFACE_CACHE`` or
-``~/.cache/featherface/onnx``; a temporary folder if that is not writable).
+once to a cache file by the exporter installed with :func:`set_onnx_exporter`: writing ONNX files is
+the job of the ``export`` package, which inference does not import, so the package root installs
+its ``cached_export`` (``export/cache.py``: keyed by config and weights hash, in
+``$FEATHERFACE_CACHE`` or ``~/.cache/featherface/onnx``).
+
+onnxruntime itself is imported inside the functions (an optional extra: ``import featherface``
+must work without it).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from featherface.errors import ConfigError, FeatherFaceError
-from featherface.export.metadata import RAW_OUTPUTS, check_compatible, parse_metadata
+from featherface.inference.backends.metadata import (
+    FORMAT_TAG,
+    RAW_OUTPUTS,
+    check_compatible,
+    parse_metadata,
+    read_onnx_metadata,
+)
+from featherface.models.featherface import FeatherFace, FeatherFaceConfig
 
 THREADS_ENV = "FEATHERFACE_ORT_THREADS"
+CPU_PROVIDERS = ("CPUExecutionProvider",)
+
+#: ``model -> Path`` of a raw-output ONNX file of ``model``, for a backend built without ``onnx_path``
+_onnx_exporter: Callable[[nn.Module], Path] | None = None
 
 
-def _import_ort() -> Any:
+def import_onnxruntime() -> Any:
+    """The ``onnxruntime`` module, or a one-line :class:`FeatherFaceError` naming the extra to install."""
     try:
-        import onnxruntime as ort
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise FeatherFaceError("the onnxruntime backend needs onnxruntime: pip install 'featherface[onnx]'") from exc
+        import onnxruntime as ort  # optional extra: imported on use, never by `import featherface`
+    except ImportError as exc:
+        raise FeatherFaceError("this needs onnxruntime, which is not installed: pip install 'featherface[onnx]' "
+                               "(or pip install onnxruntime)") from exc
     return ort
-
-
-def cache_dir() -> Path:
-    """Where exports made on the fly are kept (created on demand)."""
-    env = os.environ.get("FEATHERFACE_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "featherface"
-    d = base / "onnx"
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        probe = d / f".probe-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-        return d
-    except OSError:
-        d = Path(tempfile.gettempdir()) / "featherface-onnx"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
 
 
 def session_options(intra_op_threads: int | None = None, inter_op_threads: int | None = 1) -> Any:
     """ORT session options: ``intra_op_threads`` (``None``: ``$FEATHERFACE_ORT_THREADS`` or ORT's default)."""
-    ort = _import_ort()
+    ort = import_onnxruntime()
     so = ort.SessionOptions()
     if intra_op_threads is None and os.environ.get(THREADS_ENV):
         intra_op_threads = int(os.environ[THREADS_ENV])
@@ -70,8 +74,45 @@ def session_options(intra_op_threads: int | None = None, inter_op_threads: int |
     if inter_op_threads is not None:
         so.inter_op_num_threads = int(inter_op_threads)
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
+    so.log_severity_level = 3  # errors only: e.g. UltraFace files warn once per initializer
     return so
+
+
+def make_session(
+    model: str | os.PathLike | bytes,
+    threads: int | None = None,
+    *,
+    inter_op_threads: int | None = 1,
+    providers: Sequence[str] | None = None,
+) -> Any:
+    """An ``onnxruntime.InferenceSession`` over an ONNX file (or its bytes), with :func:`session_options`.
+
+    Args:
+        model: path of the ``.onnx`` file, or the serialized model.
+        threads: intra-op threads (``None``: ``$FEATHERFACE_ORT_THREADS`` or ORT's default; 0: ORT's default).
+        inter_op_threads: inter-op threads (``None``: ORT's default).
+        providers: execution providers (default: CPU).
+
+    Raises :class:`FeatherFaceError` when onnxruntime is not installed and :class:`ConfigError`
+    (one line, naming the file) when it cannot load the model.
+    """
+    ort = import_onnxruntime()
+    opts = session_options(threads, inter_op_threads)
+    source = "in-memory ONNX model" if isinstance(model, (bytes, bytearray)) else str(model)
+    try:
+        return ort.InferenceSession(
+            bytes(model) if isinstance(model, (bytes, bytearray)) else str(model), sess_options=opts,
+            providers=list(providers) if providers else list(CPU_PROVIDERS),
+        )
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{source}: onnxruntime cannot load it: {first}") from None
+
+
+def set_onnx_exporter(exporter: Callable[[nn.Module], Path] | None) -> None:
+    """Install the function that writes (or finds) the ONNX file of a model given without ``onnx_path``."""
+    global _onnx_exporter
+    _onnx_exporter = exporter
 
 
 class OnnxRuntimeBackend:
@@ -93,18 +134,11 @@ class OnnxRuntimeBackend:
         intra_op_threads: int | None = None,
         providers: Sequence[str] | None = None,
     ):
-        ort = _import_ort()
+        import_onnxruntime()
         self.path = Path(path)
         if not self.path.is_file():
             raise ConfigError(f"{self.path}: ONNX file not found")
-        try:
-            self.session = ort.InferenceSession(
-                str(self.path), sess_options=session_options(intra_op_threads),
-                providers=list(providers) if providers else ["CPUExecutionProvider"],
-            )
-        except Exception as exc:  # onnxruntime raises its own exception types for bad files
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"{self.path}: onnxruntime cannot load it: {first}") from None
+        self.session = make_session(self.path, intra_op_threads, providers=providers)
         self.metadata: dict[str, Any] = parse_metadata(dict(self.session.get_modelmeta().custom_metadata_map))
         for msg in check_compatible(self.metadata, model, str(self.path), raw_outputs=True):
             warnings.warn(msg, stacklevel=3)
@@ -125,7 +159,9 @@ class OnnxRuntimeBackend:
     ) -> "OnnxRuntimeBackend":
         """Backend for ``model``: load ``onnx_path`` (checked against ``model``) or export ``model`` first."""
         if onnx_path is None:
-            onnx_path = cached_export(model)
+            if _onnx_exporter is None:
+                raise ConfigError("the onnxruntime backend needs onnx_path (no ONNX exporter is installed)")
+            onnx_path = _onnx_exporter(model)
         return cls(onnx_path, model=model, intra_op_threads=intra_op_threads, providers=providers)
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
@@ -144,40 +180,9 @@ def model_for_onnx(path: str | os.PathLike) -> nn.Module:
     file is at hand: the detector takes anchors and normalisation from the model's config, which
     this function reads from the file, so they cannot disagree.
     """
-    from featherface.export.metadata import read_onnx_metadata
-    from featherface.models import FeatherFace, FeatherFaceConfig
-
     meta = read_onnx_metadata(path)
-    if meta.get("featherface.format") != "featherface-onnx" or not isinstance(meta.get("config"), dict):
+    if meta.get("featherface.format") != FORMAT_TAG or not isinstance(meta.get("config"), dict):
         raise ConfigError(f"{path}: not a FeatherFace ONNX export (no config in its metadata)")
     model = FeatherFace(FeatherFaceConfig.from_dict(meta["config"]), name=meta.get("model_name", "featherface-custom"))
     model._featherface_onnx_only = True  # type: ignore[assignment]  # weights live in the file
     return model.eval()
-
-
-def export_key(model: nn.Module) -> str:
-    """Cache key of an on-the-fly export: architecture, weights and package version."""
-    from featherface import __version__
-    from featherface.weights import state_dict_sha256
-
-    h = hashlib.sha256()
-    h.update(json.dumps(model.config.to_dict(), sort_keys=True).encode())
-    h.update(state_dict_sha256(model.state_dict()).encode())
-    h.update(__version__.encode())
-    h.update(torch.__version__.encode())
-    return h.hexdigest()[:16]
-
-
-def cached_export(model: nn.Module) -> Path:
-    """Export ``model`` (raw outputs) once per (config, weights) and return the cached file."""
-    from featherface.export.onnx_export import export_onnx
-
-    if getattr(model, "config", None) is None:
-        raise ConfigError("the onnxruntime backend can export only FeatherFace models; pass onnx_path for others")
-    path = cache_dir() / f"{getattr(model, 'name', 'featherface')}-{export_key(model)}.onnx"
-    if not path.is_file():
-        was_training = model.training
-        export_onnx(model, path, input_size=160, weights="in-memory model (exported by the onnxruntime backend)",
-                    trained="unknown")
-        model.train(was_training)
-    return path

@@ -2,7 +2,7 @@
 
 Why: a 1 MB PNG can declare 20000x20000 pixels and make OpenCV allocate and fill gigabytes
 (measured: 2.3 GB peak RSS and 17 s for such a file). Reading the width and height from the header
-lets :mod:`featherface.inference.image_io` refuse a decompression bomb (or a header damaged into
+lets :mod:`featherface.io.images` refuse a decompression bomb (or a header damaged into
 claiming a huge size) with a clear error *before* any pixel memory is allocated.
 
 Covers JPEG, PNG, GIF, BMP, WebP, TIFF (classic), PNM and JPEG 2000 (JP2 boxes and raw J2K

@@ -1,0 +1,64 @@
+"""On-the-fly ONNX exports for ``FaceDetector(model, backend="onnxruntime")`` without ``onnx_path``.
+
+The model is exported once (raw outputs) to a cache file keyed by its config, weights hash and the
+package and torch versions: ``$FEATHERFACE_CACHE/onnx`` or ``~/.cache/featherface/onnx``, a
+temporary folder if that is not writable. The package root installs :func:`cached_export` as the
+onnxruntime backend's exporter (:func:`featherface.inference.backends.set_onnx_exporter`), so the
+backend runs a graph this module wrote without inference importing the exporter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from featherface import __version__
+from featherface.errors import ConfigError
+from featherface.export.onnx_export import export_onnx
+from featherface.weights import state_dict_sha256
+
+
+def cache_dir() -> Path:
+    """Where exports made on the fly are kept (created on demand)."""
+    env = os.environ.get("FEATHERFACE_CACHE")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "featherface"
+    d = base / "onnx"
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / f".probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+        return d
+    except OSError:
+        d = Path(tempfile.gettempdir()) / "featherface-onnx"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+
+def export_key(model: nn.Module) -> str:
+    """Cache key of an on-the-fly export: architecture, weights and package version."""
+    h = hashlib.sha256()
+    h.update(json.dumps(model.config.to_dict(), sort_keys=True).encode())
+    h.update(state_dict_sha256(model.state_dict()).encode())
+    h.update(__version__.encode())
+    h.update(torch.__version__.encode())
+    return h.hexdigest()[:16]
+
+
+def cached_export(model: nn.Module) -> Path:
+    """Export ``model`` (raw outputs) once per (config, weights) and return the cached file."""
+    if getattr(model, "config", None) is None:
+        raise ConfigError("the onnxruntime backend can export only FeatherFace models; pass onnx_path for others")
+    path = cache_dir() / f"{getattr(model, 'name', 'featherface')}-{export_key(model)}.onnx"
+    if not path.is_file():
+        was_training = model.training
+        export_onnx(model, path, input_size=160, weights="in-memory model (exported by the onnxruntime backend)",
+                    trained="unknown")
+        model.train(was_training)
+    return path
