@@ -29,5 +29,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q
 
+# the full reliability campaign (RELIABILITY.md); its fast subset (tests/fuzz, tests/reliability) is part of make test
+fuzz: $(VENV)/.installed-dev
+	$(PY) benchmarks/fuzz_inputs.py
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 from featherface.cli import main
+from featherface.io.paths import shared_dir
 
 REPO = Path(__file__).resolve().parents[1]
-PHOTOS = REPO.parent / "shared" / "data" / "photos"
+PHOTOS = shared_dir() / "data" / "photos"
 PEERS = "yunet,yunet-s,retinaface,ultraface-rfb320,ultraface-slim320,ultraface-rfb640,haar"
 
 

@@ -28,8 +28,9 @@ from featherface.evaluation.widerface import (  # noqa: E402
     load_wider_ground_truth,
     read_prediction_dir,
 )
+from featherface.io.paths import shared_dir  # noqa: E402
 
-DEFAULT_GT = REPO.parent / "shared" / "data" / "widerface" / "ground_truth"
+DEFAULT_GT = shared_dir() / "data" / "widerface" / "ground_truth"
 
 
 def synthetic_predictions(gt: WiderGroundTruth, total_boxes: int, seed: int) -> dict[str, np.ndarray]:

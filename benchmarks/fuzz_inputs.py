@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/fuzz_inputs.py                      # everything (~10 min on 2 cores)
     .venv/bin/python benchmarks/fuzz_inputs.py --quick --kills 4    # a smaller run (~3 min)
 
-Legs (every image case goes through each; ``featherface/fuzz.py`` defines the cases):
+Legs (every image case goes through each; ``tests/fuzz/campaign.py`` defines the cases):
 
 1. ``FaceDetector.detect`` (planted-faces stub model) on each case as a file path, raw bytes or the
    object itself - in a child process with a per-case timeout, so a crash or a hang is recorded
@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from featherface import fuzz  # noqa: E402
+from tests.fuzz import campaign as fuzz  # noqa: E402
 
 STATUS_ORDER = ("faces", "error", "unexpected", "timeout", "crash")
 LEGS = ("torch", "onnx", "cli", "huge", "labels", "weights", "kills", "outputs")
@@ -429,7 +429,7 @@ def run_weights_leg(seed: int, n_random: int, work: Path) -> dict:
     from featherface.errors import FeatherFaceError, WeightsError
     from featherface.models.registry import create_model
     from featherface.training.checkpoint import read_checkpoint
-    from featherface.weights import load_weights, read_weights
+    from featherface.models.weights import load_weights, read_weights
 
     torch.manual_seed(seed)
     markers = work / "markers"
@@ -479,7 +479,7 @@ def run_kill_leg(n_kills: int, work: Path, seed: int) -> dict:
 
     from featherface.data.synthetic import make_synthetic_dataset
     from featherface.training.checkpoint import read_checkpoint
-    from featherface.weights import read_weights
+    from featherface.models.weights import read_weights
 
     labels = make_synthetic_dataset(work / "data", 10, img_size=96, seed=3, min_face=12, max_face=48, max_faces=3)
     modes = ["startup"] + [("in-write", "random")[k % 2] for k in range(max(1, n_kills - 1))]
@@ -573,7 +573,7 @@ def _table(title: str, per_kind: dict[str, dict[str, int]], statuses: tuple[str,
 
 
 def run_outputs_leg(work: Path, timeout: float = 60.0, subprocess_timeout: float = 300.0) -> dict:
-    """Every :func:`featherface.fuzz.cli_cases` case in-process (SIGALRM per case), then the first
+    """Every :func:`tests.fuzz.campaign.cli_cases` case in-process (SIGALRM per case), then the first
     case of each verb as a real subprocess (its exit code and stderr as a user sees them)."""
     from featherface.cli import main as cli_main
 

@@ -29,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "bench": "bench",
     "compare": "compare",
     "autolabel": "autolabel",
+    "serve": "serve",
+    "blur": "blur",
+    "crop": "crop",
 }
 
 
@@ -45,6 +48,8 @@ class _Parser(argparse.ArgumentParser):
 OPTIONAL_EXTRAS: dict[str, str] = {
     "onnx": "onnx", "onnxruntime": "onnx", "onnxscript": "onnx", "matplotlib": "plot", "tensorboard": "train",
     "PIL": "dev", "scipy": "dev",
+    "starlette": "serve", "uvicorn": "serve", "multipart": "serve", "python_multipart": "serve",
+    "prometheus_client": "serve", "motpy": "track", "filterpy": "track",
 }
 
 

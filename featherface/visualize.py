@@ -14,16 +14,17 @@ LANDMARK_COLORS = ((255, 0, 0), (0, 255, 255), (255, 0, 255), (0, 255, 0), (0, 1
 
 
 def draw_faces(image: np.ndarray, faces: Sequence[Face], color: tuple[int, int, int] = (0, 0, 255),
-               show_scores: bool = True) -> np.ndarray:
-    """Return a copy of a BGR image with every face drawn (line widths scale with the image)."""
+               show_scores: bool = True, labels: Sequence[str] | None = None) -> np.ndarray:
+    """Return a copy of a BGR image with every face drawn (line widths scale with the image);
+    ``labels`` (one per face, e.g. track IDs) are written before the scores."""
     out = image.copy()
     h, w = out.shape[:2]
     t = max(1, round(min(h, w) / 300))
-    for f in faces:
+    for i, f in enumerate(faces):
         x1, y1, x2, y2 = (int(round(v)) for v in f.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, t)
-        if show_scores:
-            label = f"{f.score:.2f}"
+        if show_scores or labels is not None:
+            label = " ".join(([labels[i]] if labels is not None else []) + ([f"{f.score:.2f}"] if show_scores else []))
             scale = max(0.4, t * 0.4)
             (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
             ty = max(th + 2, y1 - 2)

@@ -1,4 +1,5 @@
-"""Shared test fixtures. ``SHARED`` is ../shared beside the repo; tests using it skip when absent."""
+"""Shared test fixtures. ``SHARED`` is :func:`featherface.io.paths.shared_dir` (../shared beside the
+repo, or $FEATHERFACE_SHARED_DIR); tests using it skip when absent."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from featherface.io.paths import shared_dir
 from featherface.models import create_model
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = shared_dir()  # $FEATHERFACE_SHARED_DIR, else ../shared beside the checkout
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 

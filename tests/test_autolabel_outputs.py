@@ -11,8 +11,8 @@ import pytest
 from featherface.autolabel import autolabel, check_autolabel_options
 from featherface.cli import main
 from featherface.errors import ConfigError
-from featherface.fuzz import base_image
 from featherface.types import Face
+from tests.fuzz.campaign import base_image
 
 
 class OneFace:
@@ -55,9 +55,9 @@ def test_name_with_a_newline_is_skipped_before_the_work(tmp_path):
 
 
 def test_cli_report_is_csv_and_atomic(tmp_path, monkeypatch, capsys):
-    import featherface.autolabel as al
+    import featherface.peers.factory as factory
 
-    monkeypatch.setattr(al, "build_teacher", lambda *a, **k: OneFace())
+    monkeypatch.setattr(factory, "build_teacher", lambda *a, **k: OneFace())
     d = tmp_path / "imgs"
     d.mkdir()
     cv2.imwrite(str(d / "a,b.jpg"), base_image())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from featherface.cli import main
-from featherface.weights import BUILTIN_WEIGHTS
+from featherface.models.weights import BUILTIN_WEIGHTS
 
 ASTRONAUT_FACE = (178.0, 65.0, 270.0, 177.0)
 

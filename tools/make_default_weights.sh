@@ -38,4 +38,4 @@ done
     --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage2.pt,featherface-v1:$OUT/v1-stage2.pt,featherface-v2-ultra:$OUT/v2-ultra-stage1.pt,featherface-v1:$OUT/v1-stage1.pt,retinaface,yunet" \
     --json "$OUT/model_card.json"
 echo "to ship: cp $OUT/featherface-v2-ultra-stage2/final.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
-echo "then put their sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/weights.py"
+echo "then put their sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/models/weights.py"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from featherface.commands.argtypes import fraction_float, nonneg_float, nonneg_int, output_path, unit_float
+from featherface.commands.argtypes import fraction_float, nonneg_float, nonneg_int, output_path
+from featherface.commands.options import add_detector_args
 from featherface.io.outputs import InputSet, check_output_file, write_text
 
 
@@ -20,7 +21,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                         "or several joined by '+' and fused, e.g. retinaface+yunet (default yunet)")
     p.add_argument("--output", "-o", type=output_path, required=True, help="label file to write")
     p.add_argument("--root", default=None, help="folder the label paths are relative to (default: common folder)")
-    p.add_argument("--threshold", type=unit_float, default=0.7, help="teacher score threshold (default 0.7)")
+    add_detector_args(p, ("score_threshold",), defaults={"score_threshold": None},  # None: build_teacher's
+                      helps={"score_threshold": "teacher score threshold in [0, 1] (default: 0.7)"})
     p.add_argument("--min-size", type=nonneg_float, default=8.0, help="drop faces whose shorter side is below N px (default 8)")
     p.add_argument("--val-fraction", type=fraction_float, default=0.0,
                    help="also write a deterministic hold-out split (<stem>_train.txt, <stem>_val.txt)")
@@ -37,9 +39,10 @@ def run(args: argparse.Namespace) -> int:
     import io
     from pathlib import Path
 
-    from featherface.autolabel import autolabel, build_teacher, check_autolabel_options
+    from featherface.autolabel import autolabel, check_autolabel_options
     from featherface.errors import ConfigError
     from featherface.io.images import expand_inputs, is_image_path
+    from featherface.peers.factory import build_teacher
 
     check_autolabel_options(args.min_size, args.val_fraction)
     images = [p for p in expand_inputs(args.paths) if is_image_path(p) or not p.exists()]
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         report = check_output_file(args.report, "--report", inputs=ins, suffixes={".csv"}, force=args.force)
         if any(report.resolve() == o.resolve() for o in outs):
             raise ConfigError(f"--report {report} is also a label file of this run; give another name")
-    teacher = build_teacher(args.teacher, args.threshold)
+    teacher = build_teacher(args.teacher, **({} if args.score_threshold is None
+                                             else {"score_threshold": args.score_threshold}))
     rep = autolabel(images, teacher, out, root=args.root, min_size=args.min_size,
                     progress=not args.quiet, val_fraction=args.val_fraction, split_seed=args.split_seed)
     for path, err in rep.failures:

@@ -13,6 +13,7 @@ import argparse
 
 from featherface.commands.argtypes import int_range, nonneg_int, output_path, positive_int
 from featherface.errors import ConfigError
+from featherface.inference.options import is_random_weights
 from featherface.io.outputs import InputSet, check_output_dir, check_output_file, write_text
 
 
@@ -35,7 +36,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--quick", action="store_true", help="preset: 320x320, batch 1, 1 thread, 5 repeats, no memory/profile")
     p.add_argument("--images", default=None, help="folder of photos for inputs and INT8 calibration "
                                                   "(default: shared/data/photos when present, else synthetic)")
-    p.add_argument("--weights", nargs="*", default=[], metavar="MODEL=PATH", help="trained weights per model (optional)")
+    p.add_argument("--weights", nargs="*", default=[], metavar="MODEL=PATH",
+                   help="trained weights per model (optional; MODEL=none or none: random, the default)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes (subprocesses)")
     p.add_argument("--no-profile", action="store_true", help="skip the per-block torch profile")
     p.add_argument("--json", type=output_path, default="runs/bench/bench.json", help="write the raw results here (default runs/bench/bench.json)")
@@ -45,20 +47,35 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.set_defaults(func=run)
 
 
+def parse_weights(items: list[str]) -> dict[str, str]:
+    """``--weights MODEL=PATH ...`` -> ``{model: path}``; ``none`` / ``MODEL=none`` (or ``random``): random
+    weights, as ``--weights none`` means in every verb (and bench's default: speed does not depend on them)."""
+    weights: dict[str, str] = {}
+    for item in items:
+        if "=" not in item and is_random_weights(item):
+            weights.clear()
+            continue
+        if "=" not in item:
+            raise ConfigError(f"--weights takes MODEL=PATH (or MODEL=none), got {item!r}")
+        k, v = item.split("=", 1)
+        if is_random_weights(v):
+            weights.pop(k, None)
+        else:
+            weights[k] = v
+    return weights
+
+
 def run(args: argparse.Namespace) -> int:
-    from featherface.benchmark import BenchSettings, format_markdown, run_benchmark, save_result
+    from featherface.tools.bench.report import format_markdown, save_result
+    from featherface.tools.bench.run import run_benchmark
+    from featherface.tools.bench.settings import BenchSettings
 
     kw: dict = {}
     for key in ("models", "sizes", "batches", "threads", "backends", "repeats", "warmup"):
         v = getattr(args, key)
         if v is not None:
             kw[key] = v
-    weights = {}
-    for item in args.weights:
-        if "=" not in item:
-            raise ConfigError(f"--weights takes MODEL=PATH, got {item!r}")
-        k, v = item.split("=", 1)
-        weights[k] = v
+    weights = parse_weights(args.weights)
     # outputs checked before minutes of benchmarking (:mod:`featherface.io.outputs`)
     ins = InputSet(weights.values())
     ins.add_tree(args.images if args.images not in (None, "synthetic") else None)

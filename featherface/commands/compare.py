@@ -13,15 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from featherface.commands.argtypes import (
-    int_range,
-    nonneg_int,
-    open_unit_float,
-    output_path,
-    positive_int,
-    unit_float,
-)
+from featherface.commands.argtypes import int_range, nonneg_int, open_unit_float, output_path, positive_int, unit_float
+from featherface.commands.options import add_detector_args
 from featherface.errors import ConfigError, FeatherFaceError
+from featherface.inference.options import is_random_weights
 from featherface.io.outputs import InputSet, check_output_file, write_text
 
 DEFAULT_PEERS = "yunet,ultraface-rfb320,haar"
@@ -48,19 +43,22 @@ def add_parser(subparsers: Any, name: str = "compare") -> argparse.ArgumentParse
                    help="comma-separated peers: yunet, yunet-s, yunet-640, ultraface-rfb320 (ultraface), "
                         "ultraface-slim320, ultraface-rfb640, haar, retinaface (RetinaFace-mnet0.25, weights read by "
                         "path); NAME:PATH overrides the model file")
-    p.add_argument("--weights", default=None, help="our trained weights (adds FeatherFace as the first detector)")
-    p.add_argument("--model", default="featherface-v2-ultra", help="our model name (with --weights)")
+    add_detector_args(p, ("weights", "model", "score_threshold", "nms_threshold", "input_size"),
+                      defaults={"nms_threshold": None}, helps={
+                          "weights": "our trained weights (adds FeatherFace as the first detector; default: only "
+                                     "when trained weights ship for --model); 'none' (or 'random'): an untrained, "
+                                     "randomly initialised network",
+                          "model": "our model name",
+                          "score_threshold": "one score threshold for every detector with probability scores (not haar)",
+                          "nms_threshold": "NMS IoU for everyone (default: each one's own)",
+                          "input_size": "resize the longer side to N for detectors that allow it (default: original size)",
+                      })
     p.add_argument("--reference", default=None,
                    help="detector the others are compared with (default: yunet if present, else the first)")
-    p.add_argument("--score-threshold", type=unit_float, default=0.5,
-                   help="one score threshold for every detector with probability scores (not haar)")
-    p.add_argument("--nms-threshold", type=open_unit_float, default=None, help="NMS IoU for everyone (default: each one's own)")
-    p.add_argument("--input-size", type=int_range(32, 4096, name="size"), default=None,
-                   help="resize the longer side to N for detectors that allow it (default: original size)")
     p.add_argument("--iou", type=open_unit_float, default=0.5, help="IoU for matching a face to the reference's")
     p.add_argument("--repeats", type=nonneg_int, default=3, help="timed runs per image and detector (after one warm-up)")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="CPU threads for OpenCV, onnxruntime and torch alike (default: library defaults)")
+    add_detector_args(p, ("threads",), helps={"threads": "CPU threads for OpenCV, onnxruntime and torch alike "
+                                                         "(default: library defaults)"})
     p.add_argument("--json", dest="json_out", type=output_path, default=None, help="write all numbers as JSON here")
     p.add_argument("--json-faces", action="store_true", help="include every detection in the JSON")
     p.add_argument("--markdown", type=output_path, default=None, help="also write the table(s) to this markdown file")
@@ -104,16 +102,13 @@ def _set_threads(n: int | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``featherface compare``; returns the exit code."""
-    from featherface.compare import (
-        build_detectors,
-        compare_detectors,
-        evaluate_on_wider,
-        format_markdown,
-        format_wider_markdown,
-        save_grid,
-    )
     from featherface.io.images import expand_inputs, load_image
     from featherface.io.video import is_video_path
+    from featherface.peers.factory import build_lineup
+    from featherface.tools.compare.grid import save_grid
+    from featherface.tools.compare.report import format_markdown, format_wider_markdown
+    from featherface.tools.compare.run import compare_detectors
+    from featherface.tools.compare.wider import evaluate_on_wider
 
     log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     if not args.images and not args.wider_images:
@@ -139,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         paths = [p for p in expand_inputs(args.images) if not is_video_path(p)]
         if not paths:
             raise ConfigError("no images found in the given paths")
-        dets = build_detectors(specs, score_threshold=args.score_threshold, log=log, **common)
+        dets = build_lineup(specs, score_threshold=args.score_threshold, log=log, **common)
         if not dets:
             raise FeatherFaceError("no detector could be built (see the messages above)")
         names = [d.name for d in dets]
@@ -160,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             out = save_grid(result, arrays, grid_out, grid_choice, args.grid_cell_width)
             log(f"grid written to {out} ({out.stat().st_size // 1024} KB)")
     if args.wider_images:
-        wdets = build_detectors(specs, score_threshold=args.wider_score_threshold, log=log, **common)
+        wdets = build_lineup(specs, score_threshold=args.wider_score_threshold, log=log, **common)
         if not wdets:
             raise FeatherFaceError("no detector could be built for the WIDER run")
         step = max(1, (args.wider_limit or 3226) // 20)
@@ -190,7 +185,8 @@ def _check_outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None, 
     from featherface.io.images import expand_inputs
 
     ins = InputSet(expand_inputs(args.images) if args.images else [])
-    ins.add(args.weights)
+    if args.weights is not None and not is_random_weights(args.weights):
+        ins.add(args.weights)
     outs: list[Path | None] = []
     seen: dict[str, str] = {}
     for opt, value, sfx in (("--json", args.json_out, {".json"}), ("--markdown", args.markdown, {".md", ".markdown"}),

@@ -18,12 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from featherface.commands.argtypes import int_range, open_unit_float, output_path, positive_int, unit_float
+from featherface.commands.argtypes import output_path, positive_int
+from featherface.commands.options import add_detector_args, detector_options
 from featherface.errors import FeatherFaceError, ImageError, OutputError
 from featherface.io.outputs import InputSet, atomic_output, check_output_dir, check_output_file, write_bytes, write_text
 
-# the network input is a canvas of about side^2 x 3 floats plus activations: bound it (4096: 1.3 GB peak)
-MAX_SIDE = 4096
 # a file name is at most 255 bytes; keep "<stem>_faces-NN.jpg" and its ".<name>.XXXXXXXX.tmp"
 # temporary sibling well inside that
 _MAX_STEM_BYTES = 180
@@ -34,25 +33,21 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p = sub.add_parser(name, help="detect faces in images, folders or videos",
                        description="Detect faces (box, score, 5 landmarks) in images, folders (recursively) "
                                    "and video files (frame by frame); write annotated pictures and JSON.")
-    p.add_argument("paths", nargs="+", help="image files, folders or video files")
+    p.add_argument("paths", nargs="+", help="image files, folders, video files, a camera index (0) or a stream URL "
+                                             "(rtsp://, http://...)")
     p.add_argument("--output", "-o", type=output_path, default=None, help="folder for annotated pictures/videos (none if omitted)")
     p.add_argument("--json", type=output_path, default=None, help="write all detections to this JSON file ('-' for stdout)")
     p.add_argument("--force", action="store_true",
                    help="let --json replace an existing file that is not a .json file")
-    p.add_argument("--model", default="featherface-v2-ultra", help="model name (default featherface-v2-ultra)")
-    p.add_argument("--weights", default="default",
-                   help="weights file or training checkpoint (default: the weights shipped with the package)")
-    p.add_argument("--threshold", type=unit_float, default=0.5, help="score threshold in [0, 1] (default 0.5)")
-    p.add_argument("--nms", type=open_unit_float, default=0.4, help="NMS IoU threshold in (0, 1] (default 0.4)")
-    p.add_argument("--input-size", type=int_range(32, MAX_SIDE, name="size"), default=None,
-                   help=f"resize the longer side to N, 32..{MAX_SIDE} (default: original size)")
-    p.add_argument("--max-size", type=int_range(32, MAX_SIDE, name="size"), default=2048,
-                   help=f"scale down images whose longer side exceeds this, 32..{MAX_SIDE} (default 2048)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto")
-    p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"], help="inference backend")
-    p.add_argument("--onnx", default=None, help="exported .onnx file for --backend onnxruntime")
-    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for inference (default: library default)")
+    add_detector_args(p, ("model", "weights", "score_threshold", "nms_threshold", "input_size", "max_size",
+                          "device", "backend", "onnx_path", "threads"), title="detector")
     p.add_argument("--video-stride", type=positive_int, default=1, help="process every N-th video frame")
+    p.add_argument("--track", action="store_true",
+                   help="video/stream: give each face a stable track_id across frames (drawn and in the JSON; "
+                        "needs pip install 'featherface[track]')")
+    p.add_argument("--jsonl", type=output_path, default=None,
+                   help="also write one JSON line per image/frame as soon as it is done ('-' for stdout): "
+                        "for long or endless streams")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -79,41 +74,48 @@ def _output_path(out_dir: Path, stem: str, suffix: str, used: set[str], avoid: A
     return out_dir / name
 
 
-def _process_video(det, path: Path, out_dir: Path | None, stride: int, quiet: bool,
-                   used: set[str] | None = None, avoid: Any = ()) -> list[dict[str, Any]]:
+def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, quiet: bool,
+                   used: set[str] | None = None, avoid: Any = (), track: bool = False,
+                   on_frame: Any = None) -> list[dict[str, Any]]:
+    """Detect (and track) frame by frame; ``on_frame(dict)`` sees each frame's entry as it is made."""
     from tqdm import tqdm
 
+    from featherface.commands.media import source_stem
+    from featherface.inference.stream import stream_faces
     from featherface.io.video import VideoReader, open_video_writer
     from featherface.visualize import draw_faces
 
     used = set() if used is None else used
-    video = VideoReader(path)
-    target = _output_path(out_dir, path.stem, ".mp4", used, avoid) if out_dir is not None else None
+    with VideoReader(path) as probe:
+        fps, total = probe.fps, probe.frame_count
+    target = _output_path(out_dir, source_stem(path), ".mp4", used, avoid) if out_dir is not None else None
     writer = None
     frames: list[dict[str, Any]] = []
-    idx = 0
-    bar = tqdm(total=video.frame_count, desc=path.name, unit="frame", disable=quiet, leave=False)
+    name = Path(str(path)).name
+    bar = tqdm(total=total, desc=name, unit="frame", disable=quiet, leave=False)
     # the video is written under a temporary name and renamed when complete: a failed or interrupted
     # video leaves no half-written file
     with (atomic_output(target) if target is not None else contextlib.nullcontext(None)) as tmp:
         try:
-            for frame in video:
-                if idx % stride == 0:
-                    faces = det.detect(frame)
-                    frames.append({"frame": idx, "faces": [f.to_dict() for f in faces]})
-                    if tmp is not None:
-                        if writer is None:
-                            h, w = frame.shape[:2]
-                            writer = open_video_writer(tmp, video.fps / stride, (w, h), name=target)
-                        writer.write(draw_faces(frame, faces))
-                idx += 1
-                bar.update(1)
+            for r in stream_faces(det, path, every=stride, track=track):
+                entry = r.to_dict()
+                entry.pop("source", None)
+                frames.append(entry)
+                if on_frame is not None:
+                    on_frame({"file": str(path), **entry})
+                if tmp is not None:
+                    if writer is None:
+                        h, w = r.frame.shape[:2]
+                        writer = open_video_writer(tmp, fps / stride, (w, h), name=target)
+                    shown = [t.face for t in r.tracks] if r.tracks is not None else r.faces
+                    labels = [f"#{t.track_id}" for t in r.tracks] if r.tracks is not None else None
+                    writer.write(draw_faces(r.frame, shown, labels=labels))
+                bar.update(stride)
         finally:
             bar.close()
-            video.close()
             if writer is not None:
                 writer.release()
-        if idx == 0:
+        if not frames:
             raise ImageError(f"{path}: video has no readable frames")
     return frames
 
@@ -164,22 +166,26 @@ def run(args: argparse.Namespace) -> int:
     from featherface.io.video import is_video_path
     from featherface.visualize import draw_faces
 
+    from featherface.commands.media import expand_media
+    from featherface.io.video import is_stream_source
+
     # outputs are checked before the model is built or any image read
-    inputs = expand_inputs(args.paths)
-    avoid = InputSet(inputs)
+    inputs, avoid = expand_media(args.paths)
     json_path: Path | None = None
     if args.json and args.json != "-":
         json_path = check_output_file(args.json, "--json", inputs=avoid, suffixes={".json"},
                                       force=getattr(args, "force", False))
     out_dir = check_output_dir(args.output, "--output", inputs=avoid) if args.output else None
+    jsonl_path = None
+    if getattr(args, "jsonl", None) and args.jsonl != "-":
+        jsonl_path = check_output_file(args.jsonl, "--jsonl", inputs=avoid, suffixes={".jsonl", ".ndjson"},
+                                       force=getattr(args, "force", False))
     used_names: set[str] = set()
     if json_path is not None and out_dir is not None and json_path.parent.resolve() == out_dir.resolve():
         used_names.add(json_path.name.lower())  # no picture may take the JSON's name
 
-    weights = None if args.weights in ("none", "random") else args.weights
-    det = FaceDetector(model=args.model, weights=weights, device=args.device, score_threshold=args.threshold,
-                       nms_threshold=args.nms, input_size=args.input_size, max_size=args.max_size,
-                       backend=args.backend, onnx_path=args.onnx, threads=args.threads)
+    opts = detector_options(args)  # --weights none: an untrained network, as in every verb
+    det = FaceDetector(**opts.kwargs())
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
@@ -187,7 +193,16 @@ def run(args: argparse.Namespace) -> int:
     n_faces = 0
     interrupted = False
     aborted: BaseException | None = None
-    stream = sys.stderr if args.json == "-" else sys.stdout
+    stream = sys.stderr if "-" in (args.json, getattr(args, "jsonl", None)) else sys.stdout
+    # JSON lines go out as each image/frame is done (flushed), so a consumer of an endless stream
+    # or a run stopped by Ctrl-C has every line so far
+    jsonl = (sys.stdout if getattr(args, "jsonl", None) == "-" else
+             (open(jsonl_path, "w", encoding="utf-8") if jsonl_path is not None else None))
+
+    def emit(entry: dict[str, Any]) -> None:
+        if jsonl is not None:
+            jsonl.write(json.dumps(entry) + "\n")
+            jsonl.flush()
 
     def fail(path: Path, message: str) -> None:
         failures.append((str(path), message))
@@ -198,9 +213,10 @@ def run(args: argparse.Namespace) -> int:
         with _sigterm_as_interrupt():
             for path in bar:
                 try:
-                    if is_video_path(path):
+                    if is_stream_source(str(path)) or is_video_path(Path(path)):
                         frames = _process_video(det, path, out_dir, max(1, args.video_stride), args.quiet,
-                                                used_names, avoid)
+                                                used_names, avoid, track=getattr(args, "track", False),
+                                                on_frame=emit)
                         results.append({"file": str(path), "type": "video", "frames": frames})
                         n_faces += sum(len(f["faces"]) for f in frames)
                         continue
@@ -214,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
                 entry = {"file": str(path), "type": "image", "width": image.shape[1], "height": image.shape[0],
                          "faces": [f.to_dict() for f in faces]}
                 results.append(entry)
+                emit(entry)
                 if out_dir is not None:
                     # the faces are found: a picture that cannot be drawn or written is reported on
                     # the same JSON entry, never as a second one
@@ -231,8 +248,10 @@ def run(args: argparse.Namespace) -> int:
         aborted = exc
     finally:
         bar.close()
+        if jsonl is not None and jsonl is not sys.stdout:
+            jsonl.close()
     doc: dict[str, Any] = {"model": det.name, "weights": str(det.weights_path) if det.weights_path else None,
-                           "score_threshold": args.threshold, "results": results}
+                           "score_threshold": opts.score_threshold, "results": results}
     if interrupted:
         doc["interrupted"] = True
     if aborted is not None:

@@ -15,7 +15,6 @@ several ``--detectors`` side by side in one markdown table; the rules are in
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 import warnings
@@ -26,18 +25,19 @@ import numpy as np
 
 from featherface.commands.argtypes import (
     fraction_float,
-    int_range,
     nonneg_float,
     nonneg_int,
     open_unit_float,
     output_path,
     positive_int,
-    unit_float,
 )
-from featherface.errors import FeatherFaceError, ImageError
+from featherface.commands.options import add_detector_args, detector_options
+from featherface.errors import FeatherFaceError
+from featherface.evaluation.runner import WIDER_SCORE_THRESHOLD, detect_wider, wider_options
 from featherface.io.outputs import InputSet, atomic_output, check_output_dir, check_output_file, check_plot_output, write_text
+from featherface.io.paths import find_shared
 
-_GT_REL = Path("shared") / "data" / "widerface" / "ground_truth"
+_GT_PARTS = ("data", "widerface", "ground_truth")
 _DETECTOR_ONLY = ("weights", "input_size", "save_predictions")
 _HUMAN_SETS = ("human_sets", "facemask", "caltech", "cuhk")
 _HUMAN_ONLY = ("detectors", "min_face", "caltech_split", "val_fraction", "split_seed")
@@ -45,12 +45,9 @@ _WIDER_ONLY = ("predictions", "images", "save_predictions")
 
 
 def _default_gt_dir() -> Path | None:
-    """``../shared/data/widerface/ground_truth`` next to the working directory or the checkout."""
-    for base in (Path.cwd().parent, Path(__file__).resolve().parents[2].parent):
-        cand = base / _GT_REL
-        if cand.is_dir():
-            return cand
-    return None
+    """``data/widerface/ground_truth`` in the shared folder (:func:`featherface.io.paths.find_shared`)."""
+    cand = find_shared(*_GT_PARTS)
+    return cand if cand is not None and cand.is_dir() else None
 
 
 def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
@@ -80,18 +77,18 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
     src.add_argument("--images", type=Path, metavar="DIR",
                      help="WIDER_val/images: run our detector over the validation images, then evaluate")
     det = p.add_argument_group("detector options (with --images)")
-    det.add_argument("--weights", metavar="FILE", help="weights or checkpoint file (default: the shipped weights)")
-    det.add_argument("--model", default="featherface-v2-ultra", help="model name (default: %(default)s)")
-    det.add_argument("--input-size", type=int_range(32, 4096, name="size"), metavar="N",
-                     help="resize the longer image side to N (default: original size, the protocol's usual choice)")
+    add_detector_args(det, ("model", "weights", "input_size", "score_threshold", "nms_threshold", "device"),
+                      defaults={"score_threshold": None, "nms_threshold": None}, helps={
+                          "input_size": "resize the longer image side to N (default: original size, the protocol's "
+                                        "usual choice)",
+                          "score_threshold": f"WIDER: score threshold of the detector (default: {WIDER_SCORE_THRESHOLD}, "
+                                             "the usual WIDER setting); human sets: the operating score of P/R, recall "
+                                             "and found rate (default: 0.5; detectors run at 0.02 so that AP sees the "
+                                             "whole ranking)",
+                          "nms_threshold": "NMS IoU (default: 0.4 for WIDER; each detector's own default on the human "
+                                           "sets)",
+                      })
     det.add_argument("--flip", action="store_true", help="flip test: also detect on the mirrored image and merge")
-    det.add_argument("--threshold", type=unit_float, default=None,
-                     help="WIDER: score threshold of the detector (default: 0.02, the usual WIDER setting); "
-                     "human sets: the operating score of P/R, recall and found rate (default: 0.5; "
-                     "detectors run at 0.02 so that AP sees the whole ranking)")
-    det.add_argument("--nms-threshold", type=open_unit_float, default=None,
-                     help="NMS IoU (default: 0.4 for WIDER; each detector's own default on the human sets)")
-    det.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default: %(default)s)")
     det.add_argument("--save-predictions", type=output_path, metavar="DIR",
                      help="also write the detections as a standard prediction folder")
     hum = p.add_argument_group("human-labelled sets (instead of WIDER)")
@@ -171,10 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gt is None:
         raise FeatherFaceError("--gt DIR is required (no WIDER ground truth found at ../shared/data/widerface/"
                                "ground_truth)")
-    if getattr(args, "threshold", None) is None:
-        args.threshold = 0.02
-    if getattr(args, "nms_threshold", None) is None:
-        args.nms_threshold = 0.4
+    opts = detector_options(args, base=wider_options()) if args.images is not None else None
     from featherface.evaluation.widerface import (
         SETTINGS,
         EvaluationWarning,
@@ -210,10 +204,14 @@ def run(args: argparse.Namespace) -> int:
             preds = read_prediction_dir(args.predictions, gt, progress=progress)
             source: dict[str, Any] = {"predictions": str(args.predictions)}
         else:
-            preds = _detect_all(args, gt, progress)
+            assert opts is not None
+            preds = detect_wider(gt, args.images, opts, flip=args.flip, save_predictions=args.save_predictions,
+                                 progress=progress)
+            if args.save_predictions is not None:
+                print(f"predictions written to {args.save_predictions}", file=sys.stderr)
             source = {
-                "model": args.model, "weights": args.weights, "input_size": args.input_size,
-                "flip": bool(args.flip), "score_threshold": args.threshold, "nms_threshold": args.nms_threshold,
+                "model": opts.model, "weights": args.weights, "input_size": opts.input_size,
+                "flip": bool(args.flip), "score_threshold": opts.score_threshold, "nms_threshold": opts.nms_threshold,
             }
         result = evaluate(preds, gt, args.iou)
 
@@ -243,13 +241,8 @@ def run(args: argparse.Namespace) -> int:
 def run_human(args: argparse.Namespace) -> int:
     """``featherface eval --human-sets DIR`` (or ``--facemask/--caltech/--cuhk``): one table of detectors."""
     from featherface.data.benchmarks import BenchmarkWarning
-    from featherface.evaluation.human import (
-        HumanEvalOptions,
-        build_detectors,
-        evaluate_human,
-        human_set_dirs,
-        plot_box_pr,
-    )
+    from featherface.evaluation.human import HumanEvalOptions, evaluate_human, human_set_dirs, plot_box_pr
+    from featherface.peers.factory import build_detectors
 
     used = [_flag(k) for k in _WIDER_ONLY if getattr(args, k, None) is not None]
     if getattr(args, "flip", False):
@@ -262,7 +255,7 @@ def run_human(args: argparse.Namespace) -> int:
         if getattr(args, key, None) is not None:
             dirs[key] = Path(getattr(args, key))
     opts = HumanEvalOptions(
-        threshold=0.5 if args.threshold is None else args.threshold,
+        threshold=HumanEvalOptions.threshold if args.score_threshold is None else args.score_threshold,
         min_face=16.0 if args.min_face is None else args.min_face,
         iou=args.iou,
         limit=args.limit,
@@ -286,8 +279,9 @@ def run_human(args: argparse.Namespace) -> int:
         print(f"featherface eval: {prefix}: {message}", file=sys.stderr)
 
     detectors, skipped = build_detectors(
-        specs, weights=args.weights, device=args.device, score_threshold=min(0.02, opts.threshold),
-        nms_threshold=args.nms_threshold, input_size=args.input_size, log=note,
+        specs, weights=args.weights, model=args.model, device=args.device,
+        score_threshold=min(WIDER_SCORE_THRESHOLD, opts.threshold), nms_threshold=args.nms_threshold,
+        input_size=args.input_size, log=note,
     )
     if not detectors:
         raise FeatherFaceError("no detector could be built (" + "; ".join(skipped or ["none named"]) + ")")
@@ -320,86 +314,3 @@ def _table(result: dict[str, Any], settings: list[str]) -> str:
     sep = "-+-".join("-" * w for w in widths)
     row = " | ".join(c.center(w) for c, w in zip(cells, widths))
     return "\n".join([head, top, sep, row])
-
-
-# --------------------------------------------------------------------------- running our detector
-
-
-def _detect_all(args: argparse.Namespace, gt: Any, progress: bool) -> dict[str, np.ndarray]:
-    """Run the detector over every ground-truth image; ``{event/image: (N, 5) x y w h score}``."""
-    from featherface.evaluation.flip import flip_test
-    from featherface.evaluation.predictions import faces_to_prediction, write_predictions
-    from featherface.evaluation.widerface import EvaluationWarning
-    from featherface.io.images import load_image
-
-    try:
-        from featherface.inference.detector import FaceDetector
-    except ImportError as exc:
-        raise FeatherFaceError(f"our detector is not available in this installation ({exc})") from exc
-
-    root = Path(args.images)
-    if not root.is_dir():
-        raise FeatherFaceError(f"image folder {root} does not exist")
-    if not (root / gt.events[0]).is_dir() and (root / "images" / gt.events[0]).is_dir():
-        root = root / "images"  # accept WIDER_val as well as WIDER_val/images
-
-    kwargs: dict[str, Any] = dict(
-        model=args.model, device=args.device, score_threshold=args.threshold,
-        nms_threshold=args.nms_threshold, input_size=args.input_size,
-    )
-    if args.weights is not None:
-        kwargs["weights"] = args.weights
-    native_flip = False
-    if args.flip:
-        try:
-            native_flip = "flip" in inspect.signature(FaceDetector).parameters
-        except (TypeError, ValueError):  # pragma: no cover - exotic callables
-            native_flip = False
-        if native_flip:
-            kwargs["flip"] = True
-    detector = FaceDetector(**kwargs)
-
-    preds: dict[str, np.ndarray] = {}
-    missing: list[str] = []
-    unreadable: list[str] = []
-    it: Any = range(gt.num_images)
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(it, desc="detecting", unit="img")
-    for i in it:
-        path = _find_image(root, gt.events[i], gt.names[i])
-        if path is None:
-            missing.append(gt.key(i))
-            continue
-        try:  # the guarded reader: a decompression bomb or a FIFO is refused, not decoded or waited on
-            img = load_image(path)
-        except ImageError:
-            unreadable.append(str(path))
-            continue
-        if args.flip and not native_flip:
-            arr = flip_test(detector, img, args.nms_threshold)
-        else:
-            arr = faces_to_prediction(detector.detect(img))
-        if args.save_predictions is not None:
-            write_predictions(args.save_predictions, gt.events[i], gt.names[i], arr[:, :4], arr[:, 4])
-        preds[gt.key(i)] = arr
-    if not preds:
-        raise ImageError(f"no validation image found under {root} (expected <event>/<image>.jpg)")
-    if missing:
-        warnings.warn(f"{len(missing)} validation image(s) not found under {root} (e.g. {missing[0]}.jpg)",
-                      EvaluationWarning, stacklevel=2)
-    if unreadable:
-        warnings.warn(f"{len(unreadable)} image(s) could not be decoded (e.g. {unreadable[0]})",
-                      EvaluationWarning, stacklevel=2)
-    if args.save_predictions is not None:
-        print(f"predictions written to {args.save_predictions}", file=sys.stderr)
-    return preds
-
-
-def _find_image(root: Path, event: str, name: str) -> Path | None:
-    for ext in (".jpg", ".jpeg", ".png", ".JPG"):
-        p = root / event / f"{name}{ext}"
-        if p.is_file():
-            return p
-    return None

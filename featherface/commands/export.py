@@ -9,8 +9,8 @@
 release file (a plain state dict, read as model ``retinaface-mnet025``); the model is rebuilt from
 the architecture the file records unless ``--model`` names one.
 
-Without trained weights the export must be asked for explicitly with ``--random`` (the file then
-says ``trained=false`` in its metadata): nothing may pass for a trained detector by accident.
+Without trained weights the export must be asked for explicitly with ``--random`` or ``--weights
+none``, as in every verb (the file then says ``trained=false`` in its metadata): nothing may pass for a trained detector by accident.
 After writing, the command checks the file against PyTorch (ONNX) or fp32 (INT8) and prints the
 differences.
 """
@@ -21,7 +21,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from featherface.commands.argtypes import int_range, nonneg_int, open_unit_float, output_path, positive_int, unit_float
+from featherface.commands.argtypes import int_range, nonneg_int, output_path, positive_int
+from featherface.commands.options import add_detector_args
+from featherface.inference.options import DEFAULT_WEIGHTS, DetectorOptions, is_random_weights
 from featherface.errors import ConfigError
 from featherface.io.outputs import check_output_file
 
@@ -35,10 +37,11 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                     "describing normalisation, anchors and outputs) or TorchScript. Needs --weights PATH, or "
                     "--random for an untrained network (speed tests only).")
     p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="output format (default onnx)")
-    p.add_argument("--model", default=None,
-                   help="model name (default: the one recorded in --weights, else featherface-v2-ultra)")
+    add_detector_args(p, ("model",), defaults={"model": None}, helps={
+        "model": f"model name (default: the one recorded in --weights, else {DetectorOptions.model})"})
     w = p.add_mutually_exclusive_group()
-    w.add_argument("--weights", default=None, help="weights file or training checkpoint to export")
+    add_detector_args(w, ("weights",), helps={
+        "weights": "weights file or training checkpoint to export ('none' or 'random': the same as --random)"})
     w.add_argument("--random", action="store_true", help="export an untrained, randomly initialised network")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of --random initialisation (default 0)")
     p.add_argument("--output", "-o", type=output_path, default=None, help="output file (default: MODEL.onnx / MODEL.torchscript.pt)")
@@ -50,9 +53,11 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="example input for tracing: N or H W, multiples of 32 (the file accepts any size)")
     p.add_argument("--postprocess", action="store_true",
                    help="ONNX: decode + score threshold + NMS inside the graph (outputs detections, batch_index)")
-    p.add_argument("--score-threshold", type=unit_float, default=0.5, help="with --postprocess (default 0.5)")
-    p.add_argument("--nms-threshold", type=open_unit_float, default=0.4, help="with --postprocess (default 0.4)")
-    p.add_argument("--max-detections", type=positive_int, default=750, help="with --postprocess, per image (default 750)")
+    add_detector_args(p, ("score_threshold", "nms_threshold"), helps={
+        "score_threshold": "with --postprocess: score threshold in [0, 1]",
+        "nms_threshold": "with --postprocess: NMS IoU threshold in (0, 1]"})
+    p.add_argument("--max-detections", type=positive_int, default=DetectorOptions.max_detections,
+                   help="with --postprocess, per image (default %(default)s)")
     p.add_argument("--exporter", choices=["legacy", "dynamo"], default="legacy",
                    help="torch ONNX exporter (default legacy: fast, supports --postprocess)")
     q = p.add_argument_group("INT8 (ONNX)")
@@ -82,7 +87,7 @@ def load_model(name: str | None, weights: str | None, random: bool, seed: int = 
     if random:
         torch.manual_seed(seed)
         return create_model(name or "featherface-v2-ultra")
-    from featherface.weights import load_weights, model_from_weights
+    from featherface.models.weights import load_weights, model_from_weights
 
     if name is None:
         return model_from_weights(weights)  # type: ignore[arg-type]
@@ -118,6 +123,12 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    if args.weights is not None and is_random_weights(args.weights):  # --weights none: as in every verb
+        args.weights, args.random = None, True
+    elif args.weights == DEFAULT_WEIGHTS:  # the weights shipped with the package, as in every verb
+        from featherface.models.weights import resolve_weights
+
+        args.weights = str(resolve_weights(DEFAULT_WEIGHTS, model_name=args.model or DetectorOptions.model))
     hw = _size(args.input_size)
     if args.format == "onnx":
         from featherface.export.onnx_export import MIN_OPSET, max_opset
@@ -166,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
         else "raw outputs bbox, cls, ldm"
     print(f"wrote {out} ({_mb(out)}): ONNX opset {args.opset}, dynamic batch/H/W, {what}"
           + ("" if trained else "  [untrained random weights]"))
-    from featherface.export.compare import compare_sessions, ort_runner, summary_line, torch_runner
+    from featherface.export.verify import compare_sessions, ort_runner, summary_line, torch_runner
 
     if not args.no_verify and not args.postprocess:
         rng = np.random.default_rng(0)

@@ -7,6 +7,7 @@ import argparse
 
 from featherface.commands.argtypes import int_range
 from featherface.errors import ConfigError
+from featherface.inference.options import DetectorOptions
 
 # the FLOP count runs the network once on a zero image of that size: bound it like detect --input-size
 MAX_INFO_SIZE = 4096
@@ -17,7 +18,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                        description="Print the per-block parameter table of MODEL next to its reference figures "
                                    "(FeatherFace V2: the design sheet; retinaface-mnet025: the authors' release "
                                    "file), the total, the fp32 size and the GFLOPs at the given input size.")
-    p.add_argument("model", nargs="?", default="featherface-v2-ultra", help="model name (see `featherface list`)")
+    p.add_argument("model", nargs="?", default=DetectorOptions.model,
+                   help="model name (see `featherface list`; default: %(default)s)")
     p.add_argument("--size", type=int_range(1, MAX_INFO_SIZE, name="size"), nargs="+", default=[640], metavar="N",
                    help="input size for GFLOPs: N (square) or H W (default 640)")
     p.add_argument("--no-flops", action="store_true", help="skip the FLOP count")

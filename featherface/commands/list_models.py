@@ -19,7 +19,7 @@ def weights_status(name: str) -> tuple[str, str | None]:
     other authors' weights, never shipped, read from a file given by path (RetinaFace-mnet0.25);
     ``-``: none (train your own).
     """
-    from featherface.weights import BUILTIN_WEIGHTS
+    from featherface.models.weights import BUILTIN_WEIGHTS
 
     if name in BUILTIN_WEIGHTS:
         return "shipped", None

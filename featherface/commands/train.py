@@ -1,8 +1,11 @@
 """``featherface train``: train or fine-tune a FeatherFace model (single process or ``torchrun``).
 
-Options come from (lowest first) the defaults, the resumed checkpoint's own config, ``--config
-FILE.yaml`` and the flags below; ``--set key=value`` reaches any field, including entries of the
-``augment`` and ``model_overrides`` mappings (``--set augment.zoom_out_prob=0.3``).
+The flags are generated from :class:`featherface.training.config.TrainConfig`'s fields (help texts,
+names and bounds in its ``FIELD_OPTIONS``): a new config field is a new flag. Options come from
+(lowest first, :func:`featherface.training.config.resolve_config`) the defaults, the resumed
+checkpoint's own config, ``--config FILE.yaml``, the flags and ``--set key=value``, which reaches
+any field, including entries of the ``augment`` and ``model_overrides`` mappings
+(``--set augment.zoom_out_prob=0.3``).
 """
 
 from __future__ import annotations
@@ -10,16 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from featherface.commands.argtypes import (
-    float_range,
-    int_range,
-    nonneg_float,
-    nonneg_int,
-    output_path,
-    positive_float,
-    positive_int,
-    unit_float,
-)
+from featherface.commands.argtypes import finite_float, float_range, int_range, output_path
 from featherface.errors import ConfigError
 from featherface.io.outputs import check_output_dir
 
@@ -43,150 +37,125 @@ EPILOG = """examples:
   featherface train -c configs/synthetic-smoke.yaml
 """
 
-# argparse dest -> TrainConfig field
-_FLAG_FIELDS = {
-    "model": "model", "labels": "label_file", "images": "image_root", "layout": "layout",
-    "val_labels": "val_label_file", "val_images": "val_image_root", "synthetic": "synthetic_images",
-    "img_size": "img_size", "batch_size": "batch_size", "workers": "workers", "epochs": "epochs", "lr": "lr",
-    "momentum": "momentum", "weight_decay": "weight_decay", "warmup_epochs": "warmup_epochs",
-    "schedule": "schedule", "milestones": "milestones", "gamma": "gamma", "amp": "amp", "ema": "ema",
-    "ema_decay": "ema_decay", "seed": "seed", "deterministic": "deterministic", "output": "output_dir",
-    "resume": "resume", "backbone_init": "backbone_init", "init_weights": "init_weights",
-    "freeze_backbone": "freeze_backbone", "min_face_size": "min_face_size", "mosaic_prob": "mosaic_prob",
-    "save_every": "save_every", "max_steps": "max_steps", "device": "device", "log_every": "log_every",
-    "progress": "progress", "tensorboard": "tensorboard", "grad_clip": "grad_clip",
-    "teacher": "teacher", "distill": "distill", "gt_weight": "gt_weight",
-}
+# the groups of --help, in order (a field's group is in featherface.training.config.FIELD_OPTIONS)
+_GROUPS = ("model and data", "optimisation", "loss", "distillation", "initialisation and fine-tuning",
+           "run control", "other options")
+# dests the verb itself uses: no TrainConfig field may take one of them
+_RESERVED = {"config", "set_items", "print_config", "force", "debug", "func", "command"}
+
+
+def _show_default(value: Any) -> str | None:
+    if value is None or value == {} or value == "":
+        return None
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _number_type(kind: str, opt: Any, name: str) -> Any:
+    """The argparse ``type=`` of a number field: whole or finite, within the field's bounds."""
+    if kind == "int":
+        return int_range(None if opt.lo is None else int(opt.lo), None if opt.hi is None else int(opt.hi), name=name)
+    if opt.lo is None and opt.hi is None:
+        return finite_float
+    return float_range(opt.lo, opt.hi, lo_open=opt.lo_open, hi_open=opt.hi_open, name=name)
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> list[str]:
+    """One flag per :class:`~featherface.training.config.TrainConfig` field (see
+    :data:`~featherface.training.config.FIELD_OPTIONS`), in groups; returns the fields that got one.
+
+    Every flag defaults to "absent" (``argparse.SUPPRESS``): a flag not given must not override the
+    YAML file or the resumed checkpoint. Mapping fields (``augment``, ``model_overrides``) are set
+    with ``--set field.key=value``."""
+    from dataclasses import fields
+
+    from featherface.training.config import TrainConfig, field_flag, field_kind, field_option
+
+    defaults = TrainConfig()
+    groups = {title: parser.add_argument_group(title) for title in _GROUPS}
+    added: list[str] = []
+    for f in fields(TrainConfig):
+        name, kind, opt = f.name, field_kind(f.name), field_option(f.name)
+        if kind == "dict":
+            continue
+        assert name not in _RESERVED, name
+        group = groups.get(opt.group) or groups["other options"]
+        shown = _show_default(getattr(defaults, name))
+        text = opt.help + (f" (default: {shown})" if shown is not None else "")
+        kw: dict[str, Any] = dict(dest=name, default=argparse.SUPPRESS, help=text.replace("%", "%%"))
+        if opt.metavar:
+            kw["metavar"] = opt.metavar
+        if kind == "bool":
+            kw["action"] = argparse.BooleanOptionalAction
+            kw.pop("metavar", None)
+        elif kind in ("int", "float"):
+            kw["type"] = _number_type(kind, opt, name)
+        elif kind == "list":
+            kw["type"] = _number_type("float", opt, name)
+            kw["nargs"] = "+"
+        else:
+            if opt.output_path:
+                kw["type"] = output_path
+            if opt.choices:
+                kw["choices"] = opt.choices
+            if opt.const is not None:
+                kw["nargs"], kw["const"] = "?", opt.const
+        short = [x for x in opt.aliases if not x.startswith("--")]  # -b before --batch-size, as usual
+        group.add_argument(*short, field_flag(name), *[x for x in opt.aliases if x not in short], **kw)
+        added.append(name)
+    for title, group in groups.items():  # no empty group headings in --help
+        if not group._group_actions:
+            parser._action_groups.remove(group)
+    return added
 
 
 def add_parser(subparsers: "argparse._SubParsersAction", name: str) -> argparse.ArgumentParser:
-    """Register ``featherface train`` and its options."""
+    """Register ``featherface train`` and its options: the ones of the verb, then one per config field."""
     p = subparsers.add_parser(
         name, help="train or fine-tune a model (WIDER FACE or your own labels; torchrun for multi-GPU)",
-        description="Train a FeatherFace model with SGD, optional AMP/EMA, exact resume and DDP via torchrun. "
-                    "Writes last.pt (checkpoint), best.pt and final.pt (weights files), train_log.csv and "
-                    "epochs.csv into --output.",
+        description="Train a FeatherFace model with SGD, optional AMP/EMA, exact resume and DDP via torchrun.\n"
+                    "Writes last.pt (checkpoint), best.pt and final.pt (weights files), train_log.csv and\n"
+                    "epochs.csv into --output.\n\n"
+                    "Every field of featherface.training.TrainConfig is a flag: the field with '-' for '_'\n"
+                    "(label_file, image_root, val_label_file, val_image_root, synthetic_images and output_dir\n"
+                    "are --labels, --images, --val-labels, --val-images, --synthetic and --output); the\n"
+                    "augment and model_overrides mappings are set with --set augment.KEY=VALUE.\n"
+                    "Precedence, lowest first: the defaults, the resumed checkpoint's config, --config YAML,\n"
+                    "the flags, --set.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    S = argparse.SUPPRESS  # absent flags must not override the YAML
     g = p.add_argument_group("configuration")
     g.add_argument("-c", "--config", default=None, metavar="YAML", help="YAML file of training options")
     g.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="set_items",
                    help="set any option, e.g. --set lr=0.01 augment.zoom_out_prob=0.3 model_overrides.dynamic_sharing=false")
     g.add_argument("--print-config", action="store_true", help="print the merged configuration as YAML and exit")
-    g = p.add_argument_group("model and data")
-    g.add_argument("--model", default=S, help="model name (featherface-v2-ultra, featherface-v1, ...)")
-    g.add_argument("--labels", default=S, metavar="FILE", help="training label file (RetinaFace label.txt, labelv2, WIDER gt)")
-    g.add_argument("--images", default=S, metavar="DIR", help="image root (default: images/ next to the label file)")
-    g.add_argument("--layout", default=S, help="label layout: auto, retinaface, labelv2, wider")
-    g.add_argument("--val-labels", default=S, metavar="FILE", help="validation label file (its loss picks best.pt)")
-    g.add_argument("--val-images", default=S, metavar="DIR", help="validation image root")
-    g.add_argument("--synthetic", type=nonneg_int, default=S, metavar="N", help="no label file: generate N synthetic pictures")
-    g.add_argument("--img-size", type=int_range(32, 4096, name="size"), default=S, help="training crop size (default 640)")
-    g.add_argument("--min-face-size", type=nonneg_float, default=S, help="ignore labelled faces smaller than this (px)")
-    g.add_argument("--mosaic-prob", type=unit_float, default=S, help="probability of a 2x2 mosaic sample")
-    g = p.add_argument_group("optimisation")
-    g.add_argument("-b", "--batch-size", type=positive_int, default=S, help="images per step per process (default 32)")
-    g.add_argument("-j", "--workers", type=nonneg_int, default=S, help="data-loading workers per process")
-    g.add_argument("--epochs", type=positive_int, default=S)
-    g.add_argument("--lr", type=positive_float, default=S, help="base learning rate (default 1e-3)")
-    g.add_argument("--momentum", type=float_range(0.0, 1.0, hi_open=True, name="momentum"), default=S)
-    g.add_argument("--weight-decay", type=nonneg_float, default=S)
-    g.add_argument("--warmup-epochs", type=nonneg_float, default=S)
-    g.add_argument("--schedule", choices=("step", "cosine"), default=S)
-    g.add_argument("--milestones", type=nonneg_float, nargs="+", default=S,
-                   help="step decay points: fractions of --epochs (all <= 1) or epochs (default 0.76 0.88)")
-    g.add_argument("--gamma", type=float_range(0.0, 1.0, lo_open=True, name="gamma"), default=S, help="step decay factor (default 0.1)")
-    g.add_argument("--grad-clip", type=nonneg_float, default=S, help="max gradient norm (0: off)")
-    g.add_argument("--amp", action=argparse.BooleanOptionalAction, default=S, help="mixed precision on CUDA (default on)")
-    g.add_argument("--ema", action=argparse.BooleanOptionalAction, default=S, help="keep an EMA of the weights")
-    g.add_argument("--ema-decay", type=float_range(0.0, 1.0, lo_open=True, hi_open=True, name="decay"), default=S)
-    g = p.add_argument_group("initialisation and fine-tuning")
-    g.add_argument("--backbone-init", default=S, metavar="PATH|imagenet|none",
-                   help="backbone start: imagenet (default; the ImageNet MobileNetV1-0.25 shipped in the package), "
-                        "none (random), or a file: an ImageNet checkpoint, a RetinaFace release file, a FeatherFace "
-                        "weights file or checkpoint")
-    g.add_argument("--init-weights", default=S, metavar="PATH", help="start from a FeatherFace weights file/checkpoint")
-    g.add_argument("--freeze-backbone", action=argparse.BooleanOptionalAction, default=S,
-                   help="keep the backbone (weights and BatchNorm statistics) fixed")
-    g = p.add_argument_group("distillation")
-    g.add_argument("--teacher", default=S, metavar="SPEC",
-                   help="teacher network: retinaface, retinaface:PATH, or a weights file of the package")
-    g.add_argument("--distill", choices=("auto", "dense", "boxes"), default=S,
-                   help="dense: per-prior soft targets (same priors as the student); boxes: the teacher's faces "
-                        "as labels; auto: dense when possible (default)")
-    g.add_argument("--gt-weight", type=nonneg_float, default=S,
-                   help="weight of the matched-prior loss on the label file (default 1; 0 = distillation only)")
-    g = p.add_argument_group("run control")
-    g.add_argument("-o", "--output", type=output_path, default=S, metavar="DIR", help="output directory (default runs/train)")
-    g.add_argument("--resume", nargs="?", const="auto", default=S, metavar="PATH|auto",
-                   help="continue from a checkpoint (or DIR/last.pt); bare --resume means auto")
     g.add_argument("--force", action="store_true",
                    help="start a new run in an --output folder that holds one (its files are moved to "
                         "DIR/replaced-<time>/ first)")
-    g.add_argument("--save-every", type=nonneg_int, default=S, metavar="STEPS", help="also checkpoint every N steps")
-    g.add_argument("--max-steps", type=nonneg_int, default=S, help="stop after N optimizer steps in total")
-    g.add_argument("--seed", type=int_range(0, 2**32 - 1, name="seed"), default=S)
-    g.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=S)
-    g.add_argument("--device", default=S, help="auto, cpu, cuda, cuda:N (torchrun: LOCAL_RANK picks the GPU)")
-    g.add_argument("--log-every", type=positive_int, default=S, metavar="STEPS")
-    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=S, help="progress bar (default on)")
-    g.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=S,
-                   help="also log to TensorBoard when installed (default on)")
+    add_config_args(p)
     p.set_defaults(func=run)
     return p
 
 
-def _parse_set(items: list[str]) -> dict[str, Any]:
-    """``["lr=0.01", "augment.zoom_out_prob=0.3"]`` -> nested dict (values parsed as YAML scalars)."""
-    import yaml
+def config_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields given as flags: field -> value."""
+    from dataclasses import fields
 
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            value = raw
-        key = key.strip()
-        if "." in key:
-            head, sub = key.split(".", 1)
-            if head not in ("augment", "model_overrides"):
-                raise ConfigError(f"--set {key}: only augment.* and model_overrides.* take a dotted key")
-            out.setdefault(head, {})[sub] = value
-        else:
-            out[key] = value
-    return out
+    from featherface.training.config import TrainConfig
+
+    return {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
 
 
 def build_config(args: argparse.Namespace) -> Any:
-    """Merge defaults < resumed checkpoint's config < YAML < flags < ``--set`` into a TrainConfig."""
-    from featherface.training.checkpoint import find_resume_checkpoint, read_checkpoint
-    from featherface.training.config import TrainConfig
+    """The run's TrainConfig: :func:`featherface.training.config.resolve_config` (defaults < resumed
+    checkpoint's config < YAML < flags < ``--set``) of the parsed flags."""
+    from featherface.training.config import resolve_config
 
-    flags = {field: getattr(args, dest) for dest, field in _FLAG_FIELDS.items() if hasattr(args, dest)}
-    sets = _parse_set(getattr(args, "set_items", []) or [])
-    yaml_cfg = TrainConfig.from_yaml(args.config) if args.config else None
-
-    base = TrainConfig()
-    resume = sets.get("resume", flags.get("resume", yaml_cfg.resume if yaml_cfg else None))
-    if resume:
-        out_dir = sets.get("output_dir", flags.get("output_dir", yaml_cfg.output_dir if yaml_cfg else base.output_dir))
-        path = find_resume_checkpoint(str(resume), out_dir)
-        if path is not None:
-            stored = read_checkpoint(path).get("config") or {}
-            base = TrainConfig.from_dict(stored)
-            if str(resume).lower() != "auto" and "output_dir" not in flags and "output_dir" not in sets \
-                    and not (yaml_cfg and args.config):
-                base = TrainConfig.from_dict({"output_dir": str(path.parent)}, base)
-    cfg = TrainConfig.from_yaml(args.config, base) if args.config else base
-    merged_dicts = {}
-    for key in ("augment", "model_overrides"):
-        if key in sets:
-            merged_dicts[key] = {**getattr(cfg, key), **sets.pop(key)}
-    cfg = TrainConfig.from_dict({**flags, **sets, **merged_dicts}, cfg)
-    return cfg
+    return resolve_config(args.config, config_flags(args), getattr(args, "set_items", []) or [])
 
 
 def check_run_values(cfg: Any) -> None:

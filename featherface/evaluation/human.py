@@ -49,8 +49,9 @@ Beside the WIDER protocol (:mod:`featherface.evaluation.widerface`), three kinds
 
 :func:`evaluate_human` runs detectors over the sets (original image size unless a detector was
 built otherwise; decoding is not timed, each detector's own pre- and post-processing is) and
-returns a :class:`HumanEvalResult` (markdown table, JSON-able dict); :func:`build_detectors`
-turns ``--detectors`` specs into detectors. ``featherface eval --human-sets`` uses both.
+returns a :class:`HumanEvalResult` (markdown table, JSON-able dict);
+:func:`featherface.peers.factory.build_detectors` turns ``--detectors`` specs into detectors.
+``featherface eval --human-sets`` uses both.
 """
 
 from __future__ import annotations
@@ -61,11 +62,11 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
-from featherface.compare import iou_matrix
 from featherface.data.benchmarks import (
     STANDARD_SETS,
     BoxAnnotation,
@@ -77,6 +78,7 @@ from featherface.data.benchmarks import (
 )
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.io.images import load_image
+from featherface.ops.boxes import iou_matrix
 from featherface.types import Detector, Face
 
 __all__ = [
@@ -86,7 +88,6 @@ __all__ = [
     "HumanEvalResult",
     "LandmarkSetResult",
     "PointSetResult",
-    "build_detectors",
     "evaluate_human",
     "finds_face",
     "human_set_dirs",
@@ -542,8 +543,6 @@ class HumanEvalResult:
 
 def _detect_all(detector: Detector, images: Sequence[Path], desc: str, progress: bool,
                 warm: bool) -> tuple[list[list[Face]], list[float]]:
-    from tqdm import tqdm
-
     out: list[list[Face]] = []
     lat: list[float] = []
     for k, p in enumerate(tqdm(images, desc=desc, unit="img", disable=not progress, file=sys.stderr)):
@@ -583,9 +582,9 @@ def evaluate_human(
     """Run each detector over the given sets (folders or loaded annotations) and score it.
 
     ``detectors`` is a list (rows named by ``.name``) or a ``{row name: detector}`` mapping.
-    Build them with a low score threshold (:func:`build_detectors` uses 0.02) so that AP sees
-    the whole ranking; ``options.threshold`` is the operating point of P/R, recall and found
-    rate. ``overrides`` replace fields of ``options`` (``limit=50``, ``threshold=0.6``...).
+    Build them with a low score threshold (:func:`featherface.peers.factory.build_detectors` uses
+    0.02) so that AP sees the whole ranking; ``options.threshold`` is the operating point of P/R,
+    recall and found rate. ``overrides`` replace fields of ``options`` (``limit=50``, ``threshold=0.6``...).
     """
     opts = HumanEvalOptions(**{**asdict(options or HumanEvalOptions()), **overrides}).check()
     named: list[tuple[str, Detector]] = (list(detectors.items()) if isinstance(detectors, Mapping)
@@ -733,111 +732,3 @@ def plot_box_pr(result: HumanEvalResult, path: str | os.PathLike[str], set_name:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     return out
-
-
-# --------------------------------------------------------------------------- building detectors
-
-OURS = ("featherface", "ours")
-
-
-def build_detectors(
-    specs: Sequence[str],
-    *,
-    weights: str | os.PathLike[str] | None = None,
-    device: str = "cpu",
-    score_threshold: float = 0.02,
-    nms_threshold: float | None = None,
-    input_size: int | None = None,
-    log: Callable[[str], None] | None = None,
-) -> tuple[dict[str, Detector], list[str]]:
-    """``--detectors`` specs -> (``{row name: detector}``, notes on the skipped ones).
-
-    A spec is a registered model name (``featherface-v2-ultra``: its shipped weights),
-    ``MODEL:WEIGHTS``, ``featherface:WEIGHTS`` (the model read from the file), ``retinaface`` /
-    ``retinaface:PATH``, or a peer spec of :mod:`featherface.peers.registry` (``yunet``,
-    ``ultraface-rfb320``...). ``weights`` (``--weights``) goes to the entry of the model the file
-    was trained as (added when the list has none). A detector whose files are missing (or for
-    which no weights ship) is skipped with a note; an unknown name is a :class:`ConfigError`.
-    """
-    from featherface.models.registry import list_models
-    from featherface.peers.base import PeerUnavailableError
-    from featherface.peers.registry import build_peer, parse_spec
-    from featherface.peers.retinaface import RETINAFACE_MODEL, build_retinaface
-    from featherface.weights import BUILTIN_WEIGHTS, read_weights
-
-    say = log or (lambda _m: None)
-    models = set(list_models())
-    notes: list[str] = []
-    entries: list[tuple[str, str | None]] = []  # (kind or model name, path); ("missing", note): skipped
-    for raw in specs:
-        s = raw.strip()
-        if not s:
-            continue
-        name, sep, path = s.partition(":")
-        key = name.strip().lower()
-        path_or_none = path.strip() if sep and path.strip() else None
-        if sep and not path_or_none:
-            raise ConfigError(f"detector spec {s!r}: empty path after ':'")
-        if key in OURS:
-            if path_or_none is None:
-                raise ConfigError(f"detector spec {s!r} needs a weights file: featherface:WEIGHTS")
-            if not Path(path_or_none).expanduser().is_file():
-                entries.append(("missing", f"skipped {s}: weights file {path_or_none} not found"))
-                continue
-            key = str(read_weights(path_or_none)["model"])
-        if key == RETINAFACE_MODEL and path_or_none is None:
-            key = "retinaface"
-        if key not in models and key != "retinaface":
-            parse_spec(s)  # unknown names fail here, listing the known peers
-            key = "peer:" + s
-        entries.append((key, path_or_none))
-    if weights is not None:
-        w = Path(weights).expanduser()
-        if not w.is_file():
-            entries.insert(0, ("missing", f"skipped --weights {weights}: file not found"))
-        else:
-            model = str(read_weights(w)["model"])
-            k = next((i for i, (m, p) in enumerate(entries) if m == model and p is None), None)
-            if k is None:
-                entries.insert(0, (model, str(w)))
-            else:
-                entries[k] = (model, str(w))
-    out: dict[str, Detector] = {}
-    for key, path in entries:
-        if key == "missing":
-            notes.append(str(path))
-            continue
-        label = key if path is None else f"{key}:{Path(path).name}"
-        try:
-            if key == "retinaface":
-                label = "retinaface" if path is None else f"retinaface:{Path(path).name}"
-                kw: dict[str, Any] = {"score_threshold": score_threshold, "device": device, "input_size": input_size}
-                if nms_threshold is not None:
-                    kw["nms_threshold"] = nms_threshold
-                det: Detector = build_retinaface(path, **kw)
-            elif key.startswith("peer:"):
-                det = build_peer(key[5:], score_threshold=score_threshold, nms_threshold=nms_threshold,
-                                 input_size=input_size)
-                label = det.name
-            else:
-                if path is None and key not in BUILTIN_WEIGHTS:
-                    notes.append(f"skipped {key}: no trained weights ship for it (pass {key}:WEIGHTS or --weights)")
-                    continue
-                if path is not None and not Path(path).expanduser().is_file():
-                    notes.append(f"skipped {label}: weights file {path} not found")
-                    continue
-                from featherface.inference.detector import FaceDetector
-
-                kw = {"score_threshold": score_threshold, "device": device, "input_size": input_size}
-                if nms_threshold is not None:
-                    kw["nms_threshold"] = nms_threshold
-                det = FaceDetector(model=key, weights=path if path is not None else "default", **kw)
-        except PeerUnavailableError as exc:
-            notes.append(f"skipped {exc}")
-            continue
-        if label in out:
-            raise ConfigError(f"detector {label!r} is listed twice")
-        out[label] = det
-    for n in notes:
-        say(n)
-    return out, notes

@@ -27,7 +27,7 @@ _EXPORTS = {
     "synthetic_calibration_images": "featherface.export.quantize",
     "build_metadata": "featherface.export.metadata",
     "DetectorWithPostprocess": "featherface.export.postprocess_graph",
-    "compare_sessions": "featherface.export.compare",
+    "compare_sessions": "featherface.export.verify",
 }
 
 __all__ = sorted(_EXPORTS)

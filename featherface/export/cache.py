@@ -21,7 +21,7 @@ from torch import nn
 from featherface import __version__
 from featherface.errors import ConfigError
 from featherface.export.onnx_export import export_onnx
-from featherface.weights import state_dict_sha256
+from featherface.models.weights import state_dict_sha256
 
 
 def cache_dir() -> Path:

@@ -17,7 +17,7 @@ anchors             JSON: min_sizes, steps, variances, prior order and formulas
 outputs             JSON: each output's name, shape and meaning (decoding formulas)
 postprocess         ``"none"`` or JSON thresholds of the in-graph decode + NMS
 weights             ``"random"`` (untrained, for speed tests only) or the weights file name
-weights_sha256      hash of the state_dict (see :func:`featherface.weights.state_dict_sha256`)
+weights_sha256      hash of the state_dict (see :func:`featherface.models.weights.state_dict_sha256`)
 trained             ``"true"`` / ``"false"`` / ``"unknown"`` (in-memory model exported on the fly)
 quantization        ``"none"`` or JSON describing the INT8 recipe
 featherface_version package version that wrote the file
@@ -39,7 +39,7 @@ from torch import nn
 from featherface import __version__
 from featherface.errors import ConfigError
 from featherface.inference.backends.metadata import FORMAT_TAG
-from featherface.weights import state_dict_sha256
+from featherface.models.weights import state_dict_sha256
 
 FORMAT_VERSION = "1"
 PAD_MULTIPLE = 32

@@ -13,6 +13,7 @@ every face; they are ~2% of the FLOPs. The attention sigmoids can also be kept i
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -20,10 +21,13 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from featherface.data.synthetic import render_synthetic_image
 from featherface.errors import ConfigError, FeatherFaceError
+from featherface.export.onnx_export import set_metadata
 from featherface.inference.backends.metadata import FORMAT_TAG, parse_metadata
 from featherface.io.images import IMAGE_EXTENSIONS, expand_inputs, is_image_path, load_image, resize_longer_side
 from featherface.io.outputs import atomic_write_bytes
+from featherface.io.paths import find_shared
 
 EXCLUDE_GROUPS = ("head_outputs", "heads", "attention", "first_conv")
 CALIBRATION_ENV = "FEATHERFACE_CALIBRATION"
@@ -34,16 +38,13 @@ DEFAULT_OP_TYPES: tuple[str, ...] = ("Conv",)
 
 
 def default_calibration_dir() -> Path | None:
-    """``$FEATHERFACE_CALIBRATION``, else the project's ``shared/data/photos`` when present, else ``None``."""
+    """``$FEATHERFACE_CALIBRATION``, else ``data/photos`` of the shared folder when present
+    (:func:`featherface.io.paths.find_shared`), else ``None``."""
     env = os.environ.get(CALIBRATION_ENV)
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
-    for base in (here.parents[2].parent / "shared", here.parents[2] / "shared"):
-        d = base / "data" / "photos"
-        if d.is_dir():
-            return d
-    return None
+    d = find_shared("data", "photos")
+    return d if d is not None and d.is_dir() else None
 
 
 def preprocess_image(image: np.ndarray, input_size: int, mean: Sequence[float]) -> np.ndarray:
@@ -59,8 +60,6 @@ def preprocess_image(image: np.ndarray, input_size: int, mean: Sequence[float]) 
 
 def synthetic_calibration_images(n: int = 8, size: int = 320, seed: int = 0) -> list[np.ndarray]:
     """Synthetic face-like pictures (tests, or when no real photos are at hand)."""
-    from featherface.data.synthetic import render_synthetic_image
-
     rng = np.random.default_rng(seed)
     return [render_synthetic_image(rng, size, max_faces=6)[0] for _ in range(n)]
 
@@ -178,8 +177,6 @@ def quantize_onnx_int8(
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from featherface.export.onnx_export import set_metadata
-
     fp32_path = Path(fp32_path)
     src = onnx.load(str(fp32_path))
     props = {p.key: p.value for p in src.metadata_props}
@@ -235,8 +232,6 @@ def quantize_onnx_int8(
         "fp32_groups": list(exclude), "fp32_nodes": len(to_exclude),
         "op_types": list(op_types) if op_types else "all",
     }
-    import json
-
     if compact:
         compact_names(q)
     props["quantization"] = json.dumps(recipe, separators=(",", ":"))

@@ -1,12 +1,39 @@
-"""Inference: pre/post-processing, the backends (:mod:`.backends`) and the :class:`FaceDetector` API (``load_image`` is re-exported
-from its home, :mod:`featherface.io.images`)."""
+"""Inference: pre/post-processing, the backends (:mod:`.backends`), the :class:`FaceDetector` API and its
+options (:class:`DetectorOptions`; ``load_image`` is re-exported from its home, :mod:`featherface.io.images`).
 
-from featherface.inference.backends import OnnxRuntimeBackend, make_session, model_for_onnx, optimize_for_inference
-from featherface.inference.detector import FaceDetector
-from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
-from featherface.io.images import load_image
+The names are loaded on first use, so ``featherface.inference.options`` (what the command line's
+``--help`` reads) comes without torch.
+"""
 
-__all__ = [
-    "FaceDetector", "OnnxRuntimeBackend", "PostprocessConfig", "decode_outputs", "load_image", "make_session",
-    "model_for_onnx", "optimize_for_inference", "select_detections",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "FaceDetector": "featherface.inference.detector",
+    "DetectorOptions": "featherface.inference.options",
+    "OnnxRuntimeBackend": "featherface.inference.backends",
+    "make_session": "featherface.inference.backends",
+    "model_for_onnx": "featherface.inference.backends",
+    "optimize_for_inference": "featherface.inference.backends",
+    "PostprocessConfig": "featherface.inference.postprocess",
+    "decode_outputs": "featherface.inference.postprocess",
+    "select_detections": "featherface.inference.postprocess",
+    "load_image": "featherface.io.images",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

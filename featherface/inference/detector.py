@@ -16,7 +16,7 @@ import numbers
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -24,18 +24,24 @@ from torch import nn
 
 from featherface.errors import ConfigError, ImageError, WeightsError
 from featherface.inference.backends import OnnxRuntimeBackend, TorchBackend
+from featherface.inference.options import (
+    DEFAULT_WEIGHTS,
+    MAX_INPUT_SIDE,
+    PAD_MULTIPLE,
+    DetectorOptions,
+    is_random_weights,
+)
 from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
+from featherface.inference.stream import FrameFaces, stream_faces
 from featherface.io.images import describe, load_image, resize_by
 from featherface.models.featherface import FeatherFaceConfig
+from featherface.models.registry import create_model
+from featherface.models.weights import load_weights, resolve_weights
 from featherface.ops.anchors import PriorBox
 from featherface.types import Face
 
-_DEFAULT = "default"
-PAD_MULTIPLE = 32
-# upper bound of input_size / max_size: the network input is a canvas of at most side x side
-# (4096: 200 MB of float32 input, 1.3 GB peak RSS for V2 Ultra's forward pass on CPU); an unbounded
-# input_size=100000 would ask for a 120 GB tensor
-MAX_INPUT_SIDE = 4096
+_DEFAULT = DEFAULT_WEIGHTS
+_D = DetectorOptions()  # FaceDetector's keyword defaults
 
 
 def _real(name: str, value: Any, lo: float, hi: float, lo_open: bool = False) -> float:
@@ -65,6 +71,9 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     return resolve_device(device)
 
 
+_UNSET_SIZE: Any = object()  # "the detector's own input_size" (None already means "original size")
+
+
 class FaceDetector:
     """Detects faces (box, score, 5 landmarks) in images.
 
@@ -73,8 +82,9 @@ class FaceDetector:
             returning ``{"bbox", "cls", "ldm"}`` (its ``config`` attribute, if any, gives the anchors).
         weights: ``"default"`` — the trained weights shipped with the package (an error while none
             ship for ``model``); a path to a weights file or training checkpoint; or ``None`` for an
-            untrained, randomly initialised network (explicit only — it finds no faces). Ignored
-            when ``model`` is a module and ``weights`` is left at ``"default"``.
+            untrained, randomly initialised network (explicit only — it finds no faces; the strings
+            ``"none"`` and ``"random"`` mean the same). Ignored when ``model`` is a module and
+            ``weights`` is left at ``"default"``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` picks CUDA when available.
         score_threshold: minimum face probability (0.5 for applications, 0.02 for WIDER evaluation).
         nms_threshold: IoU above which a lower-scoring overlapping box is dropped.
@@ -85,23 +95,26 @@ class FaceDetector:
         threads: CPU threads for inference (``torch.set_num_threads`` / onnxruntime intra-op);
             ``None`` leaves the library defaults.
         optimize: run the torch backend on a BatchNorm-folded, channels-last copy (same outputs).
+
+    The defaults are those of :class:`~featherface.inference.options.DetectorOptions` (the
+    command-line verbs read theirs from it too); :meth:`from_options` builds from one.
     """
 
     def __init__(
         self,
-        model: str | nn.Module = "featherface-v2-ultra",
-        weights: str | os.PathLike | None = _DEFAULT,
-        device: str | torch.device | None = "cpu",
-        score_threshold: float = 0.5,
-        nms_threshold: float = 0.4,
-        input_size: int | None = None,
-        max_size: int = 2048,
-        pre_nms_top_k: int = 5000,
-        max_detections: int = 750,
-        backend: str = "torch",
-        onnx_path: str | os.PathLike | None = None,
-        threads: int | None = None,
-        optimize: bool = True,
+        model: str | nn.Module = _D.model,
+        weights: str | os.PathLike | None = _D.weights,
+        device: str | torch.device | None = _D.device,
+        score_threshold: float = _D.score_threshold,
+        nms_threshold: float = _D.nms_threshold,
+        input_size: int | None = _D.input_size,
+        max_size: int = _D.max_size,
+        pre_nms_top_k: int = _D.pre_nms_top_k,
+        max_detections: int = _D.max_detections,
+        backend: str = _D.backend,
+        onnx_path: str | os.PathLike | None = _D.onnx_path,
+        threads: int | None = _D.threads,
+        optimize: bool = _D.optimize,
     ):
         score_threshold = _real("score_threshold", score_threshold, 0.0, 1.0)
         nms_threshold = _real("nms_threshold", nms_threshold, 0.0, 1.0, lo_open=True)
@@ -114,6 +127,8 @@ class FaceDetector:
             threads = _whole("threads", threads, 1)
         if not isinstance(backend, str):
             raise ConfigError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+        if is_random_weights(weights):
+            weights = None  # "none" / "random": what --weights none means on the command line
         self.device = _resolve_device(device)
         self.input_size = input_size
         self.max_size = max_size
@@ -126,8 +141,6 @@ class FaceDetector:
             if weights is not None and weights != _DEFAULT:
                 self._load_into(net, weights)
         else:
-            from featherface.models.registry import create_model
-
             net = create_model(model)
             if weights is None:
                 warnings.warn(
@@ -153,32 +166,37 @@ class FaceDetector:
         else:
             raise ConfigError(f"unknown backend {backend!r}; use 'torch' or 'onnxruntime'")
 
-    def _load_into(self, net: nn.Module, weights: str | os.PathLike) -> None:
-        from featherface.weights import load_weights, resolve_weights
+    @classmethod
+    def from_options(cls, options: DetectorOptions, **overrides: Any) -> "FaceDetector":
+        """``FaceDetector(**options.kwargs())``, with ``overrides`` (``model=`` a module, say) on top."""
+        return cls(**{**options.kwargs(), **overrides})
 
+    def _load_into(self, net: nn.Module, weights: str | os.PathLike) -> None:
         path = resolve_weights(str(weights), model_name=getattr(net, "name", None))
         obj = load_weights(net, path)
         self.weights_path = Path(path)
         self.weights_meta = dict(obj.get("meta", {}))
 
     # ------------------------------------------------------------------ pre-processing
-    def _scale_for(self, h: int, w: int) -> float:
+    def _scale_for(self, h: int, w: int, input_size: int | None = _UNSET_SIZE) -> float:  # type: ignore[assignment]
         longer = max(h, w)
-        if self.input_size is not None:
-            return self.input_size / longer
+        size = self.input_size if input_size is _UNSET_SIZE else input_size
+        if size is not None:
+            return size / longer
         if longer > self.max_size:
             return self.max_size / longer
         return 1.0
 
-    def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+    def _prepare(self, image: np.ndarray, input_size: int | None = _UNSET_SIZE) -> tuple[np.ndarray, float]:  # type: ignore[assignment]
         h, w = image.shape[:2]
-        s = self._scale_for(h, w)
+        s = self._scale_for(h, w, input_size)
         return resize_by(image, s), s
 
-    def _to_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+    def _to_batch(self, images: Sequence[np.ndarray], input_size: int | None = _UNSET_SIZE) -> np.ndarray:  # type: ignore[assignment]
         """Pad (mean colour) to a common multiple-of-32 canvas; BGR minus mean, NCHW float32."""
-        if self.input_size is not None:
-            side = int(math.ceil(self.input_size / PAD_MULTIPLE) * PAD_MULTIPLE)
+        size = self.input_size if input_size is _UNSET_SIZE else input_size
+        if size is not None:
+            side = int(math.ceil(size / PAD_MULTIPLE) * PAD_MULTIPLE)
             H = W = side
         else:
             H = max(int(math.ceil(im.shape[0] / PAD_MULTIPLE) * PAD_MULTIPLE) for im in images)
@@ -190,12 +208,32 @@ class FaceDetector:
         return batch
 
     # ------------------------------------------------------------------ detection
-    def detect(self, image: Any, rgb: bool = False) -> list[Face]:
-        """Faces in one image (path, bytes, numpy HxWx3 **BGR** unless ``rgb=True``, or PIL), best first."""
-        return self.detect_batch([image], rgb=rgb)[0]
+    def detect(self, image: Any, rgb: bool = False, *, score_threshold: float | None = None,
+               nms_threshold: float | None = None, input_size: int | None = None) -> list[Face]:
+        """Faces in one image (path, bytes, numpy HxWx3 **BGR** unless ``rgb=True``, or PIL), best first.
 
-    def detect_batch(self, images: Iterable[Any], rgb: bool = False) -> list[list[Face]]:
-        """Faces in several images with one network call (images are padded to a common size)."""
+        ``score_threshold``, ``nms_threshold``, ``input_size``: this call only (``None``: the
+        detector's own), e.g. one HTTP request's options on a shared detector."""
+        return self.detect_batch([image], rgb=rgb, score_threshold=score_threshold, nms_threshold=nms_threshold,
+                                 input_size=input_size)[0]
+
+    def _call_options(self, score_threshold: float | None, nms_threshold: float | None,
+                      input_size: int | None) -> tuple[PostprocessConfig, int | None]:
+        post = self.post
+        if score_threshold is not None or nms_threshold is not None:
+            post = PostprocessConfig(
+                self.post.score_threshold if score_threshold is None else _real("score_threshold", score_threshold, 0.0, 1.0),
+                self.post.nms_threshold if nms_threshold is None
+                else _real("nms_threshold", nms_threshold, 0.0, 1.0, lo_open=True),
+                self.post.pre_nms_top_k, self.post.max_detections)
+        size = self.input_size if input_size is None else _whole("input_size", input_size, PAD_MULTIPLE, MAX_INPUT_SIDE)
+        return post, size
+
+    def detect_batch(self, images: Iterable[Any], rgb: bool = False, *, score_threshold: float | None = None,
+                     nms_threshold: float | None = None, input_size: int | None = None) -> list[list[Face]]:
+        """Faces in several images with one network call (images are padded to a common size);
+        the keyword options apply to this call only, as in :meth:`detect`."""
+        post, size = self._call_options(score_threshold, nms_threshold, input_size)
         if images is None or isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike)) \
                 or not isinstance(images, Iterable):
             raise ImageError(f"detect_batch takes a list of images (paths, bytes, arrays or PIL images), got "
@@ -206,13 +244,13 @@ class FaceDetector:
         originals = [load_image(im, rgb=rgb) for im in images]
         if not originals:
             return []
-        prepared = [self._prepare(im) for im in originals]
-        batch = self._to_batch([p[0] for p in prepared])
+        prepared = [self._prepare(im, size) for im in originals]
+        batch = self._to_batch([p[0] for p in prepared], size)
         _, _, H, W = batch.shape
         outputs = self.backend(batch)
         priors = self.priors(H, W)
         boxes, scores, ldms = decode_outputs(outputs, priors, self.config.variances)
-        results = select_detections(boxes, scores, ldms, self.post)
+        results = select_detections(boxes, scores, ldms, post)
         faces_per_image: list[list[Face]] = []
         for (b, sc, lm), orig, (_, s) in zip(results, originals, prepared):
             oh, ow = orig.shape[:2]
@@ -227,6 +265,12 @@ class FaceDetector:
                 for bb, ss, ll in zip(b[valid], sc[valid], lm[valid])
             ])
         return faces_per_image
+
+    def stream(self, source: str | os.PathLike | int, every: int = 1, keep_frames: bool = True) -> Iterator[FrameFaces]:
+        """Faces frame by frame from a video file, webcam index, stream URL, image or folder, lazily:
+        ``for r in det.stream(0): print(r.index, r.timestamp, r.faces)`` (see
+        :func:`featherface.inference.stream.stream_faces`)."""
+        return stream_faces(self, source, every=every, keep_frames=keep_frames)
 
     def __repr__(self) -> str:
         return (f"FaceDetector(model={self.name!r}, weights={str(self.weights_path) if self.weights_path else None!r}, "

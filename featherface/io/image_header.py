@@ -183,6 +183,13 @@ _MAGIC: list[tuple[Callable[[bytes], bool], Callable[[bytes], Size | None]]] = [
 ]
 
 
+def is_known_image(data: bytes | bytearray | memoryview) -> bool:
+    """True when ``data`` starts like an image format this package decodes (PNG, JPEG, GIF, BMP,
+    WebP, TIFF, PNM, JPEG 2000): tells "not an image" (HTTP 415) from "a damaged image" (400)."""
+    b = bytes(data[:16])
+    return any(matches(b) for matches, _ in _MAGIC)
+
+
 def image_header_size(data: bytes | bytearray | memoryview) -> Size | None:
     """``(width, height)`` declared by an encoded image's header, or ``None`` when unknown.
 

@@ -31,7 +31,7 @@ from featherface.io.image_header import image_header_size
 from featherface.io.video import is_video_path
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "MAX_DECODE_PIXELS", "array_to_bgr", "describe", "encode_image", "expand_inputs",
+    "IMAGE_EXTENSIONS", "MAX_DECODE_PIXELS", "array_to_bgr", "decode_image", "describe", "encode_image", "expand_inputs",
     "is_image_path", "letterbox", "load_image", "max_decode_pixels", "quiet_opencv", "read_image", "resize_by",
     "resize_longer_side",
 ]
@@ -149,6 +149,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     except OSError as exc:
         raise ImageError(f"{p}: cannot read file ({exc.strerror or exc})") from None
     return _decode(buf, str(p))
+
+
+def decode_image(data: bytes | bytearray | memoryview, name: str = "image") -> np.ndarray:
+    """Decode an encoded image held in memory (an upload, say) as HxWx3 uint8 BGR, with the same
+    pixel-limit guard as :func:`read_image`; ``name`` is what error messages call it."""
+    return _decode(np.frombuffer(data, dtype=np.uint8), name)
 
 
 def array_to_bgr(arr: np.ndarray, rgb: bool = False, name: str | None = None) -> np.ndarray:

@@ -17,7 +17,8 @@ import numpy as np
 
 from featherface.errors import ImageError, OutputError
 
-__all__ = ["VIDEO_EXTENSIONS", "VideoReader", "is_video_path", "open_video_writer"]
+__all__ = ["STREAM_SCHEMES", "VIDEO_EXTENSIONS", "VideoReader", "describe_source", "is_stream_source", "is_video_path",
+           "open_video_writer"]
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
@@ -26,26 +27,73 @@ def is_video_path(p: Path) -> bool:
     return p.suffix.lower() in VIDEO_EXTENSIONS
 
 
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "file://")
+
+
+def is_stream_source(source: object) -> bool:
+    """A webcam index (``0`` or ``"0"``) or a stream URL (RTSP, HTTP MJPEG/HLS, ...)."""
+    if isinstance(source, int) and not isinstance(source, bool):
+        return True
+    return isinstance(source, str) and (source.isdigit() or source.lower().startswith(STREAM_SCHEMES))
+
+
+def describe_source(source: object) -> str:
+    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        return f"camera {int(source)}"
+    return str(source)
+
+
 class VideoReader:
-    """The frames of a video file, in order; a context manager that releases the file.
+    """The frames of a video file, a webcam (an index) or a stream URL, in order; a context
+    manager that releases the source.
 
-    ``fps`` is the frame rate the file declares (25 when it declares none), ``frame_count`` its
-    declared number of frames (``None`` when unknown; only a hint for progress bars)."""
+    ``fps`` is the frame rate the source declares (25 when it declares none), ``frame_count`` its
+    declared number of frames (``None`` when unknown or endless; only a hint for progress bars).
+    Iterating yields frames; :meth:`frames` yields ``(index, timestamp in s, frame)``. A file that
+    stops decoding before its declared end raises :class:`ImageError` after the good frames (so a
+    caller keeps what it wrote); a stream simply ends when it stops sending."""
 
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self._cap = cv2.VideoCapture(str(self.path))
+    def __init__(self, source: str | os.PathLike | int):
+        self.live = is_stream_source(source) and not str(source).lower().startswith("file://")
+        if isinstance(source, str) and source.isdigit():
+            source = int(source)
+        self.source = source
+        self.path = Path(source) if isinstance(source, (str, os.PathLike)) and not is_stream_source(source) else None
+        self.name = describe_source(source)
+        with _quiet():
+            self._cap = cv2.VideoCapture(source if isinstance(source, int) else str(source))
         if not self._cap.isOpened():
             self._cap.release()
-            raise ImageError(f"{self.path}: cannot open video")
+            if isinstance(source, int):
+                raise ImageError(f"{self.name}: cannot open (no such camera, or it is in use)")
+            if self.live:
+                raise ImageError(f"{self.name}: cannot open the stream (unreachable, or not a video stream)")
+            raise ImageError(f"{self.name}: cannot open video")
         self.fps: float = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
-        self.frame_count: int | None = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+        if not (0 < self.fps < 1000):
+            self.fps = 25.0
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count: int | None = count if count > 0 and not self.live else None
+
+    def frames(self) -> Iterator[tuple[int, float, np.ndarray]]:
+        """``(index, timestamp in seconds, frame)`` for every frame."""
+        index = 0
+        while True:
+            with _quiet():
+                ok, frame = self._cap.read()
+            if not ok or frame is None:
+                # declared counts are estimates in some containers: only a clear shortfall is damage
+                if self.frame_count is not None and 0 < index < 0.95 * self.frame_count - 1:
+                    raise ImageError(f"{self.name}: cannot decode frame {index} of {self.frame_count} "
+                                     "(damaged or truncated video); the frames before it were processed")
+                return
+            msec = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+            ts = msec / 1000.0 if (msec and msec > 0 and not self.live) else index / self.fps
+            yield index, float(ts), frame
+            index += 1
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        while True:
-            ok, frame = self._cap.read()
-            if not ok:
-                return
+        for _, _, frame in self.frames():
             yield frame
 
     def close(self) -> None:
@@ -56,6 +104,12 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _quiet():  # OpenCV's FFmpeg backend prints to stderr for every damaged packet or refused URL
+    from featherface.io.images import quiet_opencv
+
+    return quiet_opencv()
 
 
 def open_video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int], fourcc: str = "mp4v",

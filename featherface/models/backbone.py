@@ -52,7 +52,7 @@ class MobileNetV1(nn.Module):
         return [p3, p4, p5]
 
 
-def _retinaface_key_map(model: MobileNetV1) -> dict[str, str]:
+def retinaface_backbone_key_map(model: MobileNetV1) -> dict[str, str]:
     """Map the RetinaFace-release key layout onto ours.
 
     Their ``conv_dw`` blocks are ``Sequential(dw_conv, dw_bn, act, pw_conv, pw_bn, act)`` (indices
@@ -93,7 +93,7 @@ def load_backbone_checkpoint(model: MobileNetV1, state_dict: dict[str, torch.Ten
     parameter is missing or has the wrong shape.
     """
     cleaned = backbone_tensors(state_dict)
-    mapping = _retinaface_key_map(model)
+    mapping = retinaface_backbone_key_map(model)
     ours = model.state_dict()
     out: dict[str, torch.Tensor] = {}
     for k, v in cleaned.items():

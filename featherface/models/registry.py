@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from featherface.errors import ConfigError
 from featherface.models.featherface import FeatherFace, FeatherFaceConfig
+from featherface.models.weights import load_weights, resolve_weights
 
 _REGISTRY: dict[str, Callable[[], FeatherFaceConfig]] = {}
 _DESCRIPTIONS: dict[str, str] = {}
@@ -71,8 +72,6 @@ def create_model(name: str = "featherface-v2-ultra", pretrained: bool | str = Fa
     else:
         model = FeatherFace(cfg, name=name)
     if pretrained:
-        from featherface.weights import load_weights, resolve_weights
-
         path = resolve_weights(name if pretrained is True else str(pretrained), model_name=name)
         load_weights(model, path)
     return model

@@ -13,10 +13,10 @@ from functools import lru_cache
 
 import torch
 
-from featherface.models.backbone import MobileNetV1, _retinaface_key_map
+from featherface.models.backbone import MobileNetV1, retinaface_backbone_key_map
 
-_SSH = {"conv3X3": "conv3", "conv5X5_1": "conv5_1", "conv5X5_2": "conv5_2", "conv7X7_2": "conv7_2", "conv7x7_3": "conv7_3"}
-_HEADS = {"ClassHead": "cls", "BboxHead": "bbox", "LandmarkHead": "ldm"}
+RETINAFACE_SSH_NAMES = {"conv3X3": "conv3", "conv5X5_1": "conv5_1", "conv5X5_2": "conv5_2", "conv7X7_2": "conv7_2", "conv7x7_3": "conv7_3"}
+RETINAFACE_HEAD_NAMES = {"ClassHead": "cls", "BboxHead": "bbox", "LandmarkHead": "ldm"}
 
 
 def looks_like_retinaface(state_dict: dict) -> bool:
@@ -37,11 +37,11 @@ def _rename(key: str, backbone_map: dict[str, str]) -> str | None:
     if m:
         return f"bifpn.merge.{int(m.group(1)) - 1}.{m.group(2)}"
     m = re.fullmatch(r"ssh([123])\.(\w+)\.(.+)", key)
-    if m and m.group(2) in _SSH:
-        return f"ssh.{int(m.group(1)) - 1}.{_SSH[m.group(2)]}.{m.group(3)}"
+    if m and m.group(2) in RETINAFACE_SSH_NAMES:
+        return f"ssh.{int(m.group(1)) - 1}.{RETINAFACE_SSH_NAMES[m.group(2)]}.{m.group(3)}"
     m = re.fullmatch(r"(ClassHead|BboxHead|LandmarkHead)\.([012])\.conv1x1\.(weight|bias)", key)
     if m:
-        return f"head.heads.{m.group(2)}.{_HEADS[m.group(1)]}.{m.group(3)}"
+        return f"head.heads.{m.group(2)}.{RETINAFACE_HEAD_NAMES[m.group(1)]}.{m.group(3)}"
     return None
 
 
@@ -50,7 +50,7 @@ def convert_retinaface_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[s
 
     Raises ``KeyError`` naming the first key that has no counterpart.
     """
-    backbone_map = _retinaface_key_map(MobileNetV1())
+    backbone_map = retinaface_backbone_key_map(MobileNetV1())
     out: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         k = key[7:] if key.startswith("module.") else key
@@ -73,6 +73,6 @@ def convert_retinaface_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[s
 @lru_cache(maxsize=1)
 def _expected_shapes() -> dict[str, tuple[int, ...]]:
     """Names and shapes of ``create_model("retinaface-mnet025")``'s state dict."""
-    from featherface.models.registry import create_model
+    from featherface.models.registry import create_model  # here: the registry imports this module (via weights)
 
     return {k: tuple(v.shape) for k, v in create_model("retinaface-mnet025").state_dict().items()}

@@ -1,19 +1,26 @@
-"""Detection ops: priors, box/landmark coding, IoU, NMS."""
+"""Detection ops: priors, box/landmark coding, IoU, NMS, matching, alignment, anonymisation.
 
-from featherface.ops.anchors import PriorBox, feature_map_sizes, generate_priors, num_priors
-from featherface.ops.boxes import (
-    box_iou,
-    cxcywh_to_xyxy,
-    decode_boxes,
-    decode_landmarks,
-    encode_boxes,
-    encode_landmarks,
-    xyxy_to_cxcywh,
-)
-from featherface.ops.nms import batched_nms, nms, nms_numpy
+Names are exported lazily, so ``featherface.ops.align`` or ``featherface.ops.anonymize`` (numpy and
+OpenCV only) can be imported without loading torch, which the box and prior ops need.
+"""
 
-__all__ = [
-    "PriorBox", "feature_map_sizes", "generate_priors", "num_priors", "box_iou", "cxcywh_to_xyxy",
-    "decode_boxes", "decode_landmarks", "encode_boxes", "encode_landmarks", "xyxy_to_cxcywh",
-    "batched_nms", "nms", "nms_numpy",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PriorBox": "anchors", "feature_map_sizes": "anchors", "generate_priors": "anchors", "num_priors": "anchors",
+    "box_iou": "boxes", "cxcywh_to_xyxy": "boxes", "decode_boxes": "boxes", "decode_landmarks": "boxes",
+    "encode_boxes": "boxes", "encode_landmarks": "boxes", "xyxy_to_cxcywh": "boxes",
+    "batched_nms": "nms", "nms": "nms", "nms_numpy": "nms",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'featherface.ops' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"featherface.ops.{module}"), name)

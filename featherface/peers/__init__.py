@@ -2,7 +2,9 @@
 
 Every adapter satisfies :class:`featherface.types.Detector` (``name``, ``detect(image) ->
 list[Face]`` in original pixels, landmarks in our order or ``None``). Model files are read by
-path, never shipped: see :func:`peers_dir` and :func:`build_peer`.
+path, never shipped: see :func:`peers_dir` and :func:`build_peer`. Turning the commands' detector
+specs (ours, RetinaFace, the peers, fused auto-label teachers) into detectors is
+:mod:`featherface.peers.factory`.
 """
 
 from __future__ import annotations

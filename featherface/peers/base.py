@@ -4,8 +4,9 @@ Image reading, resizing, letterboxing and muting OpenCV's log lines live in
 :mod:`featherface.io.images`.
 
 Peer model files (other projects' released detectors) are never part of this repository; they
-are read by path. The default folder is ``../shared/peers`` beside the repository root, or the
-folder named by the ``FEATHERFACE_PEERS_DIR`` environment variable.
+are read by path. The default folder is ``peers/`` in the shared folder
+(:func:`featherface.io.paths.shared_dir`: ``$FEATHERFACE_SHARED_DIR`` or ``../shared`` beside the
+repository root), or the folder named by the ``FEATHERFACE_PEERS_DIR`` environment variable.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.inference.backends import import_onnxruntime, make_session
+from featherface.io.paths import shared_dir
 from featherface.types import Face
 
 PEERS_ENV = "FEATHERFACE_PEERS_DIR"
@@ -28,13 +30,12 @@ class PeerUnavailableError(FeatherFaceError):
 
 
 def peers_dir() -> Path:
-    """Folder holding the peer model files: ``$FEATHERFACE_PEERS_DIR`` or ``<repo>/../shared/peers``."""
+    """Folder holding the peer model files: ``$FEATHERFACE_PEERS_DIR``, else ``peers/`` in
+    :func:`featherface.io.paths.shared_dir` (``$FEATHERFACE_SHARED_DIR`` or ``<repo>/../shared``)."""
     env = os.environ.get(PEERS_ENV)
     if env:
         return Path(env).expanduser()
-    import featherface
-
-    return Path(featherface.__file__).resolve().parents[1].parent / "shared" / "peers"
+    return shared_dir() / "peers"
 
 
 def resolve_model_file(path: str | os.PathLike[str] | None, default_relative: str, what: str) -> Path:

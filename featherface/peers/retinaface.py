@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from featherface.inference.detector import FaceDetector
 from featherface.peers.base import PeerUnavailableError, peers_dir
 
 RETINAFACE_ENV = "FEATHERFACE_RETINAFACE_WEIGHTS"
@@ -44,10 +45,8 @@ def build_retinaface(path: str | os.PathLike | None = None, score_threshold: flo
     :class:`PeerUnavailableError` when the file is missing, :class:`~featherface.errors.WeightsError`
     when it is not RetinaFace-mnet0.25 weights.
     """
-    from featherface.inference.detector import FaceDetector
-
     det = FaceDetector(RETINAFACE_MODEL, weights=resolve_retinaface_weights(path),
                        score_threshold=score_threshold, nms_threshold=nms_threshold, **kwargs)
     det.name = name
-    det.gives_landmarks = True  # type: ignore[attr-defined]  # read by featherface.compare
+    det.gives_landmarks = True  # type: ignore[attr-defined]  # read by featherface.tools.compare.run.describe_detector
     return det

@@ -102,7 +102,7 @@ def preprocess(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(((rgb - IMAGE_MEAN) / IMAGE_STD).transpose(2, 0, 1)[None])
 
 
-def _face_probability(scores: np.ndarray) -> np.ndarray:
+def face_probability(scores: np.ndarray) -> np.ndarray:
     """Column 1 of ``(N, 2)`` class scores, applying softmax only if the graph did not."""
     s = np.asarray(scores, dtype=np.float64).reshape(-1, 2)
     if s.size and (s.min() < -1e-6 or s.max() > 1 + 1e-6 or not np.allclose(s.sum(1), 1.0, atol=1e-3)):
@@ -209,7 +209,7 @@ class UltraFaceDetector:
         img = load_image(image)
         h, w = img.shape[:2]
         scores, boxes = self.raw_outputs(img)
-        prob = _face_probability(scores)
+        prob = face_probability(scores)
         if self.priors is not None:
             if self.priors.shape[0] != boxes.shape[0]:
                 raise PeerUnavailableError(

@@ -1,8 +1,8 @@
 """Training: the multibox loss, prior matching, configuration, EMA and the trainer.
 
-Light names (loss, matching, config) import eagerly; the trainer (which pulls in the data
-pipeline and OpenCV) loads on first use, so ``from featherface.training import MultiBoxLoss``
-stays cheap.
+Only the configuration imports eagerly (``featherface train --help`` builds its flags from it,
+without torch); the rest loads on first use, so ``from featherface.training import MultiBoxLoss``
+stays cheap and the trainer (the data pipeline and OpenCV) comes only when asked for.
 """
 
 from __future__ import annotations
@@ -10,10 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from featherface.training.config import TrainConfig, load_config
-from featherface.training.loss import LossOutput, MultiBoxLoss, hard_negative_mask
-from featherface.training.matching import MatchResult, PaddedTargets, match_priors, pad_targets
 
 _LAZY = {
+    "LossOutput": "featherface.training.loss",
+    "MultiBoxLoss": "featherface.training.loss",
+    "hard_negative_mask": "featherface.training.loss",
+    "MatchResult": "featherface.training.matching",
+    "PaddedTargets": "featherface.training.matching",
+    "match_priors": "featherface.training.matching",
+    "pad_targets": "featherface.training.matching",
     "Trainer": "featherface.training.trainer",
     "TrainResult": "featherface.training.trainer",
     "NonFiniteLossError": "featherface.training.trainer",
@@ -25,8 +30,7 @@ _LAZY = {
     "evaluate_recall": "featherface.training.quick_eval",
 }
 
-__all__ = ["TrainConfig", "load_config", "LossOutput", "MultiBoxLoss", "hard_negative_mask", "MatchResult",
-           "PaddedTargets", "match_priors", "pad_targets", *_LAZY]
+__all__ = ["TrainConfig", "load_config", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

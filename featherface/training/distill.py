@@ -29,7 +29,7 @@ from featherface.errors import ConfigError
 from featherface.inference.backends.optimize import optimize_for_inference
 from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
 from featherface.ops.anchors import PriorBox
-from featherface.weights import model_from_weights
+from featherface.models.weights import model_from_weights
 
 __all__ = ["DistillOutput", "DenseDistillationLoss", "build_teacher_model", "teacher_box_targets", "same_priors"]
 

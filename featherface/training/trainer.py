@@ -54,7 +54,7 @@ from featherface.training.distributed import DistInfo, all_reduce_mean, cleanup_
 from featherface.training.ema import ModelEMA, unwrap_model
 from featherface.training.loss import MultiBoxLoss
 from featherface.training.schedule import LRSchedule
-from featherface.weights import atomic_torch_save, load_backbone_weights, load_weights, save_weights, weights_dict
+from featherface.models.weights import atomic_torch_save, load_backbone_weights, load_weights, save_weights, weights_dict
 
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "train", "load_backbone_init", "seed_everything"]
 
@@ -102,7 +102,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 def load_backbone_init(model: nn.Module, spec: str | os.PathLike) -> str:
     """Initialise ``model.backbone`` from ``spec`` (``"imagenet"``, or an ImageNet / RetinaFace /
-    FeatherFace file; see :func:`featherface.weights.read_backbone_state_dict`). Returns what was loaded."""
+    FeatherFace file; see :func:`featherface.models.weights.read_backbone_state_dict`). Returns what was loaded."""
     return load_backbone_weights(unwrap_model(model).backbone, spec)
 
 
@@ -147,7 +147,7 @@ def _row_at_or_before(row: dict[str, str | None], key: str, value: float) -> boo
         return False
 
 
-class _CsvLog:
+class CsvLog:
     """Append-only CSV with a header; on resume, rows past the resumed step are dropped."""
 
     def __init__(self, path: Path, fields: Sequence[str]) -> None:
@@ -513,9 +513,9 @@ class Trainer:
             pin_memory=device.type == "cuda", persistent_workers=cfg.workers > 0, worker_init_fn=worker_init_fn,
             generator=loader_gen, prefetch_factor=4 if cfg.workers > 0 else None,
         )
-        epoch_log = _CsvLog(self.output_dir / "epochs.csv", EPOCH_LOG_FIELDS)
+        epoch_log = CsvLog(self.output_dir / "epochs.csv", EPOCH_LOG_FIELDS)
         if self.is_main and resume_path is not None:
-            step_log = _CsvLog(self.output_dir / "train_log.csv", STEP_LOG_FIELDS)
+            step_log = CsvLog(self.output_dir / "train_log.csv", STEP_LOG_FIELDS)
             step_log.truncate_after("global_step", self.global_step)
             epoch_log.truncate_after("epoch", self.epoch)
         self._open_tensorboard()
@@ -667,7 +667,7 @@ class Trainer:
 
         bar = tqdm(total=steps_per_epoch, initial=self.step_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                    disable=not (self.is_main and cfg.progress), dynamic_ncols=True, leave=True, file=sys.stderr)
-        step_log = _CsvLog(self.output_dir / "train_log.csv", STEP_LOG_FIELDS)
+        step_log = CsvLog(self.output_dir / "train_log.csv", STEP_LOG_FIELDS)
         ips_avg: float | None = None
         t_last = time.perf_counter()
         outcome = "done"

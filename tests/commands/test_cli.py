@@ -7,7 +7,7 @@ import torch
 
 from featherface.cli import main
 from featherface.models import create_model
-from featherface.weights import save_weights
+from featherface.models.weights import save_weights
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 
 import featherface.inference.detector as detector_module
 from featherface.cli import main
-from featherface.fuzz import base_image
 from featherface.io.video import VideoReader
+from tests.fuzz.campaign import base_image
 from tests.fuzz.conftest import stub_detector
 
 

@@ -14,7 +14,7 @@ import featherface.inference.detector as detector_module
 from featherface.cli import main
 from featherface.commands.train import prepare_output_dir
 from featherface.errors import ConfigError
-from featherface.fuzz import base_image
+from tests.fuzz.campaign import base_image
 from tests.fuzz.conftest import stub_detector
 
 
@@ -100,7 +100,7 @@ def test_export_onto_its_weights_refused(tmp_path, capsys):
     import torch
 
     from featherface.models import create_model
-    from featherface.weights import save_weights
+    from featherface.models.weights import save_weights
 
     torch.manual_seed(0)
     w = save_weights(create_model("featherface-v2-ultra"), tmp_path / "w.pt")
@@ -112,9 +112,9 @@ def test_export_onto_its_weights_refused(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra", [["--output", "{photo}"], ["--output", "{dir}/l.txt", "--report", "{photo}"]])
 def test_autolabel_onto_its_photo_refused(photos, capsys, monkeypatch, extra):
-    import featherface.autolabel as al
+    import featherface.peers.factory as factory
 
-    monkeypatch.setattr(al, "build_teacher", lambda *a, **k: pytest.fail("teacher built before the check"))
+    monkeypatch.setattr(factory, "build_teacher", lambda *a, **k: pytest.fail("teacher built before the check"))
     photo = photos / "a.jpg"
     before = photo.read_bytes()
     argv = ["autolabel", str(photo)] + [a.replace("{photo}", str(photo)).replace("{dir}", str(photos)) for a in extra]
@@ -124,9 +124,9 @@ def test_autolabel_onto_its_photo_refused(photos, capsys, monkeypatch, extra):
 
 
 def test_autolabel_report_same_as_labels(photos, capsys, monkeypatch):
-    import featherface.autolabel as al
+    import featherface.peers.factory as factory
 
-    monkeypatch.setattr(al, "build_teacher", lambda *a, **k: pytest.fail("teacher built before the check"))
+    monkeypatch.setattr(factory, "build_teacher", lambda *a, **k: pytest.fail("teacher built before the check"))
     assert main(["autolabel", str(photos), "-o", str(photos / "l.txt"), "--report", str(photos / "l.txt")]) == 2
     assert "also a label file" in _err_line(capsys, "autolabel")
 

@@ -191,7 +191,7 @@ def test_fifo_in_a_label_file_is_refused_not_waited_on(tmp_path: Path) -> None:
     import os
     import warnings
 
-    from featherface.fuzz import time_limit
+    from tests.fuzz.campaign import time_limit
     from featherface.training.data import TrainingDataset
 
     root = _label_dir(tmp_path)
@@ -210,7 +210,7 @@ def test_fifo_in_a_label_file_is_refused_not_waited_on(tmp_path: Path) -> None:
 
 
 def test_decompression_bomb_in_a_label_file_is_refused_from_its_header(tmp_path: Path) -> None:
-    from featherface.fuzz import huge_png_header
+    from tests.fuzz.campaign import huge_png_header
 
     root = _label_dir(tmp_path)
     (root / "images" / "bomb.png").write_bytes(huge_png_header(20000, 20000))

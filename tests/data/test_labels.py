@@ -17,8 +17,9 @@ from featherface.data.labels import (
     write_retinaface_labels,
 )
 from featherface.errors import LabelFormatError
+from featherface.io.paths import shared_dir
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "widerface"
+SHARED = shared_dir() / "data" / "widerface"
 
 RETINA_SAMPLE = (
     "# 0--Parade/a.jpg 1024 768\n"

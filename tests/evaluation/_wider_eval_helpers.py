@@ -10,9 +10,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from featherface.evaluation.widerface import WiderGroundTruth
+from featherface.io.paths import shared_dir
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_GT = REPO.parent / "shared" / "data" / "widerface" / "ground_truth"
+SHARED_GT = shared_dir() / "data" / "widerface" / "ground_truth"
 
 
 def make_gt(images: Sequence[tuple[str, str, Any, dict[str, Any]]]) -> WiderGroundTruth:

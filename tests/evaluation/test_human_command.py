@@ -7,8 +7,7 @@ import json
 import pytest
 
 from featherface.cli import main
-from featherface.errors import ConfigError
-from featherface.evaluation import human
+from featherface.peers import factory
 
 from tests.evaluation.test_human import DET_FACES, KeyedDetector, make_sets
 
@@ -25,7 +24,7 @@ def fake_build(monkeypatch):
             kw["log"](n)
         return dets, notes
 
-    monkeypatch.setattr(human, "build_detectors", build)
+    monkeypatch.setattr(factory, "build_detectors", build)
     return seen
 
 
@@ -89,20 +88,3 @@ def test_no_detector_built_is_an_error(tmp_path, fake_build, capsys):
     root = make_sets(tmp_path / "data")
     assert main(["eval", "--cuhk", str(root / "cuhk-landmarks"), "--detectors", "gone", "--quiet"]) == 2
     assert "no detector could be built (skipped gone" in capsys.readouterr().err
-
-
-def test_build_detectors_skips_missing_files_with_notes(tmp_path):
-    notes = []
-    dets, skipped = human.build_detectors(
-        ["featherface-v2-base", "retinaface:/no/such/retina.pth", f"yunet:{tmp_path}/none.onnx",
-         f"featherface-v1:{tmp_path}/v1.pt", f"featherface:{tmp_path}/x.pt"], log=notes.append)
-    assert dets == {} and skipped == notes and len(notes) == 5
-    assert "featherface-v2-base: no trained weights ship" in notes[0]
-    assert "retina.pth not found" in notes[1] and "none.onnx not found" in notes[2]
-    assert "v1.pt not found" in notes[3] and "x.pt not found" in notes[4]
-    with pytest.raises(ConfigError, match="unknown peer detector 'nosuch'"):
-        human.build_detectors(["nosuch"])
-    with pytest.raises(ConfigError, match="empty path"):
-        human.build_detectors(["yunet:"])
-    _, skipped = human.build_detectors([], weights=tmp_path / "w.pt")
-    assert "w.pt: file not found" in skipped[0]

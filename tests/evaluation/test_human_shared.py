@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from featherface.data.benchmarks import load_caltech, load_cuhk, load_voc_dir
-from featherface.evaluation.human import build_detectors, evaluate_human, human_set_dirs
+from featherface.evaluation.human import evaluate_human, human_set_dirs
+from featherface.peers.factory import build_detectors
 
 pytestmark = pytest.mark.shared
 

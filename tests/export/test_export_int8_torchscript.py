@@ -9,7 +9,7 @@ import torch
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from featherface.export.compare import compare_sessions, ort_runner  # noqa: E402
+from featherface.export.verify import compare_sessions, ort_runner  # noqa: E402
 from featherface.export.quantize import (  # noqa: E402
     ImageCalibrationReader,
     quantize_onnx_int8,

@@ -127,7 +127,7 @@ def test_cli_requires_weights_or_random(tmp_path, capsys):
 
 def test_cli_exports_trained_weights(tmp_path, capsys, model_factory):
     from featherface.cli import main
-    from featherface.weights import save_weights
+    from featherface.models.weights import save_weights
 
     w = save_weights(model_factory("featherface-v1"), tmp_path / "v1.pt")
     out = tmp_path / "v1.onnx"

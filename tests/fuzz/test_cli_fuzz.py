@@ -20,7 +20,7 @@ import pytest
 
 import featherface.inference.detector as detector_module
 from featherface.cli import main
-from featherface.fuzz import base_image, check_detect_run, folder_extras, image_cases, write_case_files
+from tests.fuzz.campaign import base_image, check_detect_run, folder_extras, image_cases, write_case_files
 from tests.fuzz.conftest import stub_detector
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from featherface.cli import main
-from featherface.fuzz import CliCase, cli_cases, cli_workspace, fill, judge_cli, time_limit, tree_digest
+from tests.fuzz.campaign import CliCase, cli_cases, cli_workspace, fill, judge_cli, time_limit, tree_digest
 
 CASES = cli_cases()
 

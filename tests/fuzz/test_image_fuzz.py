@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 from featherface.errors import ImageError
-from featherface.fuzz import (
+from featherface.io.images import load_image
+
+from tests.fuzz.campaign import (
     EITHER,
     FACES,
     CaseTimeout,
@@ -34,7 +36,6 @@ from featherface.fuzz import (
     time_limit,
     write_case_files,
 )
-from featherface.io.images import load_image
 from tests.fuzz.conftest import stub_detector
 
 CASES = image_cases(seed=0, random_per_format=3)

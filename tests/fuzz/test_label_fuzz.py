@@ -19,7 +19,7 @@ from featherface.data.labels import ImageAnnotation, load_annotations
 from featherface.errors import FeatherFaceError, LabelFormatError
 from featherface.evaluation.predictions import read_prediction_file, write_predictions
 from featherface.evaluation.widerface import EvaluationWarning, WiderGroundTruth, evaluate, read_prediction_dir
-from featherface.fuzz import (
+from tests.fuzz.campaign import (
     HARMLESS_TEXT,
     PRED_TEXT,
     RETINA_TEXT,

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from featherface import FaceDetector
-from featherface.fuzz import CaseTimeout, Outcome, image_cases, judge, must_name_for, run_case, time_limit
+from tests.fuzz.campaign import CaseTimeout, Outcome, image_cases, judge, must_name_for, run_case, time_limit
 
 pytest.importorskip("onnxruntime")
 try:

@@ -17,10 +17,11 @@ import torch
 from featherface import FaceDetector
 from featherface.cli import main
 from featherface.errors import FeatherFaceError, WeightsError
-from featherface.fuzz import WeightsCase, _CodeOnLoad, weights_cases
 from featherface.models.registry import create_model
+from featherface.models.weights import load_weights, read_weights
 from featherface.training.checkpoint import read_checkpoint
-from featherface.weights import load_weights, read_weights
+from tests.fuzz.campaign import WeightsCase, weights_cases
+from tests.fuzz.payloads import CodeOnLoad
 
 # the raw-pickle cases make torch warn about the pickle protocol before refusing them
 pytestmark = pytest.mark.filterwarnings("ignore:Detected pickle protocol")
@@ -116,7 +117,7 @@ def test_the_hostile_payload_is_live(tmp_path):
     """Sanity check of the test itself: unpickling the payload *does* create the marker, so its
     absence above means the loader refused it, not that the payload was a dud."""
     marker = tmp_path / "live"
-    pickle.loads(pickle.dumps(_CodeOnLoad(str(marker))))  # noqa: S301 - deliberately, on our own bytes
+    pickle.loads(pickle.dumps(CodeOnLoad(str(marker))))  # noqa: S301 - deliberately, on our own bytes
     assert marker.exists()
 
 

@@ -124,7 +124,7 @@ def test_tiny_and_huge_aspect_images_run():
 
 
 def test_default_weights_are_reserved_and_random_needs_asking():
-    from featherface.weights import BUILTIN_WEIGHTS
+    from featherface.models.weights import BUILTIN_WEIGHTS
 
     assert "featherface-v2-base" not in BUILTIN_WEIGHTS  # the ablation base ships none: asking is an error
     with pytest.raises(WeightsError, match="no trained weights"):

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from featherface.errors import ConfigError, ImageError
-from featherface.fuzz import base_image, huge_jpeg_header, huge_png_header
 from featherface.io import images
 from featherface.io.image_header import image_header_size
 from featherface.io.images import (
@@ -29,6 +28,8 @@ from featherface.io.images import (
     resize_by,
     resize_longer_side,
 )
+
+from tests.fuzz.campaign import base_image, huge_jpeg_header, huge_png_header
 
 
 def _image(h: int, w: int) -> np.ndarray:

@@ -10,15 +10,15 @@ import re
 
 import torch
 
-from featherface.models.backbone import MobileNetV1, _retinaface_key_map
-from featherface.models.retinaface_keys import _HEADS, _SSH
+from featherface.models.backbone import MobileNetV1, retinaface_backbone_key_map
+from featherface.models.retinaface_keys import RETINAFACE_HEAD_NAMES, RETINAFACE_SSH_NAMES
 
 
 def to_release_state_dict(state_dict: dict[str, torch.Tensor], module_prefix: bool = False) -> dict[str, torch.Tensor]:
     """Our ``retinaface-mnet025`` keys -> the release's (``body.*``, ``fpn.output1..3``, ``ssh1..3``, heads)."""
-    backbone_inv = {ours: theirs for theirs, ours in _retinaface_key_map(MobileNetV1()).items()}
-    ssh_inv = {ours: theirs for theirs, ours in _SSH.items()}
-    heads_inv = {ours: theirs for theirs, ours in _HEADS.items()}
+    backbone_inv = {ours: theirs for theirs, ours in retinaface_backbone_key_map(MobileNetV1()).items()}
+    ssh_inv = {ours: theirs for theirs, ours in RETINAFACE_SSH_NAMES.items()}
+    heads_inv = {ours: theirs for theirs, ours in RETINAFACE_HEAD_NAMES.items()}
     out: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         if key.startswith("backbone."):

@@ -10,14 +10,14 @@ import torch
 
 from featherface import FaceDetector
 from featherface.errors import WeightsError
+from featherface.io.paths import shared_dir
 from featherface.models import create_model
 from featherface.models.fpn import FPN
 from featherface.models.retinaface_keys import convert_retinaface_state_dict, looks_like_retinaface
-from featherface.weights import load_weights, read_weights
+from featherface.models.weights import load_weights, read_weights
 from tests.models.retinaface_release import to_release_state_dict, write_release_file
 
-REPO = Path(__file__).resolve().parents[2]
-RELEASE = REPO.parent / "shared" / "weights" / "retinaface_mnet025_Final.pth"
+RELEASE = shared_dir() / "weights" / "retinaface_mnet025_Final.pth"
 ASTRONAUT_FACE = (178.0, 56.0, 270.0, 176.0)
 
 

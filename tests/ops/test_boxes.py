@@ -1,8 +1,10 @@
+import numpy as np
+import pytest
 import torch
 
 from featherface.ops.anchors import generate_priors
 from featherface.ops.boxes import (box_iou, cxcywh_to_xyxy, decode_boxes, decode_landmarks, encode_boxes,
-                                   encode_landmarks, xyxy_to_cxcywh)
+                                   encode_landmarks, iou_matrix, xyxy_to_cxcywh)
 
 
 def test_encode_decode_round_trip():
@@ -39,3 +41,12 @@ def test_iou_values_and_conversions():
     assert torch.allclose(box_iou(a, b), torch.tensor([[1 / 7, 0.0, 1.0]]))
     assert torch.allclose(cxcywh_to_xyxy(xyxy_to_cxcywh(b)), b)
     assert box_iou(torch.tensor([[1.0, 1.0, 1.0, 1.0]]), torch.tensor([[1.0, 1.0, 1.0, 1.0]])).item() == 0.0
+
+
+def test_iou_matrix_values():
+    a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], float)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], float)
+    m = iou_matrix(a, b)
+    assert m[0] == pytest.approx([1.0, 50 / 150, 0.0])
+    assert m[1] == pytest.approx([0, 0, 0])
+    assert iou_matrix(np.zeros((0, 4)), b).shape == (0, 3)

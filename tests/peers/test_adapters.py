@@ -15,8 +15,8 @@ from featherface.peers.base import faces_from_rows
 from featherface.peers.haar import HaarCascadeDetector
 from featherface.peers.ultraface import (
     UltraFaceDetector,
-    _face_probability,
     decode_ultraface,
+    face_probability,
     preprocess,
     ultraface_priors,
 )
@@ -165,9 +165,9 @@ def test_ultraface_preprocess():
 
 def test_face_probability_softmax_only_when_needed():
     probs = np.array([[0.1, 0.9], [0.8, 0.2]])
-    assert _face_probability(probs) == pytest.approx([0.9, 0.2])
+    assert face_probability(probs) == pytest.approx([0.9, 0.2])
     logits = np.array([[0.0, np.log(3.0)]])
-    assert _face_probability(logits) == pytest.approx([0.75])
+    assert face_probability(logits) == pytest.approx([0.75])
 
 
 class FakeOrtSession:

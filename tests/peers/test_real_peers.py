@@ -7,10 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from featherface.compare import compare_detectors, format_markdown, iou_matrix
+from featherface.io.paths import shared_dir
+from featherface.ops.boxes import iou_matrix
 from featherface.peers import PeerUnavailableError, build_peer
+from featherface.tools.compare.report import format_markdown
+from featherface.tools.compare.run import compare_detectors
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = shared_dir()
 PEERS = SHARED / "peers"
 PORTRAIT = SHARED / "data" / "faces-unlabeled" / "face_recognition__examples_obama.jpg"
 COUPLE = SHARED / "data" / "faces-unlabeled" / "deepface__tests_unit_dataset_couple.jpg"

@@ -1,25 +1,27 @@
 """RetinaFace-mnet0.25 as a peer (``--peers retinaface[:PATH]``): registry entry, missing-file skip,
 and a synthetic release file (a random model written in the release layout) run through
-build_peer / build_detectors / ``featherface compare``. Only the last test reads ../shared."""
+build_peer / build_lineup / ``featherface compare``. Only the last test reads ../shared."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from featherface.compare import build_detectors, describe_detector
 from featherface.errors import ConfigError
+from featherface.io.paths import shared_dir
 from featherface.models import create_model
 from featherface.peers import PEERS, PeerUnavailableError, build_peer, list_peers, parse_spec, peer_status
+from featherface.peers.factory import build_lineup
 from featherface.peers.retinaface import RETINAFACE_ENV, default_retinaface_weights
+from featherface.tools.compare.run import describe_detector
+
 from tests.models.retinaface_release import write_release_file
 
-SHARED_RELEASE = Path(__file__).resolve().parents[2].parent / "shared" / "weights" / "retinaface_mnet025_Final.pth"
+SHARED_RELEASE = shared_dir() / "weights" / "retinaface_mnet025_Final.pth"
 
 
 @pytest.fixture(scope="module")
@@ -62,21 +64,21 @@ def test_default_location_and_env(monkeypatch, tmp_path):
 
 
 def test_missing_file_is_unavailable_and_skipped_with_one_line(no_default, monkeypatch):
-    import featherface.compare as compare_mod
+    import featherface.peers.factory as factory
 
     ok, where = peer_status("retinaface")
     assert not ok and where == str(no_default)
     with pytest.raises(PeerUnavailableError, match=RETINAFACE_ENV):
         build_peer("retinaface")
-    monkeypatch.setattr(compare_mod, "default_weights_available", lambda model: False)
+    monkeypatch.setattr(factory, "default_weights_available", lambda model: False)
     msgs: list[str] = []
-    assert build_detectors(["retinaface"], log=msgs.append) == []
+    assert build_lineup(["retinaface"], log=msgs.append) == []
     skipped = [m for m in msgs if m.startswith("skipped retinaface")]
     assert len(skipped) == 1 and "\n" not in skipped[0] and str(no_default) in skipped[0]
     with pytest.raises(PeerUnavailableError):
-        build_detectors(["retinaface"], strict=True)
+        build_lineup(["retinaface"], strict=True)
     with pytest.raises(PeerUnavailableError, match="nope.pth"):  # an explicit path is never skipped
-        build_detectors([f"retinaface:{no_default.parent / 'nope.pth'}"])
+        build_lineup([f"retinaface:{no_default.parent / 'nope.pth'}"])
 
 
 def test_build_peer_from_a_release_file(release):
@@ -114,11 +116,11 @@ def test_wrong_file_is_an_error_not_a_skip(tmp_path):
 
 
 def test_cli_compare_with_retinaface_peer(release, tmp_path, monkeypatch, capsys):
-    import featherface.compare as compare_mod
+    import featherface.peers.factory as factory
     from featherface.cli import main
 
     _, path = release
-    monkeypatch.setattr(compare_mod, "default_weights_available", lambda model: False)
+    monkeypatch.setattr(factory, "default_weights_available", lambda model: False)
     monkeypatch.setenv("FEATHERFACE_PEERS_DIR", str(tmp_path / "no-peers"))  # yunet: skipped
     img = tmp_path / "a.jpg"
     cv2.imwrite(str(img), _image(64, 64))

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from featherface.fuzz import CheckpointWatcher, interrupt_training, single_thread_env, train_command
+from featherface.models.weights import read_weights
 from featherface.training.checkpoint import read_checkpoint
-from featherface.weights import read_weights
+from tests.fuzz.campaign import CheckpointWatcher, interrupt_training, single_thread_env, train_command
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 3

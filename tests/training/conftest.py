@@ -7,16 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.models.retinaface_release import to_release_state_dict
 import torch
 
 from featherface.data.synthetic import make_synthetic_dataset
 from featherface.models import create_model
-from featherface.models.backbone import MobileNetV1, _retinaface_key_map
+from featherface.models.backbone import MobileNetV1, retinaface_backbone_key_map
 from featherface.models.retinaface_keys import convert_retinaface_state_dict
+from featherface.models.weights import save_weights
 from featherface.training.config import TrainConfig
-from featherface.weights import save_weights
+
+from tests.models.retinaface_release import to_release_state_dict
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +61,7 @@ def random_backbone(seed: int, width: float = 0.25) -> MobileNetV1:
 
 def to_retinaface_backbone_keys(backbone_sd: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """Our MobileNetV1 keys -> the RetinaFace / ImageNet-checkpoint layout (``stage1.1.0.weight``...)."""
-    inverse = {v: k for k, v in _retinaface_key_map(MobileNetV1()).items()}
+    inverse = {v: k for k, v in retinaface_backbone_key_map(MobileNetV1()).items()}
     return {prefix + inverse.get(k, k): v.clone() for k, v in backbone_sd.items()}
 
 

@@ -17,7 +17,7 @@ from featherface.models import create_model
 from featherface.models.backbone import MobileNetV1
 from featherface.training.config import TrainConfig
 from featherface.training.trainer import Trainer, load_backbone_init
-from featherface.weights import (
+from featherface.models.weights import (
     BACKBONE_FORMAT,
     BUILTIN_BACKBONES,
     PACKAGE_WEIGHTS_DIR,
@@ -74,7 +74,7 @@ def test_shipped_imagenet_backbone_loads_exactly() -> None:
 
 
 def test_shipped_backbone_sha256_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import featherface.weights as W
+    import featherface.models.weights as W
 
     fname, digest = BUILTIN_BACKBONES["imagenet"]
     copy = tmp_path / fname

@@ -157,3 +157,209 @@ def test_ema_tracks_and_round_trips() -> None:
     other.load_state_dict(state)
     assert other.updates == 1 and other.decay == 0.5
     assert torch.equal(other.module[0].weight, ema.module[0].weight)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the precedence rule (resolve_config) and the flags generated from the fields (featherface train)
+
+
+def _parse_train(argv: list[str]) -> argparse.Namespace:
+    from featherface.commands.train import add_parser
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(), "train")
+    return parser.parse_args(["train", *argv])
+
+
+def test_resolve_config_precedence(tmp_path: Path) -> None:
+    from featherface.training.config import resolve_config
+
+    p = tmp_path / "c.yaml"
+    p.write_text("lr: 0.02\nepochs: 40\nbatch_size: 16\nseed: 3\naugment: {zoom_out_prob: 0.2}\n")
+    cfg = resolve_config(p, {"epochs": 50, "batch_size": 12}, ["batch_size=8", "augment.mirror_prob=0.0"])
+    assert (cfg.lr, cfg.epochs, cfg.batch_size, cfg.seed) == (0.02, 50, 8, 3)  # YAML < flags < --set
+    assert cfg.augment == {"zoom_out_prob": 0.2, "mirror_prob": 0.0}  # merged into the YAML's mapping
+    assert resolve_config() == TrainConfig()
+    # an already parsed --set mapping works the same; a whole mapping merges too
+    assert resolve_config(p, sets={"augment": {"mirror_prob": 0.5}}).augment == {"zoom_out_prob": 0.2,
+                                                                                 "mirror_prob": 0.5}
+    with pytest.raises(ConfigError, match="did you mean 'epochs'"):
+        resolve_config(flags={"epoch": 3})
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        resolve_config(sets=["lr"])
+    with pytest.raises(ConfigError, match="only augment.* and model_overrides.* take a dotted key"):
+        resolve_config(sets=["lr.x=1"])
+    with pytest.raises(ConfigError, match="augment: expected dict"):
+        resolve_config(sets=["augment=5"])
+
+
+def _fake_checkpoint(path: Path, config: dict) -> Path:
+    from featherface.training.checkpoint import CHECKPOINT_FORMAT
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"format": CHECKPOINT_FORMAT, "model": {}, "optimizer": {}, "epoch": 1, "step_in_epoch": 0,
+                "global_step": 10, "config": config}, path)
+    return path
+
+
+def test_resolve_config_resume_starts_from_the_checkpoints_config(tmp_path: Path) -> None:
+    from featherface.training.config import resolve_config
+
+    run = tmp_path / "run"
+    stored = TrainConfig.from_dict({"lr": 0.05, "epochs": 30, "seed": 7, "output_dir": "somewhere/else"}).to_dict()
+    ckpt = _fake_checkpoint(run / "last.pt", stored)
+    # checkpoint < flags; a given PATH makes its folder the output
+    cfg = resolve_config(flags={"resume": str(ckpt), "epochs": 40})
+    assert (cfg.lr, cfg.epochs, cfg.seed, cfg.output_dir) == (0.05, 40, 7, str(run))
+    # a folder works as DIR/last.pt; --set names the output explicitly
+    cfg = resolve_config(flags={"resume": str(run)}, sets=["output_dir=" + str(tmp_path / "o")])
+    assert (cfg.lr, cfg.output_dir) == (0.05, str(tmp_path / "o"))
+    # checkpoint < YAML (which keeps the checkpoint's output_dir unless it names one)
+    y = tmp_path / "c.yaml"
+    y.write_text("lr: 0.01\n")
+    cfg = resolve_config(y, {"resume": str(ckpt)})
+    assert (cfg.lr, cfg.epochs, cfg.output_dir) == (0.01, 30, "somewhere/else")
+    # auto: output_dir/last.pt, a fresh start when there is none yet
+    cfg = resolve_config(flags={"resume": "auto", "output_dir": str(run)})
+    assert (cfg.lr, cfg.output_dir) == (0.05, str(run))
+    cfg = resolve_config(flags={"resume": "auto", "output_dir": str(tmp_path / "new")})
+    assert cfg.lr == TrainConfig().lr
+    with pytest.raises(Exception, match="not found"):
+        resolve_config(flags={"resume": str(tmp_path / "nope.pt")})
+
+
+def test_every_field_has_a_flag_with_help() -> None:
+    from dataclasses import fields as dc_fields
+
+    from featherface.commands.train import add_config_args
+    from featherface.training.config import FIELD_OPTIONS, MAPPING_FIELDS, field_flag
+
+    names = [f.name for f in dc_fields(TrainConfig)]
+    assert set(FIELD_OPTIONS) == set(names), set(names) ^ set(FIELD_OPTIONS)
+    assert all(FIELD_OPTIONS[n].help for n in names)
+    added = add_config_args(argparse.ArgumentParser())
+    assert added == [n for n in names if n not in MAPPING_FIELDS]
+    flags = [field_flag(n) for n in added]
+    assert len(set(flags)) == len(flags)
+
+
+# every flag `featherface train` had before its flags were generated from TrainConfig, with a value
+# and the field it sets
+OLD_TRAIN_FLAGS = [
+    (["--model", "featherface-v1"], "model", "featherface-v1"), (["--labels", "l.txt"], "label_file", "l.txt"),
+    (["--images", "im"], "image_root", "im"), (["--layout", "wider"], "layout", "wider"),
+    (["--val-labels", "v.txt"], "val_label_file", "v.txt"), (["--val-images", "vi"], "val_image_root", "vi"),
+    (["--synthetic", "4"], "synthetic_images", 4), (["--img-size", "320"], "img_size", 320),
+    (["--min-face-size", "2"], "min_face_size", 2.0), (["--mosaic-prob", "0.5"], "mosaic_prob", 0.5),
+    (["-b", "8"], "batch_size", 8), (["--batch-size", "8"], "batch_size", 8), (["-j", "0"], "workers", 0),
+    (["--workers", "1"], "workers", 1), (["--epochs", "3"], "epochs", 3), (["--lr", "1e-2"], "lr", 0.01),
+    (["--momentum", "0.8"], "momentum", 0.8), (["--weight-decay", "0"], "weight_decay", 0.0),
+    (["--warmup-epochs", "0.5"], "warmup_epochs", 0.5), (["--schedule", "cosine"], "schedule", "cosine"),
+    (["--milestones", "8", "10"], "milestones", [8.0, 10.0]), (["--gamma", "0.5"], "gamma", 0.5),
+    (["--grad-clip", "10"], "grad_clip", 10.0), (["--amp"], "amp", True), (["--no-amp"], "amp", False),
+    (["--ema"], "ema", True), (["--no-ema"], "ema", False), (["--ema-decay", "0.99"], "ema_decay", 0.99),
+    (["--backbone-init", "none"], "backbone_init", "none"), (["--init-weights", "w.pt"], "init_weights", "w.pt"),
+    (["--freeze-backbone"], "freeze_backbone", True), (["--no-freeze-backbone"], "freeze_backbone", False),
+    (["--teacher", "retinaface"], "teacher", "retinaface"), (["--distill", "boxes"], "distill", "boxes"),
+    (["--gt-weight", "0.5"], "gt_weight", 0.5), (["-o", "out"], "output_dir", "out"),
+    (["--output", "out"], "output_dir", "out"), (["--resume"], "resume", "auto"),
+    (["--resume", "r.pt"], "resume", "r.pt"), (["--save-every", "5"], "save_every", 5),
+    (["--max-steps", "5"], "max_steps", 5), (["--seed", "3"], "seed", 3),
+    (["--deterministic"], "deterministic", True), (["--no-deterministic"], "deterministic", False),
+    (["--device", "cpu"], "device", "cpu"), (["--log-every", "2"], "log_every", 2),
+    (["--progress"], "progress", True), (["--no-progress"], "progress", False),
+    (["--tensorboard"], "tensorboard", True), (["--no-tensorboard"], "tensorboard", False),
+]
+
+
+@pytest.mark.parametrize("argv,field_name,value", OLD_TRAIN_FLAGS, ids=[" ".join(c[0]) for c in OLD_TRAIN_FLAGS])
+def test_old_train_flags_still_work(argv: list[str], field_name: str, value: object) -> None:
+    from featherface.commands.train import config_flags
+
+    args = _parse_train(argv)
+    assert config_flags(args) == {field_name: value}
+    assert not hasattr(_parse_train([]), field_name)  # absent: must not override the YAML
+
+
+def test_verb_options_and_new_field_flags() -> None:
+    from featherface.commands.train import config_flags
+
+    args = _parse_train(["-c", "x.yaml", "--set", "lr=1", "--print-config", "--force", "--no-channels-last",
+                         "--amp-dtype", "bfloat16", "--distill-conf", "0.6", "--overlap-threshold", "0.4"])
+    assert (args.config, args.set_items, args.print_config, args.force) == ("x.yaml", ["lr=1"], True, True)
+    assert config_flags(args) == {"channels_last": False, "amp_dtype": "bfloat16", "distill_conf": 0.6,
+                                  "overlap_threshold": 0.4}
+
+
+def test_a_new_config_field_gets_a_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import dataclass
+
+    import featherface.training.config as config_module
+    from featherface.commands.train import config_flags
+
+    @dataclass
+    class Extended(TrainConfig):
+        extra_knob: float = 0.25
+        extra_switch: bool = False
+
+    monkeypatch.setattr(config_module, "TrainConfig", Extended)
+    args = _parse_train(["--extra-knob", "0.5", "--extra-switch"])
+    assert config_flags(args) == {"extra_knob": 0.5, "extra_switch": True}
+
+
+def _outside(opt, kind: str) -> list[float]:
+    step = 1 if kind == "int" else 1e-3
+    out = []
+    if opt.lo is not None:
+        out.append(opt.lo if opt.lo_open else opt.lo - step)
+    if opt.hi is not None:
+        out.append(opt.hi if opt.hi_open else opt.hi + step)
+    return out
+
+
+def test_flag_bounds_agree_with_validate() -> None:
+    """A value the parser refuses is one TrainConfig.validate refuses too (the bounds of the flags
+    are no looser and no stricter than the config's)."""
+    from featherface.training.config import FIELD_OPTIONS, field_kind
+
+    checked = 0
+    for name, opt in FIELD_OPTIONS.items():
+        kind = field_kind(name)
+        for v in _outside(opt, kind):
+            value = [v] if kind == "list" else (int(v) if kind == "int" else v)
+            with pytest.raises(ConfigError):
+                TrainConfig.from_dict({name: value, "teacher": "t.pt"})
+            checked += 1
+    assert checked >= 40
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--seed", "-1"], "--seed"), (["--lr", "0"], "--lr"), (["--lr", "nan"], "--lr"),
+    (["--momentum", "1"], "--momentum"), (["--img-size", "16"], "--img-size"), (["-b", "0"], "--batch-size"),
+    (["--distill-conf", "1"], "--distill-conf"), (["--amp-dtype", "int8"], "--amp-dtype"),
+    (["--milestones", "-1"], "--milestones"), (["--output", ""], "--output"),
+])
+def test_flags_refuse_out_of_range_values(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parse_train(argv)
+    assert needle in capsys.readouterr().err
+
+
+def test_docs_training_table_lists_existing_flags() -> None:
+    """Every flag in docs/training.md's options table exists, and every field is in the table."""
+    import re
+    from dataclasses import fields as dc_fields
+
+    from featherface.commands.train import add_parser
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(), "train")
+    train = parser._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+    known = {s for a in train._actions for s in a.option_strings}
+    text = (REPO / "docs" / "training.md").read_text(encoding="utf-8")
+    table = text[text.index("## Options"):]
+    rows = [ln for ln in table.splitlines() if ln.startswith("| `")]
+    flags = {f for ln in rows for f in re.findall(r"`(-{1,2}[a-z][a-z0-9-]*)", ln.split("|")[1])}
+    assert len(flags) >= 50 and flags <= known, sorted(flags - known)
+    keys = {k for ln in rows for k in re.findall(r"`([a-z_]+)`", ln.split("|")[2])}
+    assert {f.name for f in dc_fields(TrainConfig)} <= keys

@@ -24,8 +24,8 @@ from featherface.training.distill import (
     same_priors,
     teacher_box_targets,
 )
+from featherface.models.weights import file_sha256, read_weights, save_weights
 from featherface.training.trainer import EPOCH_LOG_FIELDS, STEP_LOG_FIELDS, Trainer
-from featherface.weights import file_sha256, read_weights, save_weights
 
 N = 6  # priors in the hand-made outputs
 

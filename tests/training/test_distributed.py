@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch.distributed as dist
 
+from featherface.models.weights import read_weights
 from featherface.training.checkpoint import read_checkpoint
-from featherface.weights import read_weights
 
 
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed with gloo")

@@ -25,10 +25,10 @@ from featherface.data.dataset import FaceDataset, collate_faces
 from featherface.data.synthetic import make_synthetic_dataset
 from featherface.data.transforms import EvalTransform
 from featherface.models import create_model
+from featherface.models.weights import load_weights
 from featherface.training.config import TrainConfig
 from featherface.training.quick_eval import evaluate_recall
 from featherface.training.trainer import Trainer
-from featherface.weights import load_weights
 
 SIZE = 128
 

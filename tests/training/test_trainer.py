@@ -15,11 +15,11 @@ import torch
 from featherface.cli import main as cli_main
 from featherface.errors import WeightsError
 from featherface.models import create_model
+from featherface.models.weights import load_weights, read_weights, save_weights
 from featherface.training.checkpoint import read_checkpoint
 from featherface.training.config import TrainConfig
 from featherface.training.loss import MultiBoxLoss
 from featherface.training.trainer import NonFiniteLossError, Trainer, load_backbone_init
-from featherface.weights import load_weights, read_weights, save_weights
 
 from .conftest import random_backbone, to_retinaface_backbone_keys
 
@@ -221,11 +221,11 @@ def test_cli_train_and_resume(tiny_labels: Path, tmp_path: Path) -> None:
 def test_csv_log_resume_drops_later_and_cut_short_rows(tmp_path: Path) -> None:
     """On resume the step log keeps the rows up to the resumed step; a row a kill cut short is
     dropped, and the rewrite goes through an atomic replace (no temporary file left behind)."""
-    from featherface.training.trainer import _CsvLog
+    from featherface.training.trainer import CsvLog
 
     path = tmp_path / "log.csv"
     path.write_text("step,loss\n1,0.5\n2,0.4\n3,0.3\n4,0.\n5\n", newline="")
-    log = _CsvLog(path, ["step", "loss"])
+    log = CsvLog(path, ["step", "loss"])
     log.truncate_after("step", 4)
     assert path.read_text().splitlines() == ["step,loss", "1,0.5", "2,0.4", "3,0.3", "4,0."]
     log.truncate_after("step", 2)

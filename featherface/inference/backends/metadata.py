@@ -16,7 +16,7 @@ from typing import Any
 from torch import nn
 
 from featherface.errors import ConfigError
-from featherface.weights import state_dict_sha256
+from featherface.models.weights import state_dict_sha256
 
 FORMAT_TAG = "featherface-onnx"
 RAW_OUTPUTS = ("bbox", "cls", "ldm")

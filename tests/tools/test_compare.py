@@ -1,4 +1,4 @@
-"""Comparison machinery: matching and agreement on hand-made cases, timing, tables, grid, WIDER, CLI.
+"""The comparison tool (featherface.tools.compare): agreement on hand-made cases, timing, tables, grid, WIDER, CLI.
 
 Detectors here are fakes returning known faces, so nothing needs ../shared or real models.
 """
@@ -13,24 +13,15 @@ import cv2
 import numpy as np
 import pytest
 
-from featherface.compare import (
-    agreement,
-    build_detectors,
-    compare_detectors,
-    draw_grid,
-    evaluate_on_wider,
-    format_markdown,
-    format_wider_markdown,
-    greedy_match,
-    iou_matrix,
-    landmark_error,
-    pick_grid_images,
-    run_detectors,
-    write_jpeg,
-)
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.evaluation.widerface import WiderGroundTruth
-from featherface.peers import PEERS_ENV, PeerUnavailableError
+from featherface.peers import PeerUnavailableError
+from featherface.tools.compare.agreement import agreement, landmark_error
+from featherface.tools.compare.grid import draw_grid, pick_grid_images, write_jpeg
+from featherface.tools.compare.report import format_markdown, format_wider_markdown
+from featherface.tools.compare.run import compare_detectors
+from featherface.tools.compare.wider import evaluate_on_wider
+from featherface.tools.timing import run_detectors
 from featherface.types import Face
 
 
@@ -56,27 +47,7 @@ class FakeDetector:
         return list(self.faces)
 
 
-# --------------------------------------------------------------------------- matching
-
-
-def test_iou_matrix_values():
-    a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], float)
-    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], float)
-    m = iou_matrix(a, b)
-    assert m[0] == pytest.approx([1.0, 50 / 150, 0.0])
-    assert m[1] == pytest.approx([0, 0, 0])
-    assert iou_matrix(np.zeros((0, 4)), b).shape == (0, 3)
-
-
-def test_greedy_match_takes_best_pairs_one_to_one():
-    ref = np.array([[0, 0, 10, 10], [8, 0, 18, 10]], float)
-    # p0 overlaps ref0 at 0.667 and ref1 barely; p1 matches ref0 perfectly -> p1-ref0 first, p0 left alone
-    pred = np.array([[2, 0, 12, 10], [0, 0, 10, 10]], float)
-    m = greedy_match(pred, ref, 0.5)
-    assert [(i, j) for i, j, _ in m] == [(1, 0)]
-    assert m[0][2] == pytest.approx(1.0)
-    assert greedy_match(pred, ref, 0.1)[1][:2] == (0, 1)  # lower threshold: p0 takes ref1
-    assert greedy_match(np.zeros((0, 4)), ref) == []
+# --------------------------------------------------------------------------- agreement
 
 
 def test_landmark_error_normalised_by_reference_size():
@@ -165,39 +136,6 @@ def test_grid_picture(tmp_path):
         pick_grid_images(["a.jpg"], ["zzz.jpg"])
 
 
-# --------------------------------------------------------------------------- line-up
-
-
-def test_build_detectors_skips_unavailable_and_never_uses_random_weights(monkeypatch, tmp_path):
-    import featherface.compare as compare_mod
-
-    monkeypatch.setattr(compare_mod, "default_weights_available", lambda model: False)  # as today
-    monkeypatch.setenv(PEERS_ENV, str(tmp_path))  # an empty peers folder
-    msgs: list[str] = []
-    dets = build_detectors(["featherface", "yunet", "ultraface"], log=msgs.append)
-    assert dets == []
-    text = "\n".join(msgs)
-    assert "no trained weights" in text and "yunet" in text and "ultraface-rfb320" in text
-    with pytest.raises(PeerUnavailableError):
-        build_detectors(["yunet"], strict=True)
-    with pytest.raises(ConfigError, match="weights"):
-        build_detectors(["featherface"], strict=True)
-    with pytest.raises(PeerUnavailableError):  # an explicit path is never skipped silently
-        build_detectors([f"yunet:{tmp_path / 'missing.onnx'}"])
-    with pytest.raises(ConfigError, match="unknown peer"):
-        build_detectors(["nonsense"])
-
-
-def test_build_detectors_includes_ours_with_weights_file(tmp_path):
-    from featherface.models.registry import create_model
-    from featherface.weights import save_weights
-
-    w = save_weights(create_model("featherface-v2-ultra"), tmp_path / "w.pt")  # machinery test only
-    dets = build_detectors([], weights=str(w), score_threshold=0.6, input_size=64)
-    assert len(dets) == 1 and dets[0].input_size == 64
-    assert type(dets[0]).__name__ == "FaceDetector"
-
-
 # --------------------------------------------------------------------------- WIDER
 
 
@@ -272,10 +210,9 @@ def _write_mats(folder: Path, gt: WiderGroundTruth) -> None:
 @pytest.fixture
 def fake_peers(monkeypatch):
     """Make every peer spec build a fake detector (the real files are not needed)."""
-    import featherface.compare as compare_mod
-    import featherface.peers as peers
+    import featherface.peers.factory as factory
 
-    monkeypatch.setattr(compare_mod, "default_weights_available", lambda model: False)
+    monkeypatch.setattr(factory, "default_weights_available", lambda model: False)
     made: dict[str, FakeDetector] = {}
 
     def fake_build(spec, **kw):
@@ -287,7 +224,7 @@ def fake_peers(monkeypatch):
         made[name] = d
         return d
 
-    monkeypatch.setattr(peers, "build_peer", fake_build)
+    monkeypatch.setattr(factory, "build_peer", fake_build)
     return made
 
 
@@ -349,19 +286,3 @@ def test_cli_compare_wider_and_errors(tmp_path, fake_peers, capsys):
     assert "--reference" in capsys.readouterr().err
     assert main(["compare", str(root), "--peers", "bogus"]) == 2
     assert not math.isnan(data["wider"]["results"]["yunet"]["easy"])
-
-
-def test_build_detectors_includes_ours_once_default_weights_ship(monkeypatch):
-    import featherface.compare as compare_mod
-
-    monkeypatch.setattr(compare_mod, "default_weights_available", lambda model: True)
-    seen = {}
-
-    def fake_ours(model, weights, score, nms, size):
-        seen.update(model=model, weights=weights, score=score, size=size)
-        return FakeDetector(model, [])
-
-    monkeypatch.setattr(compare_mod, "_our_detector", fake_ours)
-    dets = build_detectors([], score_threshold=0.4, input_size=320)
-    assert [d.name for d in dets] == ["featherface-v2-ultra"]
-    assert seen == {"model": "featherface-v2-ultra", "weights": None, "score": 0.4, "size": 320}

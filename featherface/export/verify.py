@@ -1,4 +1,4 @@
-"""Numerical comparisons between backends: raw outputs and decoded faces.
+"""Export parity check: how far an exported backend's raw outputs and decoded faces are from another's.
 
 Used by ``featherface export`` (to print how far the ONNX / INT8 files are from PyTorch right after
 writing them) and by the benchmark's INT8 rows.
@@ -12,9 +12,11 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
+from featherface.export.quantize import preprocess_image
 from featherface.inference.backends import RAW_OUTPUTS, make_session
 from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
 from featherface.ops.anchors import generate_priors
+from featherface.ops.matching import greedy_match
 
 
 def raw_diff(ref: dict[str, Any], other: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -35,8 +37,6 @@ def face_scores(cls_logits: Any) -> np.ndarray:
 
 def match_faces(ref_boxes: np.ndarray, boxes: np.ndarray, iou: float = 0.5) -> tuple[int, int, int]:
     """Greedy one-to-one matching at ``iou`` -> (matched, only in ref, only in other)."""
-    from featherface.compare import greedy_match
-
     if len(ref_boxes) == 0 or len(boxes) == 0:
         return 0, len(ref_boxes), len(boxes)
     matched = len(greedy_match(np.asarray(ref_boxes, np.float64), np.asarray(boxes, np.float64), iou))
@@ -132,6 +132,4 @@ def summary_line(name: str, report: dict[str, Any]) -> str:
 
 def as_batches(images: Sequence[np.ndarray], size: int, mean: Sequence[float]) -> list[np.ndarray]:
     """BGR images -> detector-style (1, 3, S, S) batches at ``size``."""
-    from featherface.export.quantize import preprocess_image
-
     return [preprocess_image(im, size, mean) for im in images]

@@ -1,8 +1,9 @@
 """Generators of bad and odd inputs, and the judge of what FeatherFace did with them.
 
-Why a module of the package: the fast fuzz tests (``tests/fuzz``) and the full campaign
-(``benchmarks/fuzz_inputs.py``) must agree on what "a bad input" is and on what counts as a
-correct reaction, so both draw their cases from here. Everything is deterministic for a seed.
+A test tool, not part of the installed package: the fast fuzz tests (``tests/fuzz``, part of
+``make test``) and the full campaign (``benchmarks/fuzz_inputs.py``, ``make fuzz``) must agree on
+what "a bad input" is and on what counts as a correct reaction, so both draw their cases from
+here; the hostile pickles are in :mod:`tests.fuzz.payloads`. Everything is deterministic for a seed.
 
 The contract being checked (see ``RELIABILITY.md``): for every input the detector either returns
 faces or raises a one-line :class:`~featherface.errors.FeatherFaceError` subclass naming the input
@@ -16,22 +17,33 @@ cases are simply not generated.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
 import signal
 import struct
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 import zlib
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections import Counter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+import cv2
 import numpy as np
+import torch
 
 from featherface.errors import FeatherFaceError
+from featherface.io.images import load_image
+from featherface.models.weights import weights_dict
+
+from tests.fuzz.payloads import CodeOnLoad, SystemOnLoad
 
 __all__ = [
     "FACES", "ERROR", "EITHER", "Case", "Outcome", "run_case", "judge", "time_limit", "CaseTimeout",
@@ -155,8 +167,6 @@ def base_image(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
 
 
 def _cv2_encode(img: np.ndarray, ext: str, params: Sequence[int] = ()) -> bytes:
-    import cv2
-
     ok, buf = cv2.imencode(ext, img, list(params))
     if not ok:  # pragma: no cover - every listed codec is in opencv-python-headless
         raise RuntimeError(f"cannot encode {ext}")
@@ -527,8 +537,6 @@ def _same_as_contiguous(fn: Callable[[], np.ndarray]) -> Callable[[np.ndarray], 
     """Check that a strided/foreign-layout view decodes exactly like its contiguous native copy."""
 
     def check(img: np.ndarray) -> str | None:
-        from featherface.io.images import load_image
-
         v = fn()
         ref = load_image(np.ascontiguousarray(v).astype(v.dtype.newbyteorder("=")))
         if img.shape != ref.shape or not np.array_equal(img, ref):
@@ -824,24 +832,6 @@ def prediction_file_cases(seed: int = 0, n_random: int = 8) -> list[LabelCase]:
 # weights files
 
 
-class _CodeOnLoad:
-    """An object whose unpickling runs ``open(marker, "w")``: a stand-in for malicious code."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (open, (self.marker, "w"))
-
-
-class _SystemOnLoad:
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.system, (f"touch {self.marker}",))
-
-
 @dataclass
 class WeightsCase:
     """A weights file to write; ``expect`` is ``"error"`` (WeightsError when loaded into the model)
@@ -857,8 +847,6 @@ class WeightsCase:
 
 
 def _torch_bytes(obj: Any, **kw: Any) -> bytes:
-    import torch
-
     bio = io.BytesIO()
     torch.save(obj, bio, **kw)
     return bio.getvalue()
@@ -870,10 +858,6 @@ def weights_cases(model: Any, other_arch_model: Any, marker_dir: Path, seed: int
 
     ``other_arch_model`` is a model of another architecture (V1 weights into V2).
     """
-    import torch
-
-    from featherface.weights import weights_dict
-
     rng = np.random.default_rng(seed)
     good_obj = weights_dict(model)
     good = _torch_bytes(good_obj)
@@ -928,7 +912,7 @@ def weights_cases(model: Any, other_arch_model: Any, marker_dir: Path, seed: int
         add(WeightsCase("bit-flipped", f"flip#{k}@{pos}.pt", bytes(b)))
     # hostile pickles: code that would run on load
     marker_dir.mkdir(parents=True, exist_ok=True)
-    for k, (label, maker) in enumerate((("open", _CodeOnLoad), ("os.system", _SystemOnLoad))):
+    for k, (label, maker) in enumerate((("open", CodeOnLoad), ("os.system", SystemOnLoad))):
         m1 = str(marker_dir / f"pwned-zip-{label}")
         add(WeightsCase("pickle-code", f"code-{label}-torchsave.pt", _torch_bytes({**good_obj, "meta": maker(m1)}),
                         marker=m1))
@@ -951,8 +935,6 @@ def weights_cases(model: Any, other_arch_model: Any, marker_dir: Path, seed: int
 def train_command(labels: Path, out: Path, epochs: int = 3, python: str | None = None) -> list[str]:
     """``featherface train`` for a tiny, fully deterministic CPU run that checkpoints every step
     (10 pictures, batch 4 -> 3 steps per epoch) and resumes from ``out/last.pt`` when present."""
-    import sys
-
     return [python or sys.executable, "-m", "featherface.cli", "train", "--labels", str(labels), "--img-size", "64",
             "--batch-size", "4", "--workers", "0", "--epochs", str(epochs), "--lr", "5e-3", "--warmup-epochs", "1",
             "--schedule", "step", "--milestones", "0.5", "--save-every", "1", "--seed", "7", "--device", "cpu",
@@ -1027,9 +1009,6 @@ def interrupt_training(cmd: Sequence[str], watcher: CheckpointWatcher, mode: str
     signal after the first checkpoint; ``finish``: let it run to the end. A round whose run ends
     before its interruption point reports ``finished``.
     """
-    import subprocess
-    import time
-
     watcher.stale = watcher.tmp_files()  # left by earlier kills: not evidence about this round
     t0 = time.monotonic()
     proc = subprocess.Popen(list(cmd), cwd=cwd, env=single_thread_env(), stdout=subprocess.DEVNULL,
@@ -1258,8 +1237,6 @@ def cli_cases() -> list[CliCase]:
 def read_only_folder(base: Path) -> Path | None:
     """A folder this process cannot create files in: a 0555 folder (not for root, who writes
     anywhere but on read-only mounts), else ``/sys`` when it refuses us; ``None`` when neither."""
-    import tempfile
-
     def refuses(d: Path) -> bool:
         try:
             fd, p = tempfile.mkstemp(dir=d)
@@ -1281,8 +1258,6 @@ def read_only_folder(base: Path) -> Path | None:
 
 def cli_workspace(base: Path) -> dict[str, str]:
     """Create the files the :class:`CliCase` placeholders name; return placeholder -> path."""
-    import cv2
-
     photos = base / "photos"
     photos.mkdir(parents=True, exist_ok=True)
     for i in range(2):
@@ -1311,8 +1286,6 @@ def fill(argv: Sequence[str], where: dict[str, str]) -> list[str]:
 
 def tree_digest(root: Path) -> dict[str, bytes]:
     """Path -> content of every regular file under ``root`` (to prove nothing was changed)."""
-    import hashlib
-
     out = {}
     for p in sorted(root.rglob("*")):
         if p.is_file() and not p.is_symlink():

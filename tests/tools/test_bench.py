@@ -1,4 +1,4 @@
-"""The benchmark (tiny grid): FLOPs (the ones ``featherface info`` prints), profile, memory probe, CLI.
+"""The benchmark tool (featherface.tools.bench, tiny grid): FLOPs (the ones ``featherface info`` prints), profile, memory probe, CLI.
 
 The inference optimisation it measures is tested in tests/inference/backends/test_optimize.py."""
 
@@ -11,9 +11,12 @@ import pytest
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from featherface.benchmark import format_markdown, measure_memory, profile_blocks  # noqa: E402
 from featherface.models import create_model  # noqa: E402
 from featherface.summary import count_flops  # noqa: E402
+from featherface.tools.bench.inputs import load_haar  # noqa: E402
+from featherface.tools.bench.memory import measure_memory  # noqa: E402
+from featherface.tools.bench.profile import profile_blocks  # noqa: E402
+from featherface.tools.bench.report import format_markdown  # noqa: E402
 
 
 def test_flops_and_profile_are_consistent():
@@ -54,6 +57,4 @@ def test_bench_cli_tiny_grid(tmp_path, capsys):
     assert "V2 Ultra / V1 median latency" in text and "| parameters |" in text
     assert format_markdown(res) == text.rstrip("\n")
     # Haar rows exist exactly when this OpenCV ships the cascade (OpenCV < 5)
-    from featherface.benchmark import load_haar
-
     assert any(r["model"] == "opencv-haar" for r in res["latency"]) == (load_haar() is not None)

@@ -18,20 +18,23 @@ import hashlib
 import io
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from featherface.errors import WeightsError
 from featherface.io.outputs import atomic_write_bytes
-from featherface.models.backbone import backbone_tensors
+from featherface.models.backbone import backbone_tensors, load_backbone_checkpoint
+from featherface.models.featherface import FeatherFace, FeatherFaceConfig
 from featherface.models.retinaface_keys import convert_retinaface_state_dict, looks_like_retinaface
 
 FORMAT = "featherface-weights"
 VERSION = 1
-PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the data folder featherface/weights/
 # Weights shipped inside the package: model name -> (file in featherface/weights/, sha256 of the file).
 # The file hash is checked before loading, so a damaged or swapped file fails loudly.
 BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {
@@ -83,8 +86,6 @@ def save_weights(model: nn.Module, path: str | os.PathLike, meta: dict[str, Any]
 
 def _sniff_kind(p: Path) -> str | None:
     """What a file that is not a PyTorch weights file is, from its first bytes (for the message)."""
-    import zipfile
-
     try:
         with open(p, "rb") as f:
             head = f.read(4096)
@@ -125,8 +126,6 @@ def check_archive_bounds(p: Path) -> None:
     size; a deflate-compressed entry (a 1 MB file declaring a 400 MB tensor) would make
     ``torch.load`` allocate the whole tensor before anything can be checked. This bounds the
     memory of reading a weights file by the file's own size (plus the unpickled metadata)."""
-    import zipfile
-
     try:
         if not zipfile.is_zipfile(p):
             return  # legacy torch format or not a weights file: torch.load and _load_error judge it
@@ -213,7 +212,7 @@ def _check_weights_obj(p: Path, obj: Any) -> dict[str, Any]:
 def _from_retinaface_release(path: Path, state_dict: dict[str, Any]) -> dict[str, Any]:
     """Wrap the RetinaFace-mnet0.25 release file (a plain state dict) as a weights dict, so that
     ``FaceDetector("retinaface-mnet025", weights="mobilenet0.25_Final.pth")`` works unchanged."""
-    from featherface.models.registry import model_config
+    from featherface.models.registry import model_config  # here: the registry imports this module
 
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()):
         raise WeightsError(f"{path}: RetinaFace state dict holds entries that are not named tensors")
@@ -237,8 +236,6 @@ def load_weights(model: nn.Module, path: str | os.PathLike, strict_arch: bool = 
 def model_from_weights(path: str | os.PathLike) -> nn.Module:
     """The network a weights file records (its model name and architecture), with those weights:
     one read of the file. Config fields this version does not know are refused as by :func:`load_weights`."""
-    from featherface.models.featherface import FeatherFace, FeatherFaceConfig
-
     obj = read_weights(path)
     known = set(FeatherFaceConfig().to_dict())
     model = FeatherFace(FeatherFaceConfig.from_dict({k: v for k, v in obj["config"].items() if k in known}),
@@ -289,7 +286,6 @@ def torch_load_plain(path: str | os.PathLike) -> Any:
     except Exception as first:  # noqa: BLE001 - torch raises many types for damaged or unsafe files
         allowed: list[Any] = []
         try:
-            import numpy as np
             from numpy.core.multiarray import scalar as np_scalar  # type: ignore[attr-defined]
 
             allowed = [np_scalar, np.dtype] + [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32")]
@@ -344,8 +340,6 @@ def read_backbone_state_dict(spec: str | os.PathLike) -> tuple[dict[str, torch.T
 def load_backbone_weights(backbone: nn.Module, spec: str | os.PathLike) -> str:
     """Load exactly the backbone's parameters and BatchNorm statistics from ``spec`` (see
     :func:`read_backbone_state_dict`); returns a one-line account of what was loaded."""
-    from featherface.models.backbone import load_backbone_checkpoint
-
     sd, kind = read_backbone_state_dict(spec)
     try:
         loaded = set(load_backbone_checkpoint(backbone, sd))

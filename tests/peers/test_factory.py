@@ -1,6 +1,7 @@
-"""Auto-label teachers: :class:`FusedTeacher` on hand-made detections (fusion by score-weighted
-mean, single-teacher faces kept only above ``single_threshold``) and :func:`build_teacher` spec
-parsing. Fakes only; the one test that builds the real RetinaFace + YuNet reads ../shared."""
+"""Detector specs -> detectors (featherface.peers.factory): the compare line-up, the eval
+``--detectors`` table, and the auto-label teachers (:class:`FusedTeacher` on hand-made detections:
+fusion by score-weighted mean, single-teacher faces kept only above ``single_threshold``; spec
+parsing). Fakes only; the one test that builds the real RetinaFace + YuNet reads ../shared."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from featherface.autolabel import FusedTeacher, build_teacher
 from featherface.errors import ConfigError
+from featherface.peers import PEERS_ENV, PeerUnavailableError
+from featherface.peers.factory import FusedTeacher, build_detectors, build_lineup, build_teacher, split_teachers
 from featherface.types import Face
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.tools.test_compare import FakeDetector
+
+REPO = Path(__file__).resolve().parents[2]
 
 LM_A = np.array([[20, 20], [40, 20], [30, 30], [22, 40], [38, 40]], float)
 LM_B = LM_A + 3.0
@@ -35,6 +39,9 @@ class FakeTeacher:
 
 
 IMG = np.zeros((100, 100, 3), np.uint8)
+
+
+# --------------------------------------------------------------------------- auto-label teachers
 
 
 def test_overlapping_boxes_fuse_into_the_score_weighted_mean():
@@ -147,7 +154,7 @@ def test_unknown_teacher_is_a_config_error(fake_builders):
 
 @pytest.mark.shared
 def test_real_retinaface_plus_yunet_teacher():
-    from featherface.peers import PeerUnavailableError, peer_status
+    from featherface.peers import peer_status
 
     for spec in ("retinaface", "yunet"):
         ok, where = peer_status(spec)
@@ -165,9 +172,76 @@ def test_real_retinaface_plus_yunet_teacher():
 
 
 def test_a_plus_inside_a_file_path_does_not_split_the_teacher_spec():
-    from featherface.autolabel import _split_teachers
+    assert split_teachers("retinaface+yunet") == ["retinaface", "yunet"]
+    assert split_teachers("yunet:/models/a+b.onnx") == ["yunet:/models/a+b.onnx"]
+    assert split_teachers("retinaface:/w/r+1.pth+yunet-s") == ["retinaface:/w/r+1.pth", "yunet-s"]
+    assert split_teachers("retinaface++yunet+") == ["retinaface", "yunet"]
 
-    assert _split_teachers("retinaface+yunet") == ["retinaface", "yunet"]
-    assert _split_teachers("yunet:/models/a+b.onnx") == ["yunet:/models/a+b.onnx"]
-    assert _split_teachers("retinaface:/w/r+1.pth+yunet-s") == ["retinaface:/w/r+1.pth", "yunet-s"]
-    assert _split_teachers("retinaface++yunet+") == ["retinaface", "yunet"]
+
+# --------------------------------------------------------------------------- featherface compare: the line-up
+
+
+def test_build_lineup_skips_unavailable_and_never_uses_random_weights(monkeypatch, tmp_path):
+    import featherface.peers.factory as factory
+
+    monkeypatch.setattr(factory, "default_weights_available", lambda model: False)  # as today
+    monkeypatch.setenv(PEERS_ENV, str(tmp_path))  # an empty peers folder
+    msgs: list[str] = []
+    dets = build_lineup(["featherface", "yunet", "ultraface"], log=msgs.append)
+    assert dets == []
+    text = "\n".join(msgs)
+    assert "no trained weights" in text and "yunet" in text and "ultraface-rfb320" in text
+    with pytest.raises(PeerUnavailableError):
+        build_lineup(["yunet"], strict=True)
+    with pytest.raises(ConfigError, match="weights"):
+        build_lineup(["featherface"], strict=True)
+    with pytest.raises(PeerUnavailableError):  # an explicit path is never skipped silently
+        build_lineup([f"yunet:{tmp_path / 'missing.onnx'}"])
+    with pytest.raises(ConfigError, match="unknown peer"):
+        build_lineup(["nonsense"])
+
+
+def test_build_lineup_includes_ours_with_weights_file(tmp_path):
+    from featherface.models.registry import create_model
+    from featherface.models.weights import save_weights
+
+    w = save_weights(create_model("featherface-v2-ultra"), tmp_path / "w.pt")  # machinery test only
+    dets = build_lineup([], weights=str(w), score_threshold=0.6, input_size=64)
+    assert len(dets) == 1 and dets[0].input_size == 64
+    assert type(dets[0]).__name__ == "FaceDetector"
+
+
+def test_build_lineup_includes_ours_once_default_weights_ship(monkeypatch):
+    import featherface.peers.factory as factory
+
+    monkeypatch.setattr(factory, "default_weights_available", lambda model: True)
+    seen = {}
+
+    def fake_ours(model, weights, *, score_threshold, nms_threshold=None, input_size=None, device="cpu"):
+        seen.update(model=model, weights=weights, score=score_threshold, size=input_size)
+        return FakeDetector(model, [])
+
+    monkeypatch.setattr(factory, "our_detector", fake_ours)
+    dets = build_lineup([], score_threshold=0.4, input_size=320)
+    assert [d.name for d in dets] == ["featherface-v2-ultra"]
+    assert seen == {"model": "featherface-v2-ultra", "weights": None, "score": 0.4, "size": 320}
+
+
+# --------------------------------------------------------------------------- featherface eval: --detectors
+
+
+def test_build_detectors_skips_missing_files_with_notes(tmp_path):
+    notes = []
+    dets, skipped = build_detectors(
+        ["featherface-v2-base", "retinaface:/no/such/retina.pth", f"yunet:{tmp_path}/none.onnx",
+         f"featherface-v1:{tmp_path}/v1.pt", f"featherface:{tmp_path}/x.pt"], log=notes.append)
+    assert dets == {} and skipped == notes and len(notes) == 5
+    assert "featherface-v2-base: no trained weights ship" in notes[0]
+    assert "retina.pth not found" in notes[1] and "none.onnx not found" in notes[2]
+    assert "v1.pt not found" in notes[3] and "x.pt not found" in notes[4]
+    with pytest.raises(ConfigError, match="unknown peer detector 'nosuch'"):
+        build_detectors(["nosuch"])
+    with pytest.raises(ConfigError, match="empty path"):
+        build_detectors(["yunet:"])
+    _, skipped = build_detectors([], weights=tmp_path / "w.pt")
+    assert "w.pt: file not found" in skipped[0]

@@ -8,7 +8,7 @@ import torch
 from featherface import FaceDetector
 from featherface.errors import WeightsError
 from featherface.models import create_model
-from featherface.weights import check_archive_bounds, load_weights, read_weights, save_weights, torch_load_plain
+from featherface.models.weights import check_archive_bounds, load_weights, read_weights, save_weights, torch_load_plain
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_training_checkpoint_layout_loads(tmp_path, v2_file):
 
 
 def test_builtin_weights_are_checksummed(tmp_path, monkeypatch, v2_file):
-    import featherface.weights as W
+    import featherface.models.weights as W
 
     _, good = v2_file
     shipped = tmp_path / "ff.pt"
@@ -116,7 +116,7 @@ def test_builtin_weights_are_checksummed(tmp_path, monkeypatch, v2_file):
 
 
 def test_shipped_weights_verify_and_match_architecture():
-    import featherface.weights as W
+    import featherface.models.weights as W
 
     for name, (fname, _) in W.BUILTIN_WEIGHTS.items():
         path = W.verify_builtin(name)
@@ -161,7 +161,7 @@ def test_files_that_are_not_weights_are_named_for_what_they_are(tmp_path):
 
 
 def test_non_finite_weights_with_a_valid_checksum_are_refused(tmp_path):
-    from featherface.weights import weights_dict
+    from featherface.models.weights import weights_dict
 
     model = create_model("featherface-v2-ultra")
     with torch.no_grad():

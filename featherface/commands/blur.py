@@ -1,0 +1,114 @@
+"""``featherface blur PATH... -o DIR``: anonymise every face in images, videos and streams.
+
+Images: each face found is covered, then the covered picture is searched again and whatever is
+still found is covered too (``--passes``). Videos and streams: with ``--track`` a face the detector
+misses for a frame or two stays covered at its tracked position. Outputs never replace an input;
+a video is written under a temporary name and appears only when complete (Ctrl-C keeps the
+finished files and the JSON of what was done).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from featherface.commands.argtypes import output_path
+from featherface.commands.media import VideoOut, add_media_args, expand_media, is_still, progress, source_stem
+from featherface.commands.options import detector_options
+from featherface.errors import FeatherFaceError
+from featherface.io.outputs import check_output_dir, check_output_file, write_bytes, write_text
+from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES
+
+
+def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
+    p = sub.add_parser(name, help="anonymise faces (blur, pixelate or fill) in images, videos and streams",
+                       description="Cover every face found with a blur, pixelation or fill, in images, folders, "
+                                   "videos, cameras or stream URLs; write the anonymised copies to --output.")
+    add_media_args(p)
+    p.add_argument("--output", "-o", type=output_path, required=True, help="folder for the anonymised files")
+    p.add_argument("--mode", choices=ANONYMIZE_MODES, default="blur", help="how faces are covered (default: blur)")
+    p.add_argument("--shape", choices=ANONYMIZE_SHAPES, default="ellipse", help="covered region (default: ellipse)")
+    p.add_argument("--margin", type=float, default=0.3,
+                   help="grow each face region by this fraction of its size on every side (default: 0.3)")
+    p.add_argument("--passes", type=int, default=3,
+                   help="detect-and-cover rounds per image/frame: later rounds cover what is still found (default: 3)")
+    p.add_argument("--json", type=output_path, default=None, help="also write the faces covered, per file/frame")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from featherface.inference.anonymize import anonymize_image
+    from featherface.inference.detector import FaceDetector
+    from featherface.inference.stream import stream_faces
+    from featherface.io.images import encode_image, read_image
+    from featherface.io.video import VideoReader
+
+    if not (0.0 <= args.margin <= 2.0):
+        raise FeatherFaceError(f"--margin must be in [0, 2], got {args.margin}")
+    if not (1 <= args.passes <= 10):
+        raise FeatherFaceError(f"--passes must be 1..10, got {args.passes}")
+    inputs, avoid = expand_media(args.paths)
+    json_path = check_output_file(args.json, "--json", inputs=avoid, suffixes={".json"}) if args.json else None
+    out_dir = check_output_dir(args.output, "--output", inputs=avoid)
+    det = FaceDetector(**detector_options(args).kwargs())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    results: list[dict[str, Any]] = []
+    failed = 0
+    interrupted = False
+
+    def target(src: Any, suffix: str) -> Path:
+        stem, k = f"{source_stem(src)}_anon", 1
+        name = stem + suffix
+        while name.lower() in used or (out_dir / name) in avoid:
+            k += 1
+            name = f"{stem}-{k}{suffix}"
+        used.add(name.lower())
+        return out_dir / name
+
+    kw = dict(mode=args.mode, shape=args.shape, margin=args.margin, passes=args.passes)
+    try:
+        for src in inputs:
+            try:
+                if is_still(src):
+                    image = read_image(src)
+                    out, faces = anonymize_image(image, det, **kw)
+                    dst = target(src, Path(str(src)).suffix.lower() if Path(str(src)).suffix.lower() in
+                                 (".png", ".bmp", ".tif", ".tiff", ".webp") else ".jpg")
+                    write_bytes(dst, encode_image(out, dst.suffix))
+                    results.append({"file": str(src), "output": str(dst), "faces": [f.to_dict() for f in faces]})
+                    continue
+                with VideoReader(src) as probe:
+                    fps, total = probe.fps, probe.frame_count
+                dst = target(src, ".mp4")
+                video = VideoOut(dst, fps / args.every)
+                frames: list[dict[str, Any]] = []
+                ok = False
+                try:
+                    with progress(total, Path(str(src)).name, args.quiet) as bar:
+                        for r in stream_faces(det, src, every=args.every, track=args.track, max_missed=args.max_missed):
+                            cover = [t.face for t in r.tracks] if r.tracks is not None else r.faces
+                            out, _ = anonymize_image(r.frame, det, faces=cover, **kw)
+                            video.write(out)
+                            frames.append(r.to_dict())
+                            bar.update(args.every)
+                    ok = True
+                finally:
+                    video.close(ok)
+                results.append({"file": str(src), "output": str(dst), "frames": frames})
+            except FeatherFaceError as exc:
+                failed += 1
+                results.append({"file": str(src), "error": str(exc)})
+                print(f"featherface blur: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        interrupted = True
+    if json_path is not None:
+        write_text(json_path, json.dumps({"model": det.name, "mode": args.mode, "results": results,
+                                          **({"interrupted": True} if interrupted else {})}, indent=1))
+    n = sum(len(r.get("faces", [])) + sum(len(f["faces"]) for f in r.get("frames", [])) for r in results)
+    print(f"{len(results) - failed}/{len(inputs)} inputs anonymised ({n} faces covered) in {out_dir}/"
+          + (" (interrupted)" if interrupted else ""))
+    return 130 if interrupted else (1 if failed else 0)

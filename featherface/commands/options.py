@@ -1,0 +1,129 @@
+"""The detector options of the ``featherface`` verbs, declared once.
+
+:func:`add_detector_args` adds ``--model``, ``--weights``, ``--score-threshold``,
+``--nms-threshold``, ``--input-size``, ``--max-size``, ``--device``, ``--backend``,
+``--onnx-path`` and ``--threads`` (each verb picks the ones that apply) with the defaults of
+:class:`featherface.inference.options.DetectorOptions`, the dataclass whose fields
+:class:`~featherface.FaceDetector` takes, so a flag and the Python keyword share one name (the
+flag is the field with ``-`` for ``_``) and one default; the parser checks the ranges
+FaceDetector checks again. :func:`detector_options` reads them back into a ``DetectorOptions``.
+
+Old spellings stay as aliases: ``--threshold`` (= ``--score-threshold``), ``--nms``
+(= ``--nms-threshold``), ``--onnx`` (= ``--onnx-path``).
+
+``--weights none`` (or ``random``) means an untrained, randomly initialised network in every verb
+that takes ``--weights``; a verb that needs a different default passes it to
+:func:`add_detector_args` (``eval``: score threshold ``None``, resolved to 0.02 on WIDER FACE).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from featherface.commands.argtypes import int_range, open_unit_float, positive_int, unit_float
+from featherface.inference.options import (
+    BACKENDS,
+    MAX_INPUT_SIDE,
+    PAD_MULTIPLE,
+    RANDOM_WEIGHTS,
+    DetectorOptions,
+    is_random_weights,
+)
+
+__all__ = ["DETECTOR_FLAGS", "add_detector_args", "detector_options", "weights_arg", "flag_name"]
+
+_DEFAULTS = DetectorOptions()
+_side = int_range(PAD_MULTIPLE, MAX_INPUT_SIDE, name="size")
+
+
+def weights_arg(text: str) -> str:
+    """``--weights``: a path, ``default`` (the shipped weights), or ``none``/``random`` (returned as
+    ``"none"``: an untrained network, the same in every verb)."""
+    s = str(text)
+    if not s.strip():
+        raise argparse.ArgumentTypeError("empty path (use 'none' for an untrained, random network)")
+    if "\x00" in s:
+        raise argparse.ArgumentTypeError("path contains a NUL byte")
+    return RANDOM_WEIGHTS[0] if is_random_weights(s) else s
+
+
+def flag_name(field: str) -> str:
+    """``score_threshold`` -> ``--score-threshold``."""
+    return "--" + field.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class _Flag:
+    help: str
+    type: Callable[[str], Any] | None = None
+    aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+
+# help text / type / old spellings per DetectorOptions field; the default comes from the dataclass
+_FLAGS: dict[str, _Flag] = {
+    "model": _Flag("model name (see `featherface list`)", metavar="NAME"),
+    "weights": _Flag("weights file or training checkpoint (default: the weights shipped with the package); "
+                     "'none' (or 'random'): an untrained, randomly initialised network, which finds no faces",
+                     type=weights_arg, metavar="PATH|default|none"),
+    "score_threshold": _Flag("score threshold in [0, 1]", type=unit_float, aliases=("--threshold",), metavar="S"),
+    "nms_threshold": _Flag("NMS IoU threshold in (0, 1]", type=open_unit_float, aliases=("--nms",), metavar="IOU"),
+    "input_size": _Flag(f"resize the longer side to N, {PAD_MULTIPLE}..{MAX_INPUT_SIDE} (default: original size)",
+                        type=_side, metavar="N"),
+    "max_size": _Flag(f"scale down images whose longer side exceeds N, {PAD_MULTIPLE}..{MAX_INPUT_SIDE}",
+                      type=_side, metavar="N"),
+    "device": _Flag("cpu, cuda, cuda:1, auto", metavar="DEVICE"),
+    "backend": _Flag("inference backend", choices=BACKENDS),
+    "onnx_path": _Flag("exported .onnx file for --backend onnxruntime (default: exported on the fly)",
+                       aliases=("--onnx",), metavar="FILE"),
+    "threads": _Flag("CPU threads for inference (default: the library's)", type=positive_int, metavar="N"),
+}
+DETECTOR_FLAGS = tuple(_FLAGS)
+
+_UNSET = object()
+
+
+def add_detector_args(parser: Any, fields: Iterable[str] = DETECTOR_FLAGS, *,
+                      defaults: Mapping[str, Any] | None = None, helps: Mapping[str, str] | None = None,
+                      title: str | None = None) -> Any:
+    """Add the detector flags named by ``fields`` (``DetectorOptions`` field names) to ``parser``
+    (in a group titled ``title`` when given). Each default is the dataclass's unless ``defaults``
+    names another (``None``: "not given", for a verb that decides later); ``helps`` replaces a
+    help text. Returns the parser or group the flags went to."""
+    target = parser.add_argument_group(title) if title else parser
+    fields = tuple(fields)
+    defaults = dict(defaults or {})
+    helps = dict(helps or {})
+    unknown = [f for f in list(fields) + list(defaults) + list(helps) if f not in _FLAGS]
+    if unknown:
+        raise ValueError(f"not detector options: {', '.join(unknown)}")
+    for name in fields:
+        spec = _FLAGS[name]
+        default = defaults.get(name, _UNSET)
+        if default is _UNSET:
+            # --weights: None on the Namespace means "not given" (the dataclass's "default" then);
+            # "none" means random
+            default = None if name == "weights" else getattr(_DEFAULTS, name)
+        text = helps.get(name, spec.help)
+        if default is not None and "%(default)" not in text and "(default" not in text:
+            text += " (default: %(default)s)"
+        kw: dict[str, Any] = dict(default=default, help=text, dest=name)
+        if spec.type is not None:
+            kw["type"] = spec.type
+        if spec.choices is not None:
+            kw["choices"] = spec.choices
+        elif spec.metavar:
+            kw["metavar"] = spec.metavar
+        target.add_argument(flag_name(name), *spec.aliases, **kw)
+    return target
+
+
+def detector_options(args: argparse.Namespace, base: DetectorOptions | None = None,
+                     **overrides: Any) -> DetectorOptions:
+    """The ``DetectorOptions`` of the parsed flags: each flag given (not ``None``) on top of
+    ``base`` (or the defaults), then ``overrides``."""
+    given = {name: getattr(args, name) for name in DETECTOR_FLAGS if getattr(args, name, None) is not None}
+    return (base or DetectorOptions()).replace(**{**given, **overrides})

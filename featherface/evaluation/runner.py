@@ -1,0 +1,128 @@
+"""Running a detector over the WIDER FACE validation images: the predictions :func:`evaluate` scores.
+
+    >>> gt = load_wider_ground_truth("shared/data/widerface/ground_truth")
+    >>> preds = detect_wider(gt, "WIDER_val/images", DetectorOptions(weights="best.pt", score_threshold=0.02))
+    >>> evaluate(preds, gt)
+
+What ``featherface eval --images DIR`` runs; the command only parses its flags and prints.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featherface.errors import FeatherFaceError, ImageError
+from featherface.inference.options import DetectorOptions
+
+__all__ = ["WIDER_SCORE_THRESHOLD", "detect_wider", "find_wider_image", "wider_image_root", "wider_options"]
+
+# the usual WIDER FACE setting: AP needs the low-score detections of the whole ranking
+WIDER_SCORE_THRESHOLD = 0.02
+_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG")
+
+
+def wider_options(**fields: Any) -> DetectorOptions:
+    """``DetectorOptions`` for WIDER: ``score_threshold`` :data:`WIDER_SCORE_THRESHOLD` unless given."""
+    fields.setdefault("score_threshold", WIDER_SCORE_THRESHOLD)
+    return DetectorOptions(**fields)
+
+
+def wider_image_root(images: str | os.PathLike[str], first_event: str) -> Path:
+    """The folder holding ``<event>/<image>.jpg``: ``WIDER_val/images`` or, given ``WIDER_val``, its ``images/``."""
+    root = Path(images)
+    if not root.is_dir():
+        raise FeatherFaceError(f"image folder {root} does not exist")
+    if not (root / first_event).is_dir() and (root / "images" / first_event).is_dir():
+        root = root / "images"
+    return root
+
+
+def find_wider_image(root: Path, event: str, name: str) -> Path | None:
+    for ext in _EXTENSIONS:
+        p = root / event / f"{name}{ext}"
+        if p.is_file():
+            return p
+    return None
+
+
+def _build_detector(options: DetectorOptions, flip: bool) -> tuple[Any, bool]:
+    """(our detector, whether it flips by itself); looked up at call time (tests swap the class)."""
+    try:
+        from featherface.inference.detector import FaceDetector
+    except ImportError as exc:
+        raise FeatherFaceError(f"our detector is not available in this installation ({exc})") from exc
+    kwargs = options.kwargs(changed_only=True)  # the defaults are FaceDetector's own
+    native_flip = False
+    if flip:
+        try:
+            native_flip = "flip" in inspect.signature(FaceDetector).parameters
+        except (TypeError, ValueError):  # pragma: no cover - exotic callables
+            native_flip = False
+        if native_flip:
+            kwargs["flip"] = True
+    return FaceDetector(**kwargs), native_flip
+
+
+def detect_wider(gt: Any, images: str | os.PathLike[str], options: DetectorOptions | None = None, *,
+                 detector: Any = None, flip: bool = False, save_predictions: str | os.PathLike[str] | None = None,
+                 progress: bool = False) -> dict[str, np.ndarray]:
+    """Run a detector over every ground-truth image; ``{event/image: (N, 5) x y w h score}``.
+
+    ``detector``: anything with ``detect(image) -> list[Face]``; by default our
+    :class:`~featherface.FaceDetector` built from ``options`` (default :func:`wider_options`).
+    ``flip``: also detect on the mirrored image and merge (:func:`~featherface.evaluation.flip.flip_test`,
+    NMS at ``options.nms_threshold``). ``save_predictions``: also write a standard prediction folder.
+    Images not found or not decodable are skipped with an :class:`EvaluationWarning` each kind;
+    none found at all is an :class:`ImageError`.
+    """
+    from featherface.evaluation.flip import flip_test
+    from featherface.evaluation.predictions import faces_to_prediction, write_predictions
+    from featherface.evaluation.widerface import EvaluationWarning
+    from featherface.io.images import load_image
+
+    options = options if options is not None else wider_options()
+    root = wider_image_root(images, gt.events[0])
+    native_flip = False
+    if detector is None:
+        detector, native_flip = _build_detector(options, flip)
+
+    preds: dict[str, np.ndarray] = {}
+    missing: list[str] = []
+    unreadable: list[str] = []
+    it: Any = range(gt.num_images)
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, desc="detecting", unit="img")
+    for i in it:
+        path = find_wider_image(root, gt.events[i], gt.names[i])
+        if path is None:
+            missing.append(gt.key(i))
+            continue
+        try:  # the guarded reader: a decompression bomb or a FIFO is refused, not decoded or waited on
+            img = load_image(path)
+        except ImageError:
+            unreadable.append(str(path))
+            continue
+        if flip and not native_flip:
+            arr = flip_test(detector, img, options.nms_threshold)
+        else:
+            arr = faces_to_prediction(detector.detect(img))
+        if save_predictions is not None:
+            write_predictions(save_predictions, gt.events[i], gt.names[i], arr[:, :4], arr[:, 4])
+        preds[gt.key(i)] = arr
+    if not preds:
+        raise ImageError(f"no validation image found under {root} (expected <event>/<image>.jpg)")
+    if missing:
+        warnings.warn(f"{len(missing)} validation image(s) not found under {root} (e.g. {missing[0]}.jpg)",
+                      EvaluationWarning, stacklevel=2)
+    if unreadable:
+        warnings.warn(f"{len(unreadable)} image(s) could not be decoded (e.g. {unreadable[0]})",
+                      EvaluationWarning, stacklevel=2)
+    return preds

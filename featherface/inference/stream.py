@@ -1,0 +1,97 @@
+"""Faces frame after frame from any source: image files, folders, video files, webcams, stream URLs.
+
+:func:`stream_faces` is what ``FaceDetector.stream`` and ``featherface detect --source`` run: it
+yields one :class:`FrameFaces` per frame as soon as it is detected, so an endless camera or RTSP
+stream can be consumed while it runs, and a consumer that stops early (Ctrl-C) has everything so
+far.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from featherface.errors import ImageError
+from featherface.io.images import expand_inputs, read_image
+from featherface.io.video import VideoReader, is_stream_source, is_video_path
+from featherface.types import Face
+
+__all__ = ["FrameFaces", "stream_faces", "iter_frames"]
+
+
+@dataclass
+class FrameFaces:
+    """The faces of one frame. ``timestamp`` is seconds from the start (``None`` for still images)."""
+
+    index: int
+    timestamp: float | None
+    faces: list[Face]
+    source: str
+    frame: np.ndarray | None = field(default=None, repr=False)
+    tracks: list[Any] | None = None  # TrackedFace per active track, when tracking
+
+    def to_dict(self) -> dict[str, Any]:
+        """One JSON line of ``detect --jsonl`` (with ``track_id`` per face when tracking)."""
+        d: dict[str, Any] = {"source": self.source, "frame": self.index}
+        if self.timestamp is not None:
+            d["time"] = round(self.timestamp, 3)
+        if self.tracks is not None:
+            d["faces"] = [t.to_dict() for t in self.tracks]
+        else:
+            d["faces"] = [f.to_dict() for f in self.faces]
+        return d
+
+
+def iter_frames(source: str | os.PathLike | int) -> Iterator[tuple[str, int, float | None, np.ndarray]]:
+    """``(source name, index, timestamp, BGR frame)`` of every frame of ``source``: a webcam index,
+    a stream URL, a video file, an image file, or a folder of images and videos (recursively)."""
+    if is_stream_source(source):
+        with VideoReader(source) as reader:  # type: ignore[arg-type]
+            for i, ts, frame in reader.frames():
+                yield reader.name, i, ts, frame
+        return
+    p = Path(source)
+    if not p.exists():
+        raise ImageError(f"{p}: no such file or folder")
+    files = expand_inputs([p]) if p.is_dir() else [p]
+    index = 0
+    for f in files:
+        if is_video_path(f):
+            with VideoReader(f) as reader:
+                for i, ts, frame in reader.frames():
+                    yield str(f), i, ts, frame
+        else:
+            yield str(f), index if p.is_dir() else 0, None, read_image(f)
+            index += 1
+
+
+def stream_faces(detector: Any, source: str | os.PathLike | int, every: int = 1,
+                 keep_frames: bool = True, track: bool = False, smooth: bool = False,
+                 max_missed: int = 5) -> Iterator[FrameFaces]:
+    """Detect faces on every ``every``-th frame of ``source`` (see :func:`iter_frames`), lazily.
+
+    ``track``: a :class:`~featherface.inference.track.FaceTracker` per video or stream (reset at
+    each new file) fills :attr:`FrameFaces.tracks` — stable IDs, tracks kept ``max_missed`` frames
+    through missed detections, ``smooth`` boxes and landmarks."""
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValueError(f"every must be an integer >= 1, got {every!r}")
+    tracker: Any = None
+    current: str | None = None
+    for name, index, ts, frame in iter_frames(source):
+        if index % every:
+            continue
+        faces = list(detector.detect(frame))
+        tracks = None
+        if track:
+            if name != current or tracker is None:
+                from featherface.inference.track import FaceTracker  # motpy: the optional [track] extra
+
+                fps = 25.0 / every
+                tracker = FaceTracker(fps=fps, max_missed=max_missed, smooth=smooth)
+                current = name
+            tracks = tracker.update(faces)
+        yield FrameFaces(index, ts, faces, name, frame if keep_frames else None, tracks)

@@ -1,0 +1,318 @@
+"""The Starlette application of ``featherface serve``.
+
+Request flow: bearer-token check -> body read with a hard size cap (413) -> guarded decode (415 not
+an image, 400 damaged) -> admission (429 when every session is busy and the queue is full) -> one
+pooled detector, exclusively, in a worker thread -> JSON / image. Every failure is a JSON body
+``{"error": {"status": ..., "message": ...}}``; a bug is logged on the server and answered with a
+plain 500, never a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import logging
+import time
+from importlib import resources
+from typing import Any, Awaitable, Callable
+
+import anyio
+import numpy as np
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from featherface.errors import FeatherFaceError, ImageError
+from featherface.inference.anonymize import anonymize_image
+from featherface.io.image_header import is_known_image
+from featherface.io.images import decode_image, encode_image
+from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES
+from featherface.serve.pool import DetectorPool, Overloaded, detect_with
+from featherface.serve.settings import ServeSettings
+
+__all__ = ["create_app", "HTTPError"]
+
+log = logging.getLogger("featherface.serve")
+
+
+class HTTPError(Exception):
+    """An expected failure with its HTTP status and a one-line message for the client."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
+
+
+# ------------------------------------------------------------------ query options
+
+def _query_float(request: Request, name: str, default: float, lo: float, hi: float) -> float:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        v = float(raw)
+    except ValueError:
+        raise HTTPError(400, f"query option {name}={raw!r} is not a number") from None
+    if not (lo <= v <= hi):
+        raise HTTPError(400, f"query option {name}={raw} is outside [{lo:g}, {hi:g}]")
+    return v
+
+
+def _query_int(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise HTTPError(400, f"query option {name}={raw!r} is not a whole number")
+    v = int(raw)
+    if not (lo <= v <= hi):
+        raise HTTPError(400, f"query option {name}={raw} is outside [{lo}, {hi}]")
+    return v
+
+
+def _query_bool(request: Request, name: str, default: bool) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise HTTPError(400, f"query option {name}={raw!r} is not true/false")
+
+
+def _query_choice(request: Request, name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = request.query_params.get(name, default)
+    if raw not in choices:
+        raise HTTPError(400, f"query option {name}={raw!r}: use one of {', '.join(choices)}")
+    return raw
+
+
+def _detect_options(request: Request, settings: ServeSettings) -> dict[str, Any]:
+    size = _query_int(request, "input_size", None, 32, 4096)
+    if size is not None and size % 32:
+        raise HTTPError(400, f"query option input_size={size} must be a multiple of 32")
+    return {
+        "score_threshold": _query_float(request, "score_threshold", settings.score_threshold, 0.0, 1.0),
+        "nms_threshold": _query_float(request, "nms_threshold", settings.nms_threshold, 0.01, 1.0),
+        "input_size": size,
+    }
+
+
+# ------------------------------------------------------------------ body reading
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it passes ``limit`` bytes — announced or not."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPError(413, f"upload of {int(declared):,} bytes is larger than the {limit:,}-byte limit")
+    chunks, total = [], 0
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise HTTPError(413, f"upload is larger than the {limit:,}-byte limit")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise HTTPError(400, "the client closed the connection before the upload ended") from None
+    return b"".join(chunks)
+
+
+async def _read_image(request: Request, settings: ServeSettings) -> np.ndarray:
+    """The uploaded image: a raw body, or the first file of a multipart form."""
+    body = await _read_capped(request, settings.max_upload_bytes)
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        body = await _multipart_file(body, ctype)
+    if not body:
+        raise HTTPError(400, "no image in the request (send the image as the body or as a multipart file)")
+    if not is_known_image(body):
+        raise HTTPError(415, "the upload is not an image (PNG, JPEG, BMP, WebP, TIFF, GIF, PNM or JPEG 2000)")
+    try:
+        return decode_image(body, "upload")
+    except ImageError as exc:
+        raise HTTPError(400, str(exc)) from None
+
+
+async def _multipart_file(body: bytes, ctype: str) -> bytes:
+    """The first file part of an already size-checked multipart body."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "headers": [(b"content-type", ctype.encode("latin-1"))]}
+    try:
+        form = await Request(scope, receive).form(max_files=1, max_fields=20)
+    except Exception as exc:  # noqa: BLE001 - python-multipart raises several types for bad forms
+        raise HTTPError(400, f"malformed multipart form ({type(exc).__name__})") from None
+    for value in form.values():
+        if hasattr(value, "read"):
+            return await value.read()
+    raise HTTPError(400, "the multipart form holds no file (send the image as a file field, e.g. 'image')")
+
+
+# ------------------------------------------------------------------ the app
+
+def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None = None) -> Starlette:
+    """The ASGI application. ``pool``: ready detector sessions (built from ``settings`` when omitted)."""
+    settings = settings or ServeSettings()
+    pool = pool or DetectorPool.from_settings(settings)
+    registry = CollectorRegistry()
+    requests_total = Counter("featherface_requests", "HTTP requests", ["endpoint", "status"], registry=registry)
+    latency = Histogram("featherface_request_seconds", "request latency", ["endpoint"], registry=registry,
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+    inflight = Gauge("featherface_inflight", "requests admitted and not yet answered", registry=registry)
+    faces_total = Counter("featherface_faces", "faces returned", registry=registry)
+
+    def authorised(request: Request) -> bool:
+        if settings.token is None:
+            return True
+        got = request.headers.get("authorization", "")
+        return hmac.compare_digest(got.encode(), f"Bearer {settings.token}".encode())
+
+    def endpoint(name: str, protected: bool = True) -> Callable[[Callable[[Request], Awaitable[Response]]],
+                                                                Callable[[Request], Awaitable[Response]]]:
+        def wrap(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+            async def handler(request: Request) -> Response:
+                t0 = time.perf_counter()
+                try:
+                    if protected and not authorised(request):
+                        resp: Response = _error(401, "missing or wrong bearer token (Authorization: Bearer ...)")
+                    else:
+                        resp = await fn(request)
+                except HTTPError as exc:
+                    resp = _error(exc.status, exc.message)
+                except Overloaded as exc:
+                    resp = _error(429, str(exc))
+                except TimeoutError:
+                    resp = _error(503, f"the request did not finish within {settings.timeout_s:g} s; try again")
+                except FeatherFaceError as exc:
+                    resp = _error(400, str(exc).splitlines()[0])
+                except Exception:  # noqa: BLE001 - the client gets a status, the log gets the traceback
+                    log.exception("serve: %s failed", name)
+                    resp = _error(500, "internal error (logged on the server)")
+                requests_total.labels(name, str(resp.status_code)).inc()
+                latency.labels(name).observe(time.perf_counter() - t0)
+                return resp
+            return handler
+        return wrap
+
+    async def run_job(job: Callable[[Any], Any]) -> tuple[Any, float, float]:
+        """``job(detector)`` on a pooled detector in a worker thread -> (result, queue s, run s)."""
+        inflight.inc()
+        try:
+            with anyio.fail_after(settings.timeout_s):
+                return await pool.run(job)
+        finally:
+            inflight.dec()
+
+    @endpoint("detect")
+    async def detect(request: Request) -> Response:
+        t0 = time.perf_counter()
+        opts = _detect_options(request, settings)
+        landmarks = _query_bool(request, "landmarks", True)
+        image = await _read_image(request, settings)
+        t_read = time.perf_counter()
+        faces, queued, ran = await run_job(lambda det: detect_with(det, image, **opts))
+        faces_total.inc(len(faces))
+        out = []
+        for f in faces:
+            d = f.to_dict()
+            if not landmarks:
+                d.pop("landmarks", None)
+            out.append(d)
+        return JSONResponse({
+            "model": pool.info["name"],
+            "image": {"width": int(image.shape[1]), "height": int(image.shape[0])},
+            "faces": out,
+            "timings_ms": {"read_decode": round((t_read - t0) * 1000, 2), "queue": round(queued * 1000, 2),
+                           "detect": round(ran * 1000, 2), "total": round((time.perf_counter() - t0) * 1000, 2)},
+        })
+
+    @endpoint("blur")
+    async def blur(request: Request) -> Response:
+        opts = _detect_options(request, settings)
+        mode = _query_choice(request, "mode", "blur", ANONYMIZE_MODES)
+        shape = _query_choice(request, "shape", "ellipse", ANONYMIZE_SHAPES)
+        margin = _query_float(request, "margin", 0.3, 0.0, 2.0)
+        fmt = _query_choice(request, "format", "jpeg", ("jpeg", "png"))
+        image = await _read_image(request, settings)
+
+        def job(det: Any) -> tuple[np.ndarray, int]:
+            class _Bound:  # the request's options on every detection pass
+                name = det.name
+
+                @staticmethod
+                def detect(img: np.ndarray) -> list[Any]:
+                    return detect_with(det, img, **opts)
+
+            out, faces = anonymize_image(image, _Bound(), mode=mode, shape=shape, margin=margin)
+            return out, len(faces)
+
+        (out, n), _, _ = await run_job(job)
+        data = encode_image(out, ".png" if fmt == "png" else ".jpg", () if fmt == "png" else (1, 92))
+        return Response(data, media_type=f"image/{fmt}", headers={"X-Faces": str(n)})
+
+    @endpoint("crop")
+    async def crop(request: Request) -> Response:
+        opts = _detect_options(request, settings)
+        size = _query_int(request, "size", 112, 16, 1024)
+        margin = _query_float(request, "margin", 0.0, 0.0, 4.0)
+        image = await _read_image(request, settings)
+        faces, _, _ = await run_job(lambda det: detect_with(det, image, **opts))
+        crops = []
+        for f in faces:
+            if f.landmarks is None:
+                continue
+            png = encode_image(f.align(image, size=int(size or 112), margin=margin), ".png")
+            crops.append({**f.to_dict(), "crop_png_base64": base64.b64encode(png).decode("ascii")})
+        return JSONResponse({"model": pool.info["name"], "size": size, "margin": margin, "faces": crops})
+
+    @endpoint("healthz", protected=False)
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "model": pool.info["name"], "workers": pool.size,
+                             "busy": pool.busy, "waiting": pool.waiting})
+
+    @endpoint("models")
+    async def models(request: Request) -> Response:
+        return JSONResponse({"models": [pool.info]})
+
+    @endpoint("metrics")
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    page_html = resources.files("featherface.serve").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    @endpoint("page", protected=False)
+    async def page(request: Request) -> Response:
+        return HTMLResponse(page_html)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        return _error(status, "no such endpoint" if status == 404 else "method not allowed")
+
+    routes = [
+        Route("/", page, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/detect", detect, methods=["POST"]),
+        Route("/v1/blur", blur, methods=["POST"]),
+        Route("/v1/crop", crop, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.state.pool = pool
+    app.state.settings = settings
+    return app

@@ -1,0 +1,85 @@
+"""WIDER FACE val AP of every detector of a comparison, by the official protocol
+(:mod:`featherface.evaluation.widerface`), with the time each one took."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from featherface.errors import ConfigError, FeatherFaceError
+from featherface.evaluation.widerface import WiderGroundTruth, evaluate, load_wider_ground_truth
+from featherface.io.images import load_image
+from featherface.types import Detector, Face
+
+
+def wider_image_paths(images_dir: str | os.PathLike[str], gt: Any) -> list[Path]:
+    """The image file of every ground-truth entry (``<dir>/<event>/<name>.jpg``; ``<dir>/images/...`` also works).
+
+    Every image must exist: scoring with missing images would silently lower AP.
+    """
+    root = Path(images_dir)
+    if not root.is_dir():
+        raise FeatherFaceError(f"WIDER images folder {root} does not exist")
+    if gt.num_images and not (root / gt.events[0]).is_dir() and (root / "images").is_dir():
+        root = root / "images"
+    paths: list[Path] = []
+    missing: list[str] = []
+    for e, n in zip(gt.events, gt.names):
+        p = root / e / f"{n}.jpg"
+        if not p.is_file():
+            alt = [q for q in (root / e).glob(f"{n}.*")] if (root / e).is_dir() else []
+            if alt:
+                p = alt[0]
+            else:
+                missing.append(f"{e}/{n}.jpg")
+        paths.append(p)
+    if missing:
+        raise FeatherFaceError(
+            f"{len(missing)} of {gt.num_images} WIDER images are missing under {root} (e.g. {', '.join(missing[:3])}); "
+            "pass the WIDER_val/images folder (or a limit / --wider-limit N for a partial run)"
+        )
+    return paths
+
+
+def evaluate_on_wider(
+    detectors: Sequence[Detector],
+    images_dir: str | os.PathLike[str],
+    gt: Any,
+    limit: int | None = None,
+    iou_threshold: float = 0.5,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run every detector over the WIDER val images and score it with the official protocol.
+
+    ``gt`` is a :class:`~featherface.evaluation.widerface.WiderGroundTruth` or its folder.
+    Detectors should be built with a low score threshold (0.02 is the convention) since AP is
+    computed over the whole score range. ``limit`` keeps the first N images (quick checks;
+    such APs are not comparable with published numbers). Returns ``{name: {easy, medium, hard,
+    images, seconds, partial}}``.
+    """
+    g = gt if isinstance(gt, WiderGroundTruth) else load_wider_ground_truth(gt)
+    partial = limit is not None and limit < g.num_images
+    if limit is not None:
+        if limit < 1:
+            raise ConfigError(f"limit must be >= 1, got {limit}")
+        g = g.subset(range(min(limit, g.num_images)))
+    paths = wider_image_paths(images_dir, g)
+    preds: dict[str, dict[str, list[Face]]] = {det.name: {} for det in detectors}
+    seconds = {det.name: 0.0 for det in detectors}
+    for i, p in enumerate(paths):
+        img = load_image(p)
+        for det in detectors:
+            t0 = time.perf_counter()
+            preds[det.name][g.key(i)] = list(det.detect(img))
+            seconds[det.name] += time.perf_counter() - t0
+        if progress:
+            progress(i + 1, len(paths))
+    out: dict[str, dict[str, Any]] = {}
+    for det in detectors:
+        res = evaluate(preds[det.name], g, iou_threshold)
+        out[det.name] = {s: float(res[s]) for s in g.settings}
+        out[det.name].update(images=g.num_images, seconds=round(seconds[det.name], 2), partial=partial,
+                             predictions=int(res["num_predictions"]))
+    return out
