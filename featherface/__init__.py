@@ -1,8 +1,14 @@
-"""FeatherFace: FeatherFace V2 Ultra and V1 lightweight face detectors (boxes + 5 landmarks)."""
+"""FeatherFace: FeatherFace V2 Ultra and V1 lightweight face detectors (boxes + 5 landmarks).
+
+``import featherface`` is cheap: the names that need torch (``FaceDetector``, ``create_model``,
+``list_models``) are loaded on first use, so ``featherface --help`` and the torch-free modules
+(labels, outputs, options) start without it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -14,15 +20,35 @@ from featherface.errors import (  # noqa: E402
     OutputError,
     WeightsError,
 )
+from featherface.inference.hooks import set_onnx_exporter  # noqa: E402
 from featherface.types import Detector, Face  # noqa: E402
-from featherface.models.registry import create_model, list_models  # noqa: E402
-from featherface.inference.detector import FaceDetector  # noqa: E402
-from featherface.inference.backends import set_onnx_exporter  # noqa: E402
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from torch import nn
+
+    from featherface.inference.detector import FaceDetector
+    from featherface.models.registry import create_model, list_models
+
+_LAZY = {
+    "FaceDetector": "featherface.inference.detector",
+    "create_model": "featherface.models.registry",
+    "list_models": "featherface.models.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module 'featherface' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def _export_for_onnxruntime(model: nn.Module) -> Path:

@@ -18,12 +18,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "featherface"
-LOWER_FLOORS = ("inference", "peers", "training", "data", "evaluation", "ops", "models", "io")
+LOWER_FLOORS = ("inference", "peers", "training", "data", "evaluation", "ops", "models", "io", "serve")
 FLOORS = {
     **dict.fromkeys(("errors", "types", "device", "io", "ops", "models", "summary", "visualize"), 0),
     **dict.fromkeys(("data", "inference"), 1),
     **dict.fromkeys(("training", "evaluation", "export", "peers", "autolabel"), 2),
-    "tools": 3,
+    **dict.fromkeys(("tools", "serve"), 3),
     **dict.fromkeys(("commands", "cli"), 4),
 }
 
@@ -69,6 +69,14 @@ def test_import_featherface_loads_no_optional_extra_and_no_exporter():
             "print(sorted(m for m in ('onnxruntime', 'onnx', 'featherface.export') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_import_featherface_is_cheap():
+    """``import featherface`` loads neither torch nor OpenCV (FaceDetector & co. load on first use)."""
+    code = ("import sys, featherface; print(sorted(m for m in ('torch', 'cv2', 'onnxruntime') if m in sys.modules)); "
+            "featherface.FaceDetector; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["[]", "True"], out.stdout + out.stderr
 
 
 def test_imports_point_down_a_floor_or_stay_on_it():

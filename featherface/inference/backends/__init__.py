@@ -17,8 +17,8 @@ from featherface.inference.backends.onnxruntime_backend import (
     make_session,
     model_for_onnx,
     session_options,
-    set_onnx_exporter,
 )
+from featherface.inference.hooks import set_onnx_exporter
 from featherface.inference.backends.optimize import InferenceModel, fold_conv_bn, optimize_for_inference
 from featherface.inference.backends.torch_backend import TorchBackend
 

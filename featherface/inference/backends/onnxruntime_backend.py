@@ -42,13 +42,13 @@ from featherface.inference.backends.metadata import (
     parse_metadata,
     read_onnx_metadata,
 )
+from featherface.inference.hooks import get_onnx_exporter
 from featherface.models.featherface import FeatherFace, FeatherFaceConfig
 
 THREADS_ENV = "FEATHERFACE_ORT_THREADS"
 CPU_PROVIDERS = ("CPUExecutionProvider",)
 
 #: ``model -> Path`` of a raw-output ONNX file of ``model``, for a backend built without ``onnx_path``
-_onnx_exporter: Callable[[nn.Module], Path] | None = None
 
 
 def import_onnxruntime() -> Any:
@@ -109,12 +109,6 @@ def make_session(
         raise ConfigError(f"{source}: onnxruntime cannot load it: {first}") from None
 
 
-def set_onnx_exporter(exporter: Callable[[nn.Module], Path] | None) -> None:
-    """Install the function that writes (or finds) the ONNX file of a model given without ``onnx_path``."""
-    global _onnx_exporter
-    _onnx_exporter = exporter
-
-
 class OnnxRuntimeBackend:
     """Runs an exported FeatherFace ONNX file with onnxruntime (CPU by default).
 
@@ -159,9 +153,10 @@ class OnnxRuntimeBackend:
     ) -> "OnnxRuntimeBackend":
         """Backend for ``model``: load ``onnx_path`` (checked against ``model``) or export ``model`` first."""
         if onnx_path is None:
-            if _onnx_exporter is None:
+            exporter = get_onnx_exporter()
+            if exporter is None:
                 raise ConfigError("the onnxruntime backend needs onnx_path (no ONNX exporter is installed)")
-            onnx_path = _onnx_exporter(model)
+            onnx_path = exporter(model)
         return cls(onnx_path, model=model, intra_op_threads=intra_op_threads, providers=providers)
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:

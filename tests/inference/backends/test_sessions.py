@@ -54,7 +54,9 @@ def test_missing_onnxruntime_is_one_line(monkeypatch, v2_onnx):
 
 
 def test_without_an_exporter_the_backend_needs_a_file(monkeypatch, v2_model):
-    assert onnxruntime_backend._onnx_exporter is not None  # installed by the package root
-    monkeypatch.setattr(onnxruntime_backend, "_onnx_exporter", None)
+    from featherface.inference import hooks
+
+    assert hooks.get_onnx_exporter() is not None  # installed by the package root
+    monkeypatch.setattr(hooks, "_onnx_exporter", None)
     with pytest.raises(ConfigError, match="needs onnx_path"):
         OnnxRuntimeBackend.for_model(v2_model)

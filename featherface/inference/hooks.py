@@ -1,0 +1,25 @@
+"""Functions a higher floor lends to inference, bound late (this module imports nothing heavy).
+
+``FaceDetector(model, backend="onnxruntime")`` without a file needs an ONNX graph of the model;
+writing graphs is the exporter's job, which sits above inference. The package root installs the
+exporter here (:func:`set_onnx_exporter`), so inference runs what export wrote without importing it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["get_onnx_exporter", "set_onnx_exporter"]
+
+_onnx_exporter: Callable[[Any], Path] | None = None
+
+
+def set_onnx_exporter(exporter: Callable[[Any], Path] | None) -> None:
+    """Install the function that writes (or finds) the ONNX file of a model given without ``onnx_path``."""
+    global _onnx_exporter
+    _onnx_exporter = exporter
+
+
+def get_onnx_exporter() -> Callable[[Any], Path] | None:
+    return _onnx_exporter
