@@ -21,13 +21,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from featherface.evaluation.predictions import write_predictions  # noqa: E402
-from featherface.evaluation.widerface import (  # noqa: E402
-    WiderGroundTruth,
-    evaluate,
-    load_wider_ground_truth,
-    read_prediction_dir,
-)
+from featherface.evaluation.predictions import read_prediction_dir, write_predictions  # noqa: E402
+from featherface.evaluation.wider_gt import WiderGroundTruth, load_wider_ground_truth  # noqa: E402
+from featherface.evaluation.widerface import evaluate  # noqa: E402
 from featherface.io.paths import shared_dir  # noqa: E402
 
 DEFAULT_GT = shared_dir() / "data" / "widerface" / "ground_truth"

@@ -377,8 +377,9 @@ def run_label_leg(seed: int, n_random: int, work: Path) -> dict:
 
 def _ap_property(work: Path, seed: int) -> dict:
     """Identical AP after every harmless transformation of every prediction file of a folder."""
-    from featherface.evaluation.predictions import write_predictions
-    from featherface.evaluation.widerface import EvaluationWarning, WiderGroundTruth, evaluate, read_prediction_dir
+    from featherface.evaluation.predictions import EvaluationWarning, read_prediction_dir, write_predictions
+    from featherface.evaluation.wider_gt import WiderGroundTruth
+    from featherface.evaluation.widerface import evaluate
 
     rng = np.random.default_rng(seed)
     events, names, boxes = [], [], []

@@ -62,7 +62,13 @@ def _export_for_onnxruntime(model: nn.Module) -> Path:
     return cached_export(model)
 
 
-set_onnx_exporter(_export_for_onnxruntime)
+def _drop_cached_export(model: nn.Module) -> bool:
+    from featherface.export.cache import drop_cached
+
+    return drop_cached(model)
+
+
+set_onnx_exporter(_export_for_onnxruntime, _drop_cached_export)
 
 __all__ = [
     "__version__",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from featherface.errors import ConfigError
 
 __all__ = ["resolve_device"]
@@ -17,8 +19,6 @@ __all__ = ["resolve_device"]
 def resolve_device(device: Any, option: str = "device") -> Any:
     """``None``/``"auto"`` -> CUDA when available, else CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"``
     (checked against the GPUs present), ``"mps"``; a ``torch.device`` is checked the same way."""
-    import torch
-
     if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not isinstance(device, (str, torch.device)):

@@ -1,6 +1,6 @@
 """Imports point down (issue 12), checked on the source, lazy imports inside functions included.
 
-Floors, low to high: io/ ops/ models/ (with errors, types, device, summary, visualize) ->
+Floors, low to high: io/ ops/ models/ (with errors, types, device, format, lazy, visualize) ->
 data/ inference/ -> training/ evaluation/ export/ peers/ (with autolabel) -> tools/ -> commands/
 and the CLI. A module imports its own floor or lower ones; the lower floors never import the
 exporter; only commands/ imports the tools; the fuzz campaign is a test tool, not in the package;
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "featherface"
 LOWER_FLOORS = ("inference", "peers", "training", "data", "evaluation", "ops", "models", "io", "serve")
 FLOORS = {
-    **dict.fromkeys(("errors", "types", "device", "io", "ops", "models", "summary", "visualize"), 0),
+    **dict.fromkeys(("errors", "types", "device", "format", "lazy", "io", "ops", "models", "visualize"), 0),
     **dict.fromkeys(("data", "inference"), 1),
     **dict.fromkeys(("training", "evaluation", "export", "peers", "autolabel"), 2),
     **dict.fromkeys(("tools", "serve"), 3),

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
+from pathlib import Path
 
 from featherface.commands.argtypes import fraction_float, nonneg_float, nonneg_int, output_path
 from featherface.commands.options import add_detector_args
+from featherface.errors import ConfigError
 from featherface.io.outputs import InputSet, check_output_file, write_text
 
 
@@ -35,12 +39,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import csv
-    import io
-    from pathlib import Path
-
+    # OpenCV and torch (the teachers, the image reader): imported on use, not for ``featherface --help``
     from featherface.autolabel import autolabel, check_autolabel_options
-    from featherface.errors import ConfigError
     from featherface.io.images import expand_inputs, is_image_path
     from featherface.peers.factory import build_teacher
 

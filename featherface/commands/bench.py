@@ -40,6 +40,10 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="trained weights per model (optional; MODEL=none or none: random, the default)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes (subprocesses)")
     p.add_argument("--no-profile", action="store_true", help="skip the per-block torch profile")
+    p.add_argument("--profile", action="store_true",
+                   help="instead of the grid: time each stage of a detection (read, preprocess, network, decode, "
+                        "NMS, drawing) on real photos at score thresholds 0.5 and 0.02, for each model (shipped "
+                        "weights) and backend given (default: V2 Ultra, torch and onnxruntime, 1 thread)")
     p.add_argument("--json", type=output_path, default="runs/bench/bench.json", help="write the raw results here (default runs/bench/bench.json)")
     p.add_argument("--markdown", type=output_path, default=None, help="also write the markdown tables to this file")
     p.add_argument("--keep-onnx", type=output_path, default=None, metavar="DIR", help="keep the exported ONNX files in DIR")
@@ -65,7 +69,47 @@ def parse_weights(items: list[str]) -> dict[str, str]:
     return weights
 
 
+def run_profile(args: argparse.Namespace) -> int:
+    """``bench --profile``: the per-stage table of each model x backend."""
+    import json
+
+    from featherface.inference.detector import FaceDetector
+    from featherface.io.images import expand_inputs, is_image_path
+    from featherface.io.paths import find_shared
+    from featherface.tools.bench.stages import format_stages, profile_stages
+
+    folder = args.images
+    if folder in (None, "synthetic"):
+        shared = find_shared()
+        folder = str(shared / "data" / "photos") if shared is not None and (shared / "data" / "photos").is_dir() \
+            else "examples"
+    paths = [p for p in expand_inputs([folder]) if is_image_path(p)][:12]
+    if not paths:
+        raise ConfigError(f"--images {folder}: no images to profile")
+    json_out = check_output_file(args.json, "--json", inputs=InputSet(paths), suffixes={".json"}, force=args.force) \
+        if args.json and args.json != "runs/bench/bench.json" else None
+    weights = parse_weights(args.weights)
+    backends = {"torch": "torch", "onnx-fp32": "onnxruntime", "onnxruntime": "onnxruntime"}
+    chosen = [backends[b] for b in (args.backends or ["torch", "onnxruntime"]) if b in backends]
+    threads = (args.threads or [1])[0]
+    report = []
+    for model in args.models or ["featherface-v2-ultra"]:
+        for backend in chosen:
+            det = FaceDetector(model, weights=weights.get(model, "default"), backend=backend, threads=threads)
+            rows = profile_stages(det, paths, repeats=args.repeats or 3)
+            print(format_stages(rows, f"{model}, {backend}, {threads} thread(s), {len(paths)} photos from {folder}"))
+            print()
+            report.append({"model": model, "backend": backend, "threads": threads, "images": [str(p) for p in paths],
+                           "stages": rows})
+    if json_out is not None:
+        write_text(json_out, json.dumps(report, indent=1) + "\n")
+        print(f"raw results: {json_out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "profile", False):
+        return run_profile(args)
     from featherface.tools.bench.report import format_markdown, save_result
     from featherface.tools.bench.run import run_benchmark
     from featherface.tools.bench.settings import BenchSettings

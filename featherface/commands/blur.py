@@ -19,6 +19,7 @@ from featherface.commands.argtypes import output_path
 from featherface.commands.media import VideoOut, add_media_args, expand_media, is_still, progress, source_stem
 from featherface.commands.options import detector_options
 from featherface.errors import FeatherFaceError
+from featherface.inference.anonymize import anonymize_image
 from featherface.io.outputs import check_output_dir, check_output_file, write_bytes, write_text
 from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES
 
@@ -40,7 +41,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from featherface.inference.anonymize import anonymize_image
+    # torch and OpenCV (detector, readers, encoder): imported on use, not for ``featherface --help``
     from featherface.inference.detector import FaceDetector
     from featherface.inference.stream import stream_faces
     from featherface.io.images import encode_image, read_image

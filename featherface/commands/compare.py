@@ -18,6 +18,7 @@ from featherface.commands.options import add_detector_args
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.inference.options import is_random_weights
 from featherface.io.outputs import InputSet, check_output_file, write_text
+from featherface.tools.compare.report import format_markdown, format_wider_markdown
 
 DEFAULT_PEERS = "yunet,ultraface-rfb320,haar"
 
@@ -93,7 +94,7 @@ def _set_threads(n: int | None) -> None:
         return
     if n < 1:
         raise ConfigError(f"--threads must be >= 1, got {n}")
-    import cv2
+    import cv2  # OpenCV and torch: imported on use, not for ``featherface --help``
     import torch
 
     cv2.setNumThreads(n)
@@ -102,11 +103,11 @@ def _set_threads(n: int | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``featherface compare``; returns the exit code."""
+    # OpenCV and torch (readers, detectors, the grid): imported on use, not for ``featherface --help``
     from featherface.io.images import expand_inputs, load_image
     from featherface.io.video import is_video_path
     from featherface.peers.factory import build_lineup
     from featherface.tools.compare.grid import save_grid
-    from featherface.tools.compare.report import format_markdown, format_wider_markdown
     from featherface.tools.compare.run import compare_detectors
     from featherface.tools.compare.wider import evaluate_on_wider
 
@@ -182,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
 def _check_outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None, Path | None]:
     """--json, --markdown, --grid checked before any detector is built (:mod:`featherface.io.outputs`):
     none may be an input image or the weights, a folder, or another one of them."""
-    from featherface.io.images import expand_inputs
+    from featherface.io.images import expand_inputs  # OpenCV: on use, not for ``featherface --help``
 
     ins = InputSet(expand_inputs(args.images) if args.images else [])
     if args.weights is not None and not is_random_weights(args.weights):

@@ -42,6 +42,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # torch and OpenCV (detector, readers, encoder): imported on use, not for ``featherface --help``
     from featherface.inference.detector import FaceDetector
     from featherface.inference.stream import stream_faces
     from featherface.io.images import encode_image

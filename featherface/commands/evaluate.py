@@ -9,7 +9,7 @@ Two sources of WIDER predictions:
 
 Human-labelled sets (``--human-sets ../shared/data`` or ``--facemask/--caltech/--cuhk DIR``):
 several ``--detectors`` side by side in one markdown table; the rules are in
-:mod:`featherface.evaluation.human`.
+:mod:`featherface.evaluation.human_boxes`, ``human_points`` and ``human_landmarks``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,13 @@ from featherface.commands.argtypes import (
     positive_int,
 )
 from featherface.commands.options import add_detector_args, detector_options
+from featherface.data.benchmarks import BenchmarkWarning
 from featherface.errors import FeatherFaceError
+from featherface.evaluation.plot import plot_box_pr, plot_pr_curves
+from featherface.evaluation.predictions import EvaluationWarning, read_prediction_dir
 from featherface.evaluation.runner import WIDER_SCORE_THRESHOLD, detect_wider, wider_options
+from featherface.evaluation.wider_gt import SETTINGS, load_wider_ground_truth
+from featherface.evaluation.widerface import evaluate
 from featherface.io.outputs import InputSet, atomic_output, check_output_dir, check_output_file, check_plot_output, write_text
 from featherface.io.paths import find_shared
 
@@ -169,14 +174,6 @@ def run(args: argparse.Namespace) -> int:
         raise FeatherFaceError("--gt DIR is required (no WIDER ground truth found at ../shared/data/widerface/"
                                "ground_truth)")
     opts = detector_options(args, base=wider_options()) if args.images is not None else None
-    from featherface.evaluation.widerface import (
-        SETTINGS,
-        EvaluationWarning,
-        evaluate,
-        load_wider_ground_truth,
-        read_prediction_dir,
-    )
-
     if args.predictions is not None:
         used = [f"--{k.replace('_', '-')}" for k in _DETECTOR_ONLY if getattr(args, k, None) is not None]
         if getattr(args, "flip", False):
@@ -230,8 +227,6 @@ def run(args: argparse.Namespace) -> int:
         write_text(args.json, json.dumps(payload, indent=2) + "\n")
         print(f"APs written to {args.json}")
     if args.plot is not None:
-        from featherface.evaluation.plot import plot_pr_curves
-
         with atomic_output(args.plot) as tmp:
             plot_pr_curves(result, tmp)
         print(f"precision-recall curves drawn in {args.plot}")
@@ -240,8 +235,8 @@ def run(args: argparse.Namespace) -> int:
 
 def run_human(args: argparse.Namespace) -> int:
     """``featherface eval --human-sets DIR`` (or ``--facemask/--caltech/--cuhk``): one table of detectors."""
-    from featherface.data.benchmarks import BenchmarkWarning
-    from featherface.evaluation.human import HumanEvalOptions, evaluate_human, human_set_dirs, plot_box_pr
+    # torch and OpenCV (the detectors, the image reader) load here, not for ``featherface eval --help``
+    from featherface.evaluation.human import HumanEvalOptions, evaluate_human, human_set_dirs
     from featherface.peers.factory import build_detectors
 
     used = [_flag(k) for k in _WIDER_ONLY if getattr(args, k, None) is not None]

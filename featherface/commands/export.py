@@ -13,6 +13,9 @@ Without trained weights the export must be asked for explicitly with ``--random`
 none``, as in every verb (the file then says ``trained=false`` in its metadata): nothing may pass for a trained detector by accident.
 After writing, the command checks the file against PyTorch (ONNX) or fp32 (INT8) and prints the
 differences.
+
+torch, the exporters and onnx / onnxruntime are imported where each step needs them: not for
+``featherface --help``, and a TorchScript export needs neither onnx nor onnxruntime.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from featherface.commands.argtypes import int_range, nonneg_int, output_path, positive_int
 from featherface.commands.options import add_detector_args
@@ -77,7 +82,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
 
 def load_model(name: str | None, weights: str | None, random: bool, seed: int = 0) -> Any:
     """Build the model to export: from ``weights`` (its recorded architecture) or, with ``random``, untrained."""
-    import torch
+    import torch  # torch: on use (see the module docstring)
 
     from featherface.models import create_model
 
@@ -87,7 +92,7 @@ def load_model(name: str | None, weights: str | None, random: bool, seed: int = 
     if random:
         torch.manual_seed(seed)
         return create_model(name or "featherface-v2-ultra")
-    from featherface.models.weights import load_weights, model_from_weights
+    from featherface.models.weights import load_weights, model_from_weights  # torch: on use
 
     if name is None:
         return model_from_weights(weights)  # type: ignore[arg-type]
@@ -112,7 +117,7 @@ def _check_out(path: str | Path, args: argparse.Namespace, inputs: list[str], op
     calib = getattr(args, "calibration", None)
     ins = list(inputs)
     if calib and calib != "synthetic":
-        from featherface.io.images import expand_inputs
+        from featherface.io.images import expand_inputs  # OpenCV: on use, not for ``featherface --help``
 
         ins += [str(p) for p in expand_inputs([calib])] if Path(calib).is_dir() else [calib]
     suffixes = {".pt", ".pth", ".torchscript"} if args.format == "torchscript" else {".onnx"}
@@ -120,18 +125,17 @@ def _check_out(path: str | Path, args: argparse.Namespace, inputs: list[str], op
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
+    import torch  # torch and the exporters: on use (see the module docstring)
 
     if args.weights is not None and is_random_weights(args.weights):  # --weights none: as in every verb
         args.weights, args.random = None, True
     elif args.weights == DEFAULT_WEIGHTS:  # the weights shipped with the package, as in every verb
-        from featherface.models.weights import resolve_weights
+        from featherface.models.weights import resolve_weights  # torch: on use
 
         args.weights = str(resolve_weights(DEFAULT_WEIGHTS, model_name=args.model or DetectorOptions.model))
     hw = _size(args.input_size)
     if args.format == "onnx":
-        from featherface.export.onnx_export import MIN_OPSET, max_opset
+        from featherface.export.onnx_export import MIN_OPSET, max_opset  # the exporters: on use
 
         if not MIN_OPSET <= args.opset <= max_opset(args.exporter):
             raise ConfigError(f"--opset must be from {MIN_OPSET} to {max_opset(args.exporter)} with the "
@@ -144,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "torchscript":
         if args.postprocess or args.int8:
             raise ConfigError("--postprocess and --int8 apply to --format onnx only")
-        from featherface.export.torchscript import export_torchscript, load_torchscript
+        from featherface.export.torchscript import export_torchscript, load_torchscript  # on use
 
         out = _check_out(args.output or f"{model.name}.torchscript.pt", args, inputs)
         export_torchscript(model, out, input_size=hw, weights=args.weights, trained=trained)
@@ -159,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"verify: TorchScript vs PyTorch at {hw[0]}x{hw[1]}: max |diff| {diff:.3g}")
         return 0
 
-    from featherface.export.onnx_export import export_onnx
+    from featherface.export.onnx_export import export_onnx  # on use (see the module docstring)
 
     if args.int8 and args.postprocess:
         raise ConfigError("--int8 quantizes the raw-output model: drop --postprocess (decode outside the graph)")
@@ -177,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
         else "raw outputs bbox, cls, ldm"
     print(f"wrote {out} ({_mb(out)}): ONNX opset {args.opset}, dynamic batch/H/W, {what}"
           + ("" if trained else "  [untrained random weights]"))
+    # onnxruntime: on use (see the module docstring)
     from featherface.export.verify import compare_sessions, ort_runner, summary_line, torch_runner
 
     if not args.no_verify and not args.postprocess:
@@ -185,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
         rep = compare_sessions(torch_runner(model), ort_runner(out), xs, model.config)
         print("verify: " + summary_line("onnxruntime vs PyTorch", rep))
     if args.int8:
+        # onnxruntime.quantization: on use (see the module docstring)
         from featherface.export.quantize import ImageCalibrationReader, default_calibration_dir, quantize_onnx_int8
 
         calib = args.calibration or default_calibration_dir()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+import yaml
+
 from featherface.commands.argtypes import int_range
 from featherface.errors import ConfigError
 from featherface.inference.options import DetectorOptions
@@ -30,8 +32,6 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
 
 def parse_overrides(items: list[str]) -> dict:
     """``["a=1", "b=false"]`` -> ``{"a": 1, "b": False}`` (YAML scalars)."""
-    import yaml
-
     out = {}
     for item in items:
         if "=" not in item:
@@ -45,8 +45,9 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    # torch: imported on use, not for ``featherface --help``
     from featherface.models import create_model
-    from featherface.summary import format_info
+    from featherface.models.summary import format_info
 
     if len(args.size) not in (1, 2):
         raise ConfigError("--size takes N or H W")

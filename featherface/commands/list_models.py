@@ -19,11 +19,11 @@ def weights_status(name: str) -> tuple[str, str | None]:
     other authors' weights, never shipped, read from a file given by path (RetinaFace-mnet0.25);
     ``-``: none (train your own).
     """
-    from featherface.models.weights import BUILTIN_WEIGHTS
+    from featherface.models.weights import BUILTIN_WEIGHTS  # torch: on use, not for ``featherface --help``
 
     if name in BUILTIN_WEIGHTS:
         return "shipped", None
-    from featherface.peers.retinaface import RETINAFACE_ENV, RETINAFACE_MODEL, default_retinaface_weights
+    from featherface.peers.retinaface import RETINAFACE_ENV, RETINAFACE_MODEL, default_retinaface_weights  # torch
 
     if name == RETINAFACE_MODEL:
         p = default_retinaface_weights()
@@ -35,8 +35,9 @@ def weights_status(name: str) -> tuple[str, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # torch: imported on use, not for ``featherface --help``
     from featherface.models import create_model, describe_model, list_models
-    from featherface.summary import count_parameters
+    from featherface.models.summary import count_parameters
 
     print(f"| {'model':<22} | {'params':>9} | {'weights':<8} | description")
     print(f"|{'-' * 24}|{'-' * 11}|{'-' * 10}|------------")

@@ -1,5 +1,9 @@
 """What ``blur`` and ``crop`` share: inputs that may be images, folders, videos, cameras or URLs,
-frames with their (tracked) faces, and the writers of annotated videos — one home for both verbs."""
+frames with their (tracked) faces, and the writers of annotated videos — one home for both verbs.
+
+The image and video readers (OpenCV) are imported where they are used: every verb's module is
+imported for ``featherface --help``, which must not load OpenCV.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+from tqdm import tqdm
+
 from featherface.commands.options import add_detector_args
-from featherface.io.outputs import InputSet
+from featherface.io.outputs import InputSet, atomic_output
 
 INPUT_HELP = "image files, folders, video files, a camera index (0) or a stream URL (rtsp://, http://...)"
 
@@ -44,7 +50,7 @@ def _non_negative(text: str) -> int:
 def expand_media(paths: list[str]) -> tuple[list[str | Path], InputSet]:
     """Inputs in order (stream sources kept as given, folders expanded) and the set of input files
     (no output may replace one)."""
-    from featherface.io.images import expand_inputs
+    from featherface.io.images import expand_inputs  # OpenCV: on use (see the module docstring)
     from featherface.io.video import is_stream_source
 
     out: list[str | Path] = []
@@ -61,7 +67,7 @@ def expand_media(paths: list[str]) -> tuple[list[str | Path], InputSet]:
 
 def source_stem(source: str | Path) -> str:
     """A file-name stem for an input: the file's stem, ``camera0``, or the URL's last part."""
-    from featherface.io.video import is_stream_source
+    from featherface.io.video import is_stream_source  # OpenCV: on use (see the module docstring)
 
     s = str(source)
     if isinstance(source, Path) or not is_stream_source(s):
@@ -73,7 +79,7 @@ def source_stem(source: str | Path) -> str:
 
 
 def is_still(source: str | Path) -> bool:
-    from featherface.io.video import is_stream_source, is_video_path
+    from featherface.io.video import is_stream_source, is_video_path  # OpenCV: on use (module docstring)
 
     return not is_stream_source(str(source)) and not is_video_path(Path(source))
 
@@ -88,8 +94,7 @@ class VideoOut:
         self._writer: Any = None
 
     def write(self, frame: Any) -> None:
-        from featherface.io.outputs import atomic_output
-        from featherface.io.video import open_video_writer
+        from featherface.io.video import open_video_writer  # OpenCV: on use (see the module docstring)
 
         if self._writer is None:
             self._ctx = atomic_output(self.target)
@@ -108,8 +113,6 @@ class VideoOut:
 
 @contextlib.contextmanager
 def progress(total: int | None, desc: str, quiet: bool) -> Iterator[Any]:
-    from tqdm import tqdm
-
     bar = tqdm(total=total, desc=desc, unit="frame", disable=quiet, leave=False, file=sys.stderr)
     try:
         yield bar

@@ -63,6 +63,8 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the serve extra (uvicorn, starlette, anyio, prometheus_client): imported on use, so the other
+    # verbs and ``featherface --help`` work without it
     import uvicorn
 
     from featherface.serve.app import create_app

@@ -1,7 +1,7 @@
 """``featherface train``: train or fine-tune a FeatherFace model (single process or ``torchrun``).
 
 The flags are generated from :class:`featherface.training.config.TrainConfig`'s fields (help texts,
-names and bounds in its ``FIELD_OPTIONS``): a new config field is a new flag. Options come from
+names and bounds in :data:`featherface.training.flags.FIELD_OPTIONS`): a new config field is a new flag. Options come from
 (lowest first, :func:`featherface.training.config.resolve_config`) the defaults, the resumed
 checkpoint's own config, ``--config FILE.yaml``, the flags and ``--set key=value``, which reaches
 any field, including entries of the ``augment`` and ``model_overrides`` mappings
@@ -11,11 +11,18 @@ any field, including entries of the ``augment`` and ``model_overrides`` mappings
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import time
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from featherface.commands.argtypes import finite_float, float_range, int_range, output_path
 from featherface.errors import ConfigError
 from featherface.io.outputs import check_output_dir
+from featherface.training.config import TrainConfig, resolve_config
+from featherface.training.flags import field_flag, field_kind, field_option
 
 # what a training run writes into --output (featherface.training.trainer); a folder holding any of
 # them holds a run
@@ -37,7 +44,7 @@ EPILOG = """examples:
   featherface train -c configs/synthetic-smoke.yaml
 """
 
-# the groups of --help, in order (a field's group is in featherface.training.config.FIELD_OPTIONS)
+# the groups of --help, in order (a field's group is in featherface.training.flags.FIELD_OPTIONS)
 _GROUPS = ("model and data", "optimisation", "loss", "distillation", "initialisation and fine-tuning",
            "run control", "other options")
 # dests the verb itself uses: no TrainConfig field may take one of them
@@ -67,15 +74,11 @@ def _number_type(kind: str, opt: Any, name: str) -> Any:
 
 def add_config_args(parser: argparse.ArgumentParser) -> list[str]:
     """One flag per :class:`~featherface.training.config.TrainConfig` field (see
-    :data:`~featherface.training.config.FIELD_OPTIONS`), in groups; returns the fields that got one.
+    :data:`~featherface.training.flags.FIELD_OPTIONS`), in groups; returns the fields that got one.
 
     Every flag defaults to "absent" (``argparse.SUPPRESS``): a flag not given must not override the
     YAML file or the resumed checkpoint. Mapping fields (``augment``, ``model_overrides``) are set
     with ``--set field.key=value``."""
-    from dataclasses import fields
-
-    from featherface.training.config import TrainConfig, field_flag, field_kind, field_option
-
     defaults = TrainConfig()
     groups = {title: parser.add_argument_group(title) for title in _GROUPS}
     added: list[str] = []
@@ -143,18 +146,12 @@ def add_parser(subparsers: "argparse._SubParsersAction", name: str) -> argparse.
 
 def config_flags(args: argparse.Namespace) -> dict[str, Any]:
     """The TrainConfig fields given as flags: field -> value."""
-    from dataclasses import fields
-
-    from featherface.training.config import TrainConfig
-
     return {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
 
 
 def build_config(args: argparse.Namespace) -> Any:
     """The run's TrainConfig: :func:`featherface.training.config.resolve_config` (defaults < resumed
     checkpoint's config < YAML < flags < ``--set``) of the parsed flags."""
-    from featherface.training.config import resolve_config
-
     return resolve_config(args.config, config_flags(args), getattr(args, "set_items", []) or [])
 
 
@@ -162,8 +159,6 @@ def check_run_values(cfg: Any) -> None:
     """Values ``TrainConfig.validate`` lets through that fail (or train nonsense) later: a negative
     seed (numpy refuses it after the model is built), non-finite numbers (``warmup_epochs: inf``
     passes ``>= 0``, NaN passes every comparison). Checked here until ``validate`` checks them."""
-    import math
-
     for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "gamma", "grad_clip", "ema_decay",
                  "mosaic_prob", "min_face_size", "gt_weight", "min_lr_factor", "warmup_start_factor"):
         v = getattr(cfg, name, None)
@@ -181,10 +176,6 @@ def prepare_output_dir(cfg: Any, force: bool = False) -> None:
     """Refuse to start a new run over an earlier one (its checkpoints would be replaced, and its
     stale best.pt reported as the new run's): continue it with --resume, choose another -o, or
     --force, which moves the earlier run's files aside into ``replaced-<time>/``."""
-    import os
-    import time
-    from pathlib import Path
-
     out = check_output_dir(cfg.output_dir, "--output")
     if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 decides (and moves files) for all
         return
@@ -217,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
     if cfg.needs_data():
         raise ConfigError("no training data: pass --labels FILE (and --images DIR), or --synthetic N for a smoke run")
     check_run_values(cfg)
+    # torch, then the trainer (torch, OpenCV): imported on use, so ``featherface train --help`` stays
+    # without them, and a refused --output costs no trainer import
     from featherface.device import resolve_device
 
     resolve_device(cfg.device, "--device")

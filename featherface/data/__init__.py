@@ -6,8 +6,7 @@ auto-labeller) does not pull in torch through the dataset module.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from featherface.lazy import lazy_exports
 
 _EXPORTS = {
     "ImageAnnotation": "labels",
@@ -27,16 +26,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'featherface.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"featherface.data.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, {k: f"{__name__}.{v}" for k, v in _EXPORTS.items()})

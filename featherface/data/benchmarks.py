@@ -23,6 +23,11 @@ cause`` message; a missing folder or a folder without labels raises
 :class:`~featherface.errors.FeatherFaceError` naming it. Labelled images whose file is absent are
 left out with a :class:`BenchmarkWarning` (a partial copy of a set stays usable). ``limit`` keeps
 the first N images in a fixed order (natural file-name order; the label file's order for CUHK).
+
+One cohesive thing, kept in one module: three readers with one set of rules (annotation types,
+folder and number checks, missing-image warnings, ``limit``), as :mod:`featherface.data.labels` is
+for the training label files; what is *measured* on each set lives in ``featherface.evaluation``
+(``human_boxes``, ``human_points``, ``human_landmarks``).
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ Supported layouts (``layout=`` argument of :func:`load_annotations`):
 
 Malformed input raises :class:`featherface.errors.LabelFormatError` whose message starts with
 ``file:line:`` so the user can jump straight to the culprit.
+
+One cohesive thing, kept in one module: the parsers of the three layouts share one canonical form,
+one number rule (plain decimals, bounded coordinates), one builder of faces, one merge of repeated
+image entries and the layout detection that chooses among them; the writer is their inverse.
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@ returns a new ``(image, boxes, landmarks, has_landmarks)`` tuple and never modif
 All randomness comes from the explicit ``rng`` (a :class:`numpy.random.Generator`), so a given
 seed reproduces an augmented sample exactly, whatever process computes it. Landmarks of faces
 without landmarks are re-marked ``-1`` after every geometric step so absent stays absent.
+
+One cohesive thing, kept in one module as torchvision's detection reference keeps its
+``transforms.py``: every step follows the one contract above (enforced by the private helpers
+below: canonical copies, absent landmarks re-marked), and the two pipelines at the end are
+compositions of those steps.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ __all__ = [
     "resize",
     "subtract_mean",
     "normalize_targets",
+    "to_network",
     "filter_small_faces",
     "TrainTransform",
     "EvalTransform",
@@ -374,6 +380,12 @@ def normalize_targets(
     return nb, _mark_absent(nlm, has), has
 
 
+def to_network(image: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray, has_landmarks: np.ndarray) -> Sample:
+    """The network's form of a pixel sample: 3xHxW mean-subtracted image, targets normalised by its size."""
+    nb, nlm, nhas = normalize_targets(boxes, landmarks, has_landmarks, image.shape[1], image.shape[0])
+    return subtract_mean(image), nb, nlm, nhas
+
+
 def filter_small_faces(
     boxes: np.ndarray, landmarks: np.ndarray, has_landmarks: np.ndarray, min_px: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -449,9 +461,7 @@ class TrainTransform:
         has_landmarks: np.ndarray,
         rng: np.random.Generator,
     ) -> Sample:
-        img, b, lm, has = self.augment(image, boxes, landmarks, has_landmarks, rng)
-        nb, nlm, nhas = normalize_targets(b, lm, has, img.shape[1], img.shape[0])
-        return subtract_mean(img), nb, nlm, nhas
+        return to_network(*self.augment(image, boxes, landmarks, has_landmarks, rng))
 
 
 class EvalTransform:
@@ -484,6 +494,4 @@ class EvalTransform:
         has_landmarks: np.ndarray,
         rng: np.random.Generator | None = None,
     ) -> Sample:
-        img, b, lm, has = self.augment(image, boxes, landmarks, has_landmarks)
-        nb, nlm, nhas = normalize_targets(b, lm, has, img.shape[1], img.shape[0])
-        return subtract_mean(img), nb, nlm, nhas
+        return to_network(*self.augment(image, boxes, landmarks, has_landmarks))

@@ -26,19 +26,27 @@ starts with ``file:line:`` or is a documented, counted skip:
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
+from featherface.data.labels import read_text_lines
 from featherface.errors import FeatherFaceError, LabelFormatError
+
+if TYPE_CHECKING:
+    from featherface.evaluation.wider_gt import WiderGroundTruth
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "EvaluationWarning",
     "PredictionFile",
     "faces_to_prediction",
     "image_stem",
+    "read_prediction_dir",
     "read_prediction_file",
     "validate_prediction_array",
     "write_predictions",
@@ -46,6 +54,15 @@ __all__ = [
 
 #: Extensions stripped from image names so ``img.jpg``, ``img`` and ``event/img.jpg`` agree.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+class EvaluationWarning(UserWarning):
+    """Something was skipped or assumed while evaluating (missing images, empty files, ...)."""
+
+
+def warn_evaluation(msg: str) -> None:
+    """An :class:`EvaluationWarning` pointing at the caller of the function that warns."""
+    warnings.warn(msg, EvaluationWarning, stacklevel=3)
 
 
 def image_stem(name: str) -> str:
@@ -92,8 +109,6 @@ def read_prediction_file(path: str | os.PathLike[str], *, check_name: bool = Tru
     while the python port keys it by line 1: when they disagree the two tools score different
     images, so we refuse rather than guess.
     """
-    from featherface.data.labels import read_text_lines
-
     p = Path(path)
     lines = read_text_lines(p, "prediction file")
     while lines and not lines[-1].strip():
@@ -246,3 +261,68 @@ def write_predictions(
     parts.extend(f"{x:.3f} {y:.3f} {w:.3f} {h:.3f} {sc:.8g}" for x, y, w, h, sc in arr.tolist())
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")
     return path
+
+
+def read_prediction_dir(
+    pred_dir: str | os.PathLike[str],
+    gt: "WiderGroundTruth | None" = None,
+    *,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Read a prediction folder (``<event>/<image>.txt``, any depth) into ``{key: (N, 5) array}``.
+
+    With ``gt`` the keys are ``gt.key(i)`` (``"event/image"``); files that match no
+    ground-truth image are not parsed (so a stray ``README.txt`` is harmless) and reported in one
+    :class:`EvaluationWarning`; two files for one image raise :class:`LabelFormatError`.
+    Without ``gt`` keys are the relative paths without ``.txt``. Empty files count as "no
+    detections" and are reported in one warning. Malformed files raise ``LabelFormatError``
+    naming ``file:line``.
+    """
+    root = Path(pred_dir)
+    if not root.is_dir():
+        raise FeatherFaceError(f"prediction folder {root} does not exist")
+    files = sorted(p for p in root.rglob("*.txt") if p.is_file())
+    if not files:
+        raise FeatherFaceError(f"no .txt prediction files under {root} (expected <event>/<image>.txt)")
+    jobs: list[tuple[str, Path]] = []
+    unknown: list[str] = []
+    owner: dict[int, Path] = {}
+    for f in files:
+        rel = f.relative_to(root).as_posix()[:-4]
+        if gt is None:
+            jobs.append((rel, f))
+            continue
+        i = gt.find(rel)
+        if i is None:
+            unknown.append(rel + ".txt")
+            continue
+        if i in owner:
+            raise LabelFormatError(f"{f}: second prediction file for image {gt.key(i)} (the first is {owner[i]})")
+        owner[i] = f
+        jobs.append((gt.key(i), f))
+    if gt is not None and unknown:
+        warn_evaluation(
+            f"{len(unknown)} file(s) under {root} match no ground-truth image and were ignored "
+            f"(e.g. {', '.join(unknown[:3])})"
+        )
+    if gt is not None and not jobs:
+        raise FeatherFaceError(
+            f"none of the {len(files)} .txt files under {root} matches a ground-truth image; "
+            "is this a WIDER FACE val prediction folder (<event>/<image>.txt)?"
+        )
+    it: Iterable[tuple[str, Path]] = jobs
+    if progress:
+        it = tqdm(jobs, desc="reading predictions", unit="img", leave=False)
+    out: dict[str, np.ndarray] = {}
+    empty: list[str] = []
+    for key, f in it:
+        pf = read_prediction_file(f)
+        if pf.empty:
+            empty.append(str(f))
+        out[key] = pf.boxes
+    if empty:
+        warn_evaluation(
+            f"{len(empty)} prediction file(s) were empty and count as images with no detections "
+            f"(e.g. {', '.join(empty[:3])})"
+        )
+    return out

@@ -5,6 +5,13 @@
     >>> evaluate(preds, gt)
 
 What ``featherface eval --images DIR`` runs; the command only parses its flags and prints.
+
+Where a WIDER image is has one rule, used by ``featherface eval`` and ``featherface compare``
+(:mod:`featherface.tools.compare.wider`) alike: the folder holds ``<event>/<image>.<ext>``
+(``WIDER_val/images``), or is its parent with an ``images/`` folder that holds the first event
+(:func:`wider_image_root`); the file is the first of ``<image>.jpg``, ``.jpeg``, ``.png``, ``.JPG``
+that exists (:func:`find_wider_image`). What a missing image means is the caller's: the
+evaluation skips it with a warning, the comparison refuses to score (it would lower AP silently).
 """
 
 from __future__ import annotations
@@ -17,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from tqdm import tqdm
+
 from featherface.errors import FeatherFaceError, ImageError
+from featherface.evaluation.predictions import EvaluationWarning, faces_to_prediction, write_predictions
 from featherface.inference.options import DetectorOptions
 
 __all__ = ["WIDER_SCORE_THRESHOLD", "detect_wider", "find_wider_image", "wider_image_root", "wider_options"]
@@ -34,7 +44,8 @@ def wider_options(**fields: Any) -> DetectorOptions:
 
 
 def wider_image_root(images: str | os.PathLike[str], first_event: str) -> Path:
-    """The folder holding ``<event>/<image>.jpg``: ``WIDER_val/images`` or, given ``WIDER_val``, its ``images/``."""
+    """The folder holding ``<event>/<image>.jpg``: ``WIDER_val/images`` or, given ``WIDER_val``, its ``images/``
+    (when that holds ``first_event``; give ``""`` when there is no event to look for)."""
     root = Path(images)
     if not root.is_dir():
         raise FeatherFaceError(f"image folder {root} does not exist")
@@ -44,6 +55,7 @@ def wider_image_root(images: str | os.PathLike[str], first_event: str) -> Path:
 
 
 def find_wider_image(root: Path, event: str, name: str) -> Path | None:
+    """``root/event/name`` with the first image extension that exists, or ``None``."""
     for ext in _EXTENSIONS:
         p = root / event / f"{name}{ext}"
         if p.is_file():
@@ -53,7 +65,7 @@ def find_wider_image(root: Path, event: str, name: str) -> Path | None:
 
 def _build_detector(options: DetectorOptions, flip: bool) -> tuple[Any, bool]:
     """(our detector, whether it flips by itself); looked up at call time (tests swap the class)."""
-    try:
+    try:  # torch: imported when a detector is built, not for ``featherface eval --help``
         from featherface.inference.detector import FaceDetector
     except ImportError as exc:
         raise FeatherFaceError(f"our detector is not available in this installation ({exc})") from exc
@@ -81,9 +93,8 @@ def detect_wider(gt: Any, images: str | os.PathLike[str], options: DetectorOptio
     Images not found or not decodable are skipped with an :class:`EvaluationWarning` each kind;
     none found at all is an :class:`ImageError`.
     """
+    # torch and OpenCV: imported on use, not for ``featherface eval --help`` (commands/evaluate imports this module)
     from featherface.evaluation.flip import flip_test
-    from featherface.evaluation.predictions import faces_to_prediction, write_predictions
-    from featherface.evaluation.widerface import EvaluationWarning
     from featherface.io.images import load_image
 
     options = options if options is not None else wider_options()
@@ -97,8 +108,6 @@ def detect_wider(gt: Any, images: str | os.PathLike[str], options: DetectorOptio
     unreadable: list[str] = []
     it: Any = range(gt.num_images)
     if progress:
-        from tqdm import tqdm
-
         it = tqdm(it, desc="detecting", unit="img")
     for i in it:
         path = find_wider_image(root, gt.events[i], gt.names[i])

@@ -12,8 +12,7 @@ PyTorch copy (``optimize_for_inference``) are :mod:`featherface.inference.backen
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from featherface.lazy import lazy_exports
 
 _EXPORTS = {
     "export_onnx": "featherface.export.onnx_export",
@@ -31,9 +30,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'featherface.export' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

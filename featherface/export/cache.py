@@ -51,11 +51,27 @@ def export_key(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
+def cache_path(model: nn.Module) -> Path:
+    """The cache file of ``model``'s on-the-fly export."""
+    return cache_dir() / f"{getattr(model, 'name', 'featherface')}-{export_key(model)}.onnx"
+
+
+def drop_cached(model: nn.Module) -> bool:
+    """Delete ``model``'s cached export (e.g. a damaged one); ``True`` when there was one."""
+    if getattr(model, "config", None) is None:
+        return False
+    try:
+        cache_path(model).unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
 def cached_export(model: nn.Module) -> Path:
     """Export ``model`` (raw outputs) once per (config, weights) and return the cached file."""
     if getattr(model, "config", None) is None:
         raise ConfigError("the onnxruntime backend can export only FeatherFace models; pass onnx_path for others")
-    path = cache_dir() / f"{getattr(model, 'name', 'featherface')}-{export_key(model)}.onnx"
+    path = cache_path(model)
     if not path.is_file():
         was_training = model.training
         export_onnx(model, path, input_size=160, weights="in-memory model (exported by the onnxruntime backend)",

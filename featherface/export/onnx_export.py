@@ -10,6 +10,7 @@ takes ~30 s and needs opset >= 18; it is kept as an option.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import tempfile
 import warnings
@@ -19,8 +20,10 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from featherface import __version__
 from featherface.errors import ConfigError
 from featherface.export.metadata import POSTPROCESS_OUTPUTS, build_metadata
+from featherface.export.postprocess_graph import DetectorWithPostprocess
 from featherface.inference.backends.metadata import RAW_OUTPUTS
 from featherface.io.outputs import atomic_write_bytes
 
@@ -30,7 +33,7 @@ MIN_OPSET = 17
 
 def max_opset(exporter: str = "legacy") -> int:
     """The highest opset this torch can export with ``exporter`` (legacy: 20, dynamo: 23 on torch 2.x)."""
-    try:
+    try:  # torch's private module: guarded, a torch without it gets the documented limits
         from torch.onnx import _constants as c
     except ImportError:  # pragma: no cover - a torch without the private module
         return 20 if exporter == "legacy" else 23
@@ -41,8 +44,6 @@ def max_opset(exporter: str = "legacy") -> int:
 
 def check_postprocess_settings(score_threshold: Any, nms_threshold: Any, max_detections: Any) -> None:
     """Refuse thresholds that would be baked into a graph silently wrong (NaN keeps nothing)."""
-    import math
-
     def real(v: Any) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -107,7 +108,7 @@ def export_onnx(
         exporter: ``"legacy"`` (TorchScript-based, default) or ``"dynamo"``.
         check: run ``onnx.checker.check_model(full_check=True)`` on the result.
     """
-    import onnx
+    import onnx  # the onnx extra: imported on use (the rest of the package runs without it)
 
     if exporter not in ("legacy", "dynamo"):
         raise ConfigError(f"exporter must be 'legacy' or 'dynamo', got {exporter!r}")
@@ -124,8 +125,6 @@ def export_onnx(
     post_settings: dict[str, Any] | None = None
     module: nn.Module = net
     if postprocess:
-        from featherface.export.postprocess_graph import DetectorWithPostprocess
-
         module = DetectorWithPostprocess(net, score_threshold, nms_threshold, max_detections).eval()
         post_settings = module.settings()  # type: ignore[operator]
         output_names = list(POSTPROCESS_OUTPUTS)
@@ -158,8 +157,6 @@ def export_onnx(
                 )
         onnx_model = onnx.load(str(tmp_path))
     onnx_model.producer_name = "featherface"
-    from featherface import __version__
-
     onnx_model.producer_version = __version__
     onnx_model.doc_string = (
         f"{getattr(model, 'name', 'FeatherFace')} face detector (boxes + 5 landmarks), exported by FeatherFace. "
@@ -175,7 +172,7 @@ def export_onnx(
 
 def onnx_io_names(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     """Input and output names of an ONNX file."""
-    import onnx
+    import onnx  # the onnx extra: imported on use
 
     m = onnx.load(str(path), load_external_data=False)
     init = {i.name for i in m.graph.initializer}

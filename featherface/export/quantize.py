@@ -174,6 +174,7 @@ def quantize_onnx_int8(
         compact: shorten node/tensor names and drop value_info (the QDQ graph's long names are
             ~40% of the file otherwise).
     """
+    # the onnx extra (onnx, onnxruntime.quantization): imported on use
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 

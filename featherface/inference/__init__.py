@@ -7,8 +7,7 @@ The names are loaded on first use, so ``featherface.inference.options`` (what th
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from featherface.lazy import lazy_exports
 
 _HOMES = {
     "FaceDetector": "featherface.inference.detector",
@@ -24,16 +23,4 @@ _HOMES = {
 }
 
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from featherface.errors import ConfigError, ImageError, WeightsError
-from featherface.inference.backends import OnnxRuntimeBackend, TorchBackend
+from featherface.errors import ConfigError, FeatherFaceError, ImageError
+from featherface.inference.backends import OnnxRuntimeBackend, TorchBackend, onnxruntime_available
+from featherface.inference.hooks import drop_cached_export
 from featherface.inference.options import (
     DEFAULT_WEIGHTS,
     MAX_INPUT_SIDE,
@@ -31,7 +32,7 @@ from featherface.inference.options import (
     DetectorOptions,
     is_random_weights,
 )
-from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
+from featherface.inference.postprocess import PostprocessConfig, postprocess
 from featherface.inference.stream import FrameFaces, stream_faces
 from featherface.io.images import describe, load_image, resize_by
 from featherface.models.featherface import FeatherFaceConfig
@@ -90,7 +91,12 @@ class FaceDetector:
         nms_threshold: IoU above which a lower-scoring overlapping box is dropped.
         input_size: ``None`` runs at the original resolution; an int resizes the longer side to it.
         max_size: images whose longer side exceeds this are scaled down first (memory safety).
-        backend: ``"torch"`` or ``"onnxruntime"`` (needs ``onnx_path`` or exports on the fly).
+        backend: ``"auto"`` (the default): onnxruntime — the faster one on CPUs — when it is installed,
+            the device is the CPU and the model comes from a weights file (the shipped weights or a
+            path; exported once to the user's cache, keyed by the weights' sha256, the architecture
+            and the package version); torch otherwise (a module passed in, random weights, CUDA), and
+            torch too, with a warning, if the export or the session fails. ``"torch"`` or
+            ``"onnxruntime"`` (needs ``onnx_path`` or exports on the fly) choose one.
         onnx_path: an exported ``.onnx`` file for the onnxruntime backend.
         threads: CPU threads for inference (``torch.set_num_threads`` / onnxruntime intra-op);
             ``None`` leaves the library defaults.
@@ -159,12 +165,35 @@ class FaceDetector:
         self.mean = np.asarray(cfg.bgr_mean, dtype=np.float32)
         if threads is not None:
             torch.set_num_threads(threads)
-        if backend == "torch":
-            self.backend: Any = TorchBackend(net, self.device, optimize=optimize)
+        if backend == "auto":
+            from_file = not isinstance(model, nn.Module) and weights is not None
+            use_ort = (onnx_path is not None or from_file) and self.device.type == "cpu" and onnxruntime_available()
+            self.backend: Any = None
+            if use_ort:
+                self.backend = self._auto_onnxruntime(net, onnx_path, threads)
+            if self.backend is None:
+                self.backend = TorchBackend(net, self.device, optimize=optimize)
+        elif backend == "torch":
+            self.backend = TorchBackend(net, self.device, optimize=optimize)
         elif backend == "onnxruntime":
             self.backend = OnnxRuntimeBackend.for_model(net, onnx_path, intra_op_threads=threads)
         else:
-            raise ConfigError(f"unknown backend {backend!r}; use 'torch' or 'onnxruntime'")
+            raise ConfigError(f"unknown backend {backend!r}; use 'auto', 'torch' or 'onnxruntime'")
+
+    @staticmethod
+    def _auto_onnxruntime(net: nn.Module, onnx_path: Any, threads: int | None) -> Any:
+        """The onnxruntime backend, or ``None`` (torch then) when it cannot be had. A cached export
+        that onnxruntime refuses (a damaged cache file) is rebuilt once before giving up."""
+        for attempt in (1, 2):
+            try:
+                return OnnxRuntimeBackend.for_model(net, onnx_path, intra_op_threads=threads)
+            except FeatherFaceError as exc:
+                cached = onnx_path is None and attempt == 1 and drop_cached_export(net)
+                if not cached:
+                    warnings.warn(f"FaceDetector: backend 'auto' falls back to torch ({str(exc).splitlines()[0]})",
+                                  stacklevel=3)
+                    return None
+        return None
 
     @classmethod
     def from_options(cls, options: DetectorOptions, **overrides: Any) -> "FaceDetector":
@@ -244,15 +273,26 @@ class FaceDetector:
         originals = [load_image(im, rgb=rgb) for im in images]
         if not originals:
             return []
-        prepared = [self._prepare(im, size) for im in originals]
-        batch = self._to_batch([p[0] for p in prepared], size)
-        _, _, H, W = batch.shape
+        batch, scales = self.preprocess(originals, size)
         outputs = self.backend(batch)
-        priors = self.priors(H, W)
-        boxes, scores, ldms = decode_outputs(outputs, priors, self.config.variances)
-        results = select_detections(boxes, scores, ldms, post)
+        return self.faces_from_outputs(outputs, batch.shape[2:], originals, scales, post)
+
+    # the stages of detect_batch, public so that `featherface bench --profile` times exactly this code
+    def preprocess(self, originals: Sequence[np.ndarray], input_size: int | None = _UNSET_SIZE  # type: ignore[assignment]
+                   ) -> tuple[np.ndarray, list[float]]:
+        """BGR images -> the network's NCHW float32 batch and each image's scale."""
+        prepared = [self._prepare(im, input_size) for im in originals]
+        return self._to_batch([p[0] for p in prepared], input_size), [p[1] for p in prepared]
+
+    def faces_from_outputs(self, outputs: dict[str, torch.Tensor], hw: Sequence[int], originals: Sequence[np.ndarray],
+                           scales: Sequence[float], post: PostprocessConfig | None = None,
+                           timings: dict[str, float] | None = None) -> list[list[Face]]:
+        """Raw outputs of a ``hw``-sized batch -> faces in each original image's pixels (``timings``:
+        see :func:`~featherface.inference.postprocess.postprocess`)."""
+        H, W = int(hw[0]), int(hw[1])
+        results = postprocess(outputs, self.priors(H, W), post or self.post, self.config.variances, timings)
         faces_per_image: list[list[Face]] = []
-        for (b, sc, lm), orig, (_, s) in zip(results, originals, prepared):
+        for (b, sc, lm), orig, s in zip(results, originals, scales):
             oh, ow = orig.shape[:2]
             px = torch.tensor([W, H], dtype=torch.float32) / s
             b = (b.reshape(-1, 2, 2) * px).reshape(-1, 4)

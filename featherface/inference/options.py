@@ -24,7 +24,7 @@ from typing import Any
 __all__ = ["DetectorOptions", "BACKENDS", "DEFAULT_WEIGHTS", "RANDOM_WEIGHTS", "MAX_INPUT_SIDE", "PAD_MULTIPLE",
            "is_random_weights"]
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime")
 DEFAULT_WEIGHTS = "default"
 # the spellings of "no weights file: an untrained, randomly initialised network"
 RANDOM_WEIGHTS = ("none", "random")
@@ -57,7 +57,7 @@ class DetectorOptions:
     max_size: int = 2048
     pre_nms_top_k: int = 5000
     max_detections: int = 750
-    backend: str = "torch"
+    backend: str = "auto"  # onnxruntime for a weights file when installed, else torch (see FaceDetector)
     onnx_path: str | os.PathLike | None = None
     threads: int | None = None
     optimize: bool = True

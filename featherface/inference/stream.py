@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from featherface.errors import ImageError
+from featherface.inference.track import FaceTracker
 from featherface.io.images import expand_inputs, read_image
 from featherface.io.video import VideoReader, is_stream_source, is_video_path
 from featherface.types import Face
@@ -87,9 +88,7 @@ def stream_faces(detector: Any, source: str | os.PathLike | int, every: int = 1,
         faces = list(detector.detect(frame))
         tracks = None
         if track:
-            if name != current or tracker is None:
-                from featherface.inference.track import FaceTracker  # motpy: the optional [track] extra
-
+            if name != current or tracker is None:  # FaceTracker imports motpy (the [track] extra) when built
                 fps = 25.0 / every
                 tracker = FaceTracker(fps=fps, max_missed=max_missed, smooth=smooth)
                 current = name

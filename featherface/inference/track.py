@@ -61,7 +61,7 @@ class FaceTracker:
     """
 
     def __init__(self, fps: float = 25.0, max_missed: int = 5, min_iou: float = 0.2, smooth: bool = False) -> None:
-        try:
+        try:  # motpy is the optional [track] extra: imported when a tracker is built
             from motpy import Detection, MultiObjectTracker
         except ImportError as exc:  # pragma: no cover - exercised where motpy is absent
             raise ImportError("face tracking needs motpy: pip install 'featherface[track]'", name="motpy") from exc

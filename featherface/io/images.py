@@ -205,7 +205,7 @@ def load_image(src: Any, rgb: bool = False) -> np.ndarray:
         return array_to_bgr(src, rgb=rgb)
     if type(src).__module__.startswith("PIL."):
         try:
-            from PIL import ImageOps
+            from PIL import ImageOps  # Pillow is optional: only a PIL image given here needs it
 
             im = ImageOps.exif_transpose(src)
             im = im.convert("RGB")

@@ -302,7 +302,7 @@ def check_plot_output(path: str | os.PathLike, option: str = "--plot", *,
     matplotlib must be installed (checked now, not after the evaluation)."""
     p = check_output_file(path, option, inputs=inputs, suffixes=PLOT_SUFFIXES, require_suffix=True, force=force,
                           replace_same_kind=False)
-    try:
+    try:  # matplotlib is the optional [plot] extra: checked here, imported by the plot itself
         import matplotlib  # noqa: F401
     except ImportError:
         raise OutputError(f"{option} needs matplotlib, which is not installed: pip install 'featherface[plot]'") from None

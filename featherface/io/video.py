@@ -107,7 +107,7 @@ class VideoReader:
 
 
 def _quiet():  # OpenCV's FFmpeg backend prints to stderr for every damaged packet or refused URL
-    from featherface.io.images import quiet_opencv
+    from featherface.io.images import quiet_opencv  # here: io.images imports this module
 
     return quiet_opencv()
 

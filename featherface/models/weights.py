@@ -285,7 +285,7 @@ def torch_load_plain(path: str | os.PathLike) -> Any:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as first:  # noqa: BLE001 - torch raises many types for damaged or unsafe files
         allowed: list[Any] = []
-        try:
+        try:  # numpy's internal path, guarded (it moves between numpy versions); only for old files
             from numpy.core.multiarray import scalar as np_scalar  # type: ignore[attr-defined]
 
             allowed = [np_scalar, np.dtype] + [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32")]

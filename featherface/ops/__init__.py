@@ -6,8 +6,7 @@ OpenCV only) can be imported without loading torch, which the box and prior ops 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from featherface.lazy import lazy_exports
 
 _EXPORTS = {
     "PriorBox": "anchors", "feature_map_sizes": "anchors", "generate_priors": "anchors", "num_priors": "anchors",
@@ -17,10 +16,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'featherface.ops' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"featherface.ops.{module}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, {k: f"{__name__}.{v}" for k, v in _EXPORTS.items()})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 __all__ = ["ARCFACE_TEMPLATE_112", "alignment_template", "similarity_transform", "align_face"]
@@ -78,8 +79,6 @@ def align_face(image: np.ndarray, landmarks: Sequence[Sequence[float]] | np.ndar
     ``border``: ``"constant"`` fills outside the photo with black, ``"replicate"`` repeats its edge.
     Returns a new uint8 array with the image's channels.
     """
-    import cv2
-
     if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
         raise ValueError("align_face: image must be a non-empty HxW or HxWxC numpy array")
     pts = np.asarray(landmarks, dtype=np.float64)

@@ -39,7 +39,7 @@ def _boxes(faces: Any) -> np.ndarray:
 
 
 def _cover(region: np.ndarray, mode: str, color: Sequence[int]) -> np.ndarray:
-    import cv2
+    import cv2  # on use: ``featherface --help`` imports this module (blur's --mode choices)
 
     h, w = region.shape[:2]
     if mode == "fill":
@@ -68,7 +68,7 @@ def anonymize(image: np.ndarray, faces: Any, mode: str = "blur", shape: str = "e
         shape: ``"ellipse"`` (the face's oval, inside the expanded box) or ``"box"``.
         margin: growth of each box on every side, as a fraction of its size (hair, chin, ears).
     """
-    import cv2
+    import cv2  # on use: ``featherface --help`` imports this module (blur's --mode choices)
 
     if mode not in ANONYMIZE_MODES:
         raise ValueError(f"anonymize: mode must be one of {', '.join(ANONYMIZE_MODES)}, got {mode!r}")

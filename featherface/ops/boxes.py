@@ -31,11 +31,12 @@ def box_area(b: torch.Tensor) -> torch.Tensor:
 
 
 def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pairwise IoU of ``a (N,4)`` and ``b (M,4)`` in x1y1x2y2 -> ``(N, M)``; 0 where the union is empty."""
-    lt = torch.maximum(a[:, None, :2], b[None, :, :2])
-    rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
+    """Pairwise IoU of ``a (..., N, 4)`` and ``b (M, 4)`` in x1y1x2y2 -> ``(..., N, M)``; 0 where the
+    union is empty. Leading dimensions of ``a`` are a batch (the prior matching's ``(B, M)`` faces)."""
+    lt = torch.maximum(a[..., :, None, :2], b[None, :, :2])
+    rb = torch.minimum(a[..., :, None, 2:], b[None, :, 2:])
     inter = (rb - lt).clamp(min=0).prod(dim=-1)
-    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
+    union = box_area(a)[..., :, None] + box_area(b)[None, :] - inter
     return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
 
 

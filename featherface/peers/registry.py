@@ -15,8 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from featherface.errors import ConfigError
-from featherface.peers.base import PeerUnavailableError, peers_dir
+from featherface.peers.base import PEERS_ENV, PeerUnavailableError, peers_dir
+from featherface.peers.haar import HaarCascadeDetector, default_cascade_path
+from featherface.peers.retinaface import build_retinaface, default_retinaface_weights
+from featherface.peers.ultraface import UltraFaceDetector
+from featherface.peers.yunet import YuNetDetector
 from featherface.types import Detector
 
 
@@ -90,17 +96,11 @@ def peer_status(spec: str) -> tuple[bool, str]:
     """Whether ``spec`` can be built here, and the file it would use or why not (cheap: builds nothing)."""
     info, path = parse_spec(spec)
     if info.kind == "haar":
-        import cv2
-
         if getattr(cv2, "CascadeClassifier", None) is None:
             return False, f"OpenCV {cv2.__version__} has no CascadeClassifier"
-        from featherface.peers.haar import default_cascade_path
-
         p = Path(path) if path else default_cascade_path()
         return (p is not None and p.is_file()), str(p) if p else "no cascade file shipped with OpenCV"
     if info.kind == "retinaface":
-        from featherface.peers.retinaface import default_retinaface_weights
-
         p = Path(path).expanduser() if path else default_retinaface_weights()
         return p.is_file(), str(p)
     p = Path(path).expanduser() if path else peers_dir() / str(info.default_file)
@@ -138,32 +138,22 @@ def build_peer(
     if input_size is not None:
         kw["input_size"] = input_size
     if info.kind == "retinaface":
-        from featherface.peers.retinaface import build_retinaface
-
         # our own network with the authors' weights: a FaceDetector (torch), PeerUnavailableError
         # when the weights file is missing
         return build_retinaface(path, threads=threads, name=label, **kw)  # type: ignore[return-value]
     if info.kind == "yunet":
-        from featherface.peers.yunet import YuNetDetector
-
         file = path or (peers_dir() / str(info.default_file))
         if not Path(file).expanduser().is_file():
             raise PeerUnavailableError(_missing(label, file, path is None))
         return YuNetDetector(file, name=label, **kw)
     if info.kind == "ultraface":
-        from featherface.peers.ultraface import UltraFaceDetector
-
         file = path or (peers_dir() / str(info.default_file))
         if not Path(file).expanduser().is_file():
             raise PeerUnavailableError(_missing(label, file, path is None))
         return UltraFaceDetector(file, threads=threads, name=label, **kw)
-    from featherface.peers.haar import HaarCascadeDetector
-
     return HaarCascadeDetector(path, name=label, **kw)
 
 
 def _missing(label: str, file: str | os.PathLike[str], default: bool) -> str:
-    from featherface.peers.base import PEERS_ENV
-
     hint = f" (set {PEERS_ENV} to the folder holding yunet/ and ultraface/, or pass {label}:PATH)" if default else ""
     return f"{label}: model file {file} not found{hint}"

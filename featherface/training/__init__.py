@@ -7,8 +7,7 @@ stays cheap and the trainer (the data pipeline and OpenCV) comes only when asked
 
 from __future__ import annotations
 
-from typing import Any
-
+from featherface.lazy import lazy_exports
 from featherface.training.config import TrainConfig, load_config
 
 _LAZY = {
@@ -31,11 +30,4 @@ _LAZY = {
 }
 
 __all__ = ["TrainConfig", "load_config", *_LAZY]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'featherface.training' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

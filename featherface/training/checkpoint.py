@@ -11,21 +11,28 @@ so ``torch.load(path, weights_only=True)`` reads it and loading one can never ru
      "weights": weights_dict(EMA model or model, meta)}   # so load_weights() accepts a checkpoint
 
 RNG states are stored as tensors and lists (numpy's and Python's tuples are converted).
+:func:`trainer_checkpoint` writes a :class:`~featherface.training.trainer.Trainer`'s state in this
+layout and :func:`restore_trainer` puts it back (the trainer's own loop never touches the keys).
 """
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from featherface.errors import WeightsError
+from featherface.models.weights import weights_dict
+from featherface.training.ema import ModelEMA
+
+if TYPE_CHECKING:
+    from featherface.training.trainer import Trainer
 
 __all__ = ["CHECKPOINT_FORMAT", "capture_rng_state", "restore_rng_state", "read_checkpoint", "find_resume_checkpoint",
-           "LAST_NAME"]
+           "LAST_NAME", "restore_trainer", "trainer_checkpoint"]
 
 CHECKPOINT_FORMAT = "featherface-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -99,3 +106,67 @@ def find_resume_checkpoint(resume: str | None, output_dir: str | Path) -> Path |
     if not p.is_file():
         raise WeightsError(f"{p}: checkpoint to resume from not found")
     return p
+
+
+def trainer_checkpoint(trainer: "Trainer") -> dict[str, Any]:
+    """The full training state of ``trainer`` as a ``weights_only``-loadable dict (the layout above)."""
+    assert trainer.optimizer is not None and trainer.schedule is not None
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "epoch": int(trainer.epoch),
+        "step_in_epoch": int(trainer.step_in_epoch),
+        "global_step": int(trainer.global_step),
+        "model": {k: v.detach().cpu().clone() for k, v in trainer.raw_model.state_dict().items()},
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": trainer.schedule.state_dict(),
+        "scaler": trainer.scaler.state_dict() if trainer.scaler is not None and trainer.scaler.is_enabled() else None,
+        "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
+        "rng": capture_rng_state(),
+        "config": trainer.cfg.to_dict(),
+        "best_metric": trainer.best_metric,
+        "epoch_stats": {k: (list(v) if isinstance(v, list) else v) for k, v in trainer.epoch_stats.items()},
+        "history": [dict(h) for h in trainer.history],
+        "world_size": int(trainer.dist.world_size if trainer.dist else 1),
+        "weights": weights_dict(trainer.weights_model(), trainer.weights_meta("checkpoint")),
+    }
+
+
+def restore_trainer(trainer: "Trainer", path: Path) -> None:
+    """Put the checkpoint ``path`` back into ``trainer``: weights, optimizer, schedule, EMA, scaler,
+    the position ``(epoch, step_in_epoch)``, the epoch's running sums, the history and the RNGs."""
+    ckpt = read_checkpoint(path)
+    assert trainer.optimizer is not None and trainer.schedule is not None
+    try:
+        trainer.raw_model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        raise WeightsError(f"{path}: checkpoint does not fit model {trainer.cfg.model!r}: "
+                           f"{str(exc).splitlines()[0]}") from None
+    trainer.optimizer.load_state_dict(ckpt["optimizer"])
+    if ckpt.get("scheduler"):
+        trainer.schedule.load_state_dict(ckpt["scheduler"])
+    if trainer.ema is not None:
+        if ckpt.get("ema"):
+            trainer.ema.load_state_dict(ckpt["ema"])
+        else:
+            trainer.ema = ModelEMA(trainer.raw_model, trainer.cfg.ema_decay)
+    if trainer.scaler is not None and ckpt.get("scaler"):
+        trainer.scaler.load_state_dict(ckpt["scaler"])
+    trainer.epoch = int(ckpt["epoch"])
+    trainer.step_in_epoch = int(ckpt["step_in_epoch"])
+    trainer.global_step = int(ckpt["global_step"])
+    trainer.best_metric = ckpt.get("best_metric")
+    stats = ckpt.get("epoch_stats")
+    if stats:
+        sums = [float(v) for v in stats["sum"]]
+        trainer.epoch_stats = {"sum": sums + [0.0] * (5 - len(sums)), "count": int(stats["count"]),
+                               "skipped": int(stats.get("skipped", 0)), "seconds": float(stats.get("seconds", 0.0))}
+    trainer.history = [dict(h) for h in ckpt.get("history", [])]
+    if ckpt.get("rng"):
+        restore_rng_state(ckpt["rng"])
+    saved_world = int(ckpt.get("world_size", 1))
+    if trainer.dist is not None and saved_world != trainer.dist.world_size:
+        trainer.log(f"warning: checkpoint was written with {saved_world} processes, resuming with "
+                    f"{trainer.dist.world_size}: the data order of the remaining steps differs")
+    trainer.log(f"resumed from {path}: epoch {trainer.epoch + 1}, step {trainer.step_in_epoch} of it, "
+                f"global step {trainer.global_step}")

@@ -1,8 +1,9 @@
 """Training configuration: one dataclass, loadable from YAML, overridable from the command line.
 
 Precedence (lowest first, :func:`resolve_config`): dataclass defaults < the resumed checkpoint's
-config < the YAML file < command-line flags < ``--set key=value``. :data:`FIELD_OPTIONS` says how
-each field appears on the command line (``featherface train`` builds its flags from it).
+config < the YAML file < command-line flags < ``--set key=value``. How each field appears on the
+command line is :data:`featherface.training.flags.FIELD_OPTIONS` (``featherface train`` builds its
+flags from it).
 
 Defaults reproduce the RetinaFace/FeatherFace WIDER FACE recipe: SGD 1e-3, momentum 0.9, weight
 decay 5e-4, 250 epochs, x0.1 at epochs 190 and 220, 640x640 crops, batch 32.
@@ -17,10 +18,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import yaml
+
 from featherface.errors import ConfigError
 
-__all__ = ["TrainConfig", "load_config", "resolve_config", "parse_set_items", "FieldOption", "FIELD_OPTIONS",
-           "field_flag", "field_kind", "field_option"]
+__all__ = ["TrainConfig", "load_config", "resolve_config", "parse_set_items", "MAPPING_FIELDS"]
 
 
 @dataclass
@@ -117,8 +119,6 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path: str | Path, base: "TrainConfig | None" = None) -> "TrainConfig":
         """Read a YAML mapping of fields (``train:`` may wrap them) on top of ``base``."""
-        import yaml
-
         p = Path(path)
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8"))
@@ -142,8 +142,6 @@ class TrainConfig:
         return json.loads(json.dumps(asdict(self)))
 
     def to_yaml(self) -> str:
-        import yaml
-
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     # ------------------------------------------------------------------ checks / derived values
@@ -263,8 +261,6 @@ def _coerce(name: str, type_str: str, value: Any) -> Any:
             return [float(v) for v in value]
         if base.startswith("dict"):
             if isinstance(value, str):
-                import yaml
-
                 value = yaml.safe_load(value) or {}
             if not isinstance(value, dict):
                 raise ValueError(value)
@@ -286,142 +282,15 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# the command line: how each field appears as a flag of ``featherface train``, and the precedence rule
-
-
-@dataclass(frozen=True)
-class FieldOption:
-    """How one :class:`TrainConfig` field appears on the command line (``featherface train``).
-
-    Every field gets a flag, ``--field-name`` unless ``flag`` names another; ``aliases`` are extra
-    spellings (the short ``-b``...). ``lo``/``hi`` (``lo_open``/``hi_open``: excluded) bound a number
-    where the parser reads it; bools become ``--x/--no-x``; lists take several values; mappings are
-    set with ``--set field.key=value`` (or ``--set 'field={key: value}'``), not with a flag.
-    """
-
-    help: str = ""
-    group: str = "other options"
-    flag: str | None = None
-    aliases: tuple[str, ...] = ()
-    metavar: str | None = None
-    choices: tuple[str, ...] | None = None
-    lo: float | None = None
-    hi: float | None = None
-    lo_open: bool = False
-    hi_open: bool = False
-    const: Any = None  # a value for the bare flag (``--resume`` = ``--resume auto``)
-    output_path: bool = False  # checked as an output path (never empty)
-
-
-_G_DATA, _G_OPT, _G_LOSS, _G_DIST = "model and data", "optimisation", "loss", "distillation"
-_G_INIT, _G_RUN = "initialisation and fine-tuning", "run control"
-_U = dict(lo=0.0, hi=1.0)  # [0, 1]
-
-# help text, flag name, bounds and group of each field (a field missing here still gets a flag,
-# --field-name, with its type's check; tests/training/test_config.py asserts none is missing)
-FIELD_OPTIONS: dict[str, FieldOption] = {
-    "model": FieldOption("model name (featherface-v2-ultra, featherface-v1, ...)", _G_DATA),
-    "model_overrides": FieldOption("architecture overrides (any FeatherFaceConfig field): --set model_overrides.X=V",
-                                   _G_DATA),
-    "label_file": FieldOption("training label file (RetinaFace label.txt, labelv2, WIDER gt)", _G_DATA,
-                              flag="--labels", metavar="FILE"),
-    "image_root": FieldOption("image root (default: images/ next to the label file)", _G_DATA, flag="--images",
-                              metavar="DIR"),
-    "layout": FieldOption("label layout: auto, retinaface, labelv2, wider", _G_DATA),
-    "synthetic_images": FieldOption("no label file: generate N synthetic pictures", _G_DATA, flag="--synthetic",
-                                    metavar="N", lo=0),
-    "val_label_file": FieldOption("validation label file (its loss picks best.pt)", _G_DATA, flag="--val-labels",
-                                  metavar="FILE"),
-    "val_image_root": FieldOption("validation image root", _G_DATA, flag="--val-images", metavar="DIR"),
-    "img_size": FieldOption("training crop size, a multiple of 32", _G_DATA, lo=32, hi=4096),
-    "min_face_size": FieldOption("ignore labelled faces smaller than this (px)", _G_DATA, lo=0.0),
-    "mosaic_prob": FieldOption("probability of a 2x2 mosaic sample", _G_DATA, **_U),
-    "augment": FieldOption("TrainTransform options (crop scales, zoom-out, ...): --set augment.X=V", _G_DATA),
-    "batch_size": FieldOption("images per step per process", _G_OPT, aliases=("-b",), lo=1),
-    "workers": FieldOption("data-loading workers per process", _G_OPT, aliases=("-j",), lo=0),
-    "epochs": FieldOption("training epochs", _G_OPT, lo=1),
-    "lr": FieldOption("base learning rate", _G_OPT, lo=0.0, lo_open=True),
-    "momentum": FieldOption("SGD momentum", _G_OPT, lo=0.0, hi=1.0, hi_open=True),
-    "weight_decay": FieldOption("SGD weight decay", _G_OPT, lo=0.0),
-    "warmup_epochs": FieldOption("linear warm-up length in epochs (fractions allowed)", _G_OPT, lo=0.0),
-    "warmup_start_factor": FieldOption("warm-up starts at lr x this", _G_OPT, lo=0.0, hi=1.0, lo_open=True),
-    "schedule": FieldOption("step (x gamma at the milestones) or cosine (to lr x min_lr_factor)", _G_OPT,
-                            choices=("step", "cosine")),
-    "milestones": FieldOption("step decay points: fractions of --epochs (all <= 1) or epochs", _G_OPT, lo=0.0),
-    "gamma": FieldOption("step decay factor", _G_OPT, lo=0.0, hi=1.0, lo_open=True),
-    "min_lr_factor": FieldOption("cosine floor, as a fraction of lr", _G_OPT, **_U),
-    "grad_clip": FieldOption("max gradient norm (0: off)", _G_OPT, lo=0.0),
-    "overlap_threshold": FieldOption("IoU from which a prior is matched to a face", _G_LOSS, lo=0.0, hi=1.0,
-                                     lo_open=True, hi_open=True),
-    "neg_pos_ratio": FieldOption("hard negatives per positive", _G_LOSS, lo=0.0, lo_open=True),
-    "loc_weight": FieldOption("weight of the box loss", _G_LOSS, lo=0.0),
-    "ldm_weight": FieldOption("weight of the landmark loss", _G_LOSS, lo=0.0),
-    "gt_weight": FieldOption("weight of the matched-prior loss on the label file (0 = distillation only)",
-                             _G_LOSS, lo=0.0),
-    "teacher": FieldOption("teacher network: retinaface, retinaface:PATH, or a weights file of the package",
-                           _G_DIST, metavar="SPEC"),
-    "distill": FieldOption("dense: per-prior soft targets (same priors as the student); boxes: the teacher's "
-                           "faces as labels; auto: dense when possible", _G_DIST, choices=("auto", "dense", "boxes")),
-    "distill_cls_weight": FieldOption("weight of the distilled face/background term", _G_DIST, lo=0.0),
-    "distill_box_weight": FieldOption("weight of the distilled box term", _G_DIST, lo=0.0),
-    "distill_ldm_weight": FieldOption("weight of the distilled landmark term", _G_DIST, lo=0.0),
-    "distill_temperature": FieldOption("softening of the teacher's probabilities", _G_DIST, lo=0.0, lo_open=True),
-    "distill_conf": FieldOption("teacher face probability from which boxes/landmarks are distilled (dense) or "
-                                "kept (boxes)", _G_DIST, lo=0.0, hi=1.0, hi_open=True),
-    "distill_gamma": FieldOption("focal exponent of the distilled classification term", _G_DIST, lo=0.0),
-    "amp": FieldOption("mixed precision on CUDA", _G_OPT),
-    "amp_dtype": FieldOption("mixed-precision type", _G_OPT, choices=("float16", "bfloat16")),
-    "channels_last": FieldOption("NHWC model and batches (a CPU step 1.4-2x faster)", _G_OPT),
-    "ema": FieldOption("keep an EMA of the weights (published in best.pt / final.pt)", _G_OPT),
-    "ema_decay": FieldOption("EMA decay", _G_OPT, lo=0.0, hi=1.0, lo_open=True, hi_open=True),
-    "backbone_init": FieldOption("backbone start: imagenet (the ImageNet MobileNetV1-0.25 shipped in the package), "
-                                 "none (random), or a file: an ImageNet checkpoint, a RetinaFace release file, a "
-                                 "FeatherFace weights file or checkpoint", _G_INIT, metavar="PATH|imagenet|none"),
-    "init_weights": FieldOption("start from a FeatherFace weights file/checkpoint", _G_INIT, metavar="PATH"),
-    "freeze_backbone": FieldOption("keep the backbone (weights and BatchNorm statistics) fixed", _G_INIT),
-    "seed": FieldOption("random seed", _G_RUN, lo=0, hi=2**32 - 1),
-    "deterministic": FieldOption("deterministic algorithms (slower)", _G_RUN),
-    "output_dir": FieldOption("output directory", _G_RUN, flag="--output", aliases=("-o",), metavar="DIR",
-                              output_path=True),
-    "resume": FieldOption("continue from a checkpoint (or DIR/last.pt); bare --resume means auto", _G_RUN,
-                          metavar="PATH|auto", const="auto"),
-    "save_every": FieldOption("also checkpoint every N steps", _G_RUN, metavar="STEPS", lo=0),
-    "max_steps": FieldOption("stop after N optimizer steps in total (0: no limit)", _G_RUN, lo=0),
-    "log_every": FieldOption("log every N steps", _G_RUN, metavar="STEPS", lo=1),
-    "device": FieldOption("auto, cpu, cuda, cuda:N (torchrun: LOCAL_RANK picks the GPU)", _G_RUN),
-    "progress": FieldOption("progress bar", _G_RUN),
-    "tensorboard": FieldOption("also log to TensorBoard when installed", _G_RUN),
-}
+# ``--set`` and the precedence rule
 
 # the mapping fields: ``--set field.key=value`` merges into them
 MAPPING_FIELDS = ("augment", "model_overrides")
 
 
-def field_option(name: str) -> FieldOption:
-    """The :class:`FieldOption` of field ``name`` (a plain one for a field :data:`FIELD_OPTIONS` lacks)."""
-    return FIELD_OPTIONS.get(name) or FieldOption()
-
-
-def field_flag(name: str) -> str:
-    """The command-line flag of field ``name``: ``--labels`` for ``label_file``, ``--lr`` for ``lr``."""
-    return field_option(name).flag or "--" + name.replace("_", "-")
-
-
-def field_kind(name: str) -> str:
-    """``bool``, ``int``, ``float``, ``str``, ``list`` or ``dict``: how field ``name`` is read."""
-    known = {f.name: f for f in fields(TrainConfig)}
-    base = str(known[name].type).replace("| None", "").strip()
-    for kind in ("list", "dict"):
-        if base.startswith(kind):
-            return kind
-    return base
-
-
 def parse_set_items(items: Sequence[str] | None) -> dict[str, Any]:
     """``["lr=0.01", "augment.zoom_out_prob=0.3"]`` -> ``{"lr": 0.01, "augment": {"zoom_out_prob": 0.3}}``
     (values read as YAML: numbers, booleans, lists, mappings; the raw text when not YAML)."""
-    import yaml
-
     out: dict[str, Any] = {}
     for item in items or ():
         if "=" not in item:
@@ -444,6 +313,7 @@ def parse_set_items(items: Sequence[str] | None) -> dict[str, Any]:
 
 def _checkpoint_config(resume: str, output_dir: str) -> tuple[dict[str, Any], Path] | None:
     """(the stored config, the file) of the checkpoint ``resume`` names, ``None`` when there is none yet."""
+    # torch (reading a checkpoint): imported on use, so ``featherface train --help`` stays without it
     from featherface.training.checkpoint import find_resume_checkpoint, read_checkpoint
 
     path = find_resume_checkpoint(str(resume), output_dir)

@@ -10,6 +10,8 @@
   main process).
 * :class:`TrainingDataset` replaces an unreadable image by a deterministic substitute and counts it,
   instead of killing the DataLoader worker (and with it a multi-day run) on one corrupt file.
+* :func:`build_datasets` turns a :class:`~featherface.training.config.TrainConfig` into the training
+  and validation sets (label files, or the synthetic smoke-run set of :func:`synthetic_label_file`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,22 @@ from __future__ import annotations
 import random
 import signal
 import warnings
-from typing import Any, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
-from featherface.data.dataset import collate_faces
-from featherface.errors import FeatherFaceError, ImageError
+from featherface.data.dataset import FaceDataset, collate_faces
+from featherface.data.synthetic import make_synthetic_dataset
+from featherface.data.transforms import EvalTransform, TrainTransform
+from featherface.errors import ConfigError, FeatherFaceError, ImageError
+from featherface.training.config import TrainConfig
 
-__all__ = ["EpochBatchSampler", "TrainingDataset", "collate_training", "worker_init_fn"]
+__all__ = ["EpochBatchSampler", "TrainingDataset", "build_datasets", "collate_training", "synthetic_label_file",
+           "worker_init_fn"]
 
 # Large prime stride: the substitute for a bad item is far from it (not its neighbour in the list).
 _SUBSTITUTE_STRIDE = 7919
@@ -150,3 +157,41 @@ def worker_init_fn(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
+
+
+def synthetic_label_file(cfg: TrainConfig, output_dir: Path, render: bool) -> Path:
+    """``output_dir/synthetic/label.txt`` of a smoke run's synthetic set; ``render``: draw it when absent
+    (rank 0 does; the other ranks wait for it at a barrier)."""
+    root = output_dir / "synthetic"
+    label = root / "label.txt"
+    if render and not label.is_file():
+        make_synthetic_dataset(root, cfg.synthetic_images, img_size=max(cfg.img_size, 256), seed=cfg.seed)
+    return label
+
+
+def build_datasets(cfg: TrainConfig, dataset: Dataset | None, val_dataset: Dataset | None,
+                   synthetic_labels: Callable[[], Path]) -> tuple[Dataset, Dataset | None]:
+    """The training set (``dataset``, else the config's label file, else the synthetic set whose label
+    file ``synthetic_labels()`` returns) and the validation set (``val_dataset``, else ``val_label_file``)."""
+    ds = dataset
+    if ds is None:
+        label_file = cfg.label_file
+        image_root = cfg.image_root
+        if label_file is None and cfg.synthetic_images > 0:
+            label_file = str(synthetic_labels())
+            image_root = None
+        if label_file is None:
+            raise ConfigError("no training data: give label_file (--labels) or synthetic_images")
+        try:
+            transform = TrainTransform(img_size=cfg.img_size, **cfg.augment)
+        except TypeError as exc:
+            raise ConfigError(f"augment: {exc}") from None
+        ds = FaceDataset(label_file, image_root, transform=transform, layout=cfg.layout,
+                         min_size=cfg.min_face_size, mosaic_prob=cfg.mosaic_prob, seed=cfg.seed)
+    val = val_dataset
+    if val is None and cfg.val_label_file:
+        val = FaceDataset(cfg.val_label_file, cfg.val_image_root, transform=EvalTransform(cfg.img_size),
+                          layout=cfg.layout, min_size=cfg.min_face_size, seed=cfg.seed)
+    if len(ds) == 0:  # type: ignore[arg-type]
+        raise ConfigError("the training set is empty (no image with a usable face in the label file?)")
+    return ds, val

@@ -21,17 +21,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from featherface.data.transforms import BGR_MEAN
 from featherface.errors import ConfigError
 from featherface.inference.backends.optimize import optimize_for_inference
 from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
-from featherface.ops.anchors import PriorBox
 from featherface.models.weights import model_from_weights
+from featherface.ops.anchors import PriorBox
+from featherface.peers.retinaface import resolve_retinaface_weights
+from featherface.training.config import TrainConfig
+from featherface.training.loss import MultiBoxLoss
 
-__all__ = ["DistillOutput", "DenseDistillationLoss", "build_teacher_model", "teacher_box_targets", "same_priors"]
+__all__ = ["DistillOutput", "DenseDistillationLoss", "Distiller", "build_teacher_model", "teacher_box_targets",
+           "same_priors"]
 
 
 @dataclass
@@ -108,8 +115,6 @@ def build_teacher_model(spec: str, device: torch.device | str = "cpu") -> nn.Mod
     BN-folded / channels-last for speed (the same outputs)."""
     kind, _, arg = spec.partition(":")
     if kind == "retinaface":
-        from featherface.peers.retinaface import resolve_retinaface_weights
-
         path = resolve_retinaface_weights(arg or None)
     else:
         path = Path(spec)
@@ -131,3 +136,49 @@ def teacher_box_targets(outputs: dict[str, torch.Tensor], teacher: nn.Module, im
     dets = select_detections(boxes, scores, ldms, PostprocessConfig(score_threshold, nms_threshold))
     return [{"boxes": b.float(), "landmarks": lm.float(), "has_landmarks": torch.ones(len(b), dtype=torch.bool, device=b.device)}
             for b, _, lm in dets]
+
+
+class Distiller:
+    """The teacher of a training run (``TrainConfig.teacher``) and the distillation part of its loss.
+
+    Built once per run: the frozen teacher (:func:`build_teacher_model`), the input shift that hands
+    a teacher with another ``bgr_mean`` its own convention back, and the mode: ``dense`` needs the
+    student's priors (:func:`same_priors`), ``auto`` falls back to ``boxes`` otherwise.
+    """
+
+    def __init__(self, cfg: TrainConfig, student: nn.Module, device: torch.device,
+                 log: Callable[[str], None]) -> None:
+        spec = cfg.teacher_spec()
+        assert spec is not None, "no teacher configured"
+        self.cfg = cfg
+        self.model = build_teacher_model(spec, device)
+        # the pipeline feeds BGR - BGR_MEAN; a teacher with another mean gets its own convention back
+        t_mean = torch.tensor(self.model.config.bgr_mean, dtype=torch.float32, device=device)
+        shift = torch.tensor(BGR_MEAN, dtype=torch.float32, device=device) - t_mean
+        self.shift: torch.Tensor | None = shift.view(1, 3, 1, 1) if bool(shift.abs().sum() > 0) else None
+        dense_ok = same_priors(student, self.model)
+        mode = cfg.distill if cfg.distill != "auto" else ("dense" if dense_ok else "boxes")
+        if mode == "dense" and not dense_ok:
+            raise ConfigError(f"distill=dense needs a teacher with the student's priors and input convention; "
+                              f"{spec} ({getattr(self.model, 'name', '?')}) differs: use distill=boxes")
+        self.mode = mode
+        # boxes mode: the teacher's priors, cached per input size for the whole run
+        self.priors = PriorBox(self.model.config.min_sizes, self.model.config.steps) if mode == "boxes" else None
+        self.dense_loss = (DenseDistillationLoss(cfg.distill_cls_weight, cfg.distill_box_weight, cfg.distill_ldm_weight,
+                                                 cfg.distill_temperature, cfg.distill_conf, cfg.distill_gamma)
+                           if mode == "dense" else None)
+        log(f"teacher {spec} ({getattr(self.model, 'name', '?')}): {mode} distillation, "
+            f"label loss weight {cfg.gt_weight}")
+
+    def loss(self, out: dict[str, torch.Tensor], images: torch.Tensor, criterion: MultiBoxLoss) -> torch.Tensor:
+        """The distillation loss of the student's ``out`` on ``images`` (the teacher runs here, no grad)."""
+        cfg = self.cfg
+        with torch.no_grad():
+            t_out = self.model(images if self.shift is None else images + self.shift)
+        if self.mode == "dense":
+            assert self.dense_loss is not None
+            return self.dense_loss(out, t_out).total
+        size = (int(images.shape[-2]), int(images.shape[-1]))
+        targets = teacher_box_targets(t_out, self.model, size, score_threshold=max(cfg.distill_conf, 0.02),
+                                      prior_box=self.priors)
+        return cfg.distill_cls_weight * criterion(out, targets, image_size=size).total

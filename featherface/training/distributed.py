@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
+from featherface.device import resolve_device as check_device
 from featherface.errors import ConfigError
 
-__all__ = ["DistInfo", "setup_distributed", "cleanup_distributed", "resolve_device", "all_reduce_mean"]
+__all__ = ["DistInfo", "setup_distributed", "cleanup_distributed", "resolve_device", "all_reduce_mean",
+           "replicas_in_sync"]
 
 
 @dataclass
@@ -38,19 +41,11 @@ class DistInfo:
 
 
 def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> this process's GPU when CUDA is available, else the CPU; explicit specs are checked."""
-    spec = (spec or "auto").strip().lower()
-    if spec == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        dev = torch.device(spec)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {spec!r} (use auto, cpu, cuda or cuda:N)") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {spec!r} requested but CUDA is not available")
-        if dev.index is None:
-            dev = torch.device(f"cuda:{local_rank}")
+    """:func:`featherface.device.resolve_device` (the one check of a device string), with ``auto`` and a
+    bare ``cuda`` placed on this process's GPU (``cuda:LOCAL_RANK``) under torchrun."""
+    dev = check_device((spec or "auto").strip().lower())
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device(f"cuda:{local_rank}")
     return dev
 
 
@@ -89,3 +84,13 @@ def all_reduce_mean(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
         t /= info.world_size
     return t
+
+
+def replicas_in_sync(model: nn.Module, info: DistInfo) -> bool:
+    """DDP sanity check: every rank holds the same weights (a cheap fingerprint per rank, gathered)."""
+    with torch.no_grad():
+        fp = torch.stack([torch.stack([p.double().sum(), p.double().abs().sum()])
+                          for p in model.parameters()]).sum(0).to(info.device)
+    gathered = [torch.zeros_like(fp) for _ in range(info.world_size)]
+    dist.all_gather(gathered, fp)
+    return all(torch.equal(g, gathered[0]) for g in gathered)

@@ -24,9 +24,9 @@ from typing import Sequence
 
 import torch
 
-from featherface.ops.boxes import cxcywh_to_xyxy
+from featherface.ops.boxes import box_iou, cxcywh_to_xyxy
 
-__all__ = ["PaddedTargets", "MatchResult", "pad_targets", "batched_box_iou", "match_priors"]
+__all__ = ["PaddedTargets", "MatchResult", "pad_targets", "match_priors"]
 
 # The IoU block of one chunk holds at most this many floats (~256 MB in float32).
 _MAX_IOU_ELEMENTS = 64 * 1024 * 1024
@@ -81,22 +81,11 @@ def pad_targets(targets: Sequence[dict[str, torch.Tensor]], device: torch.device
     return PaddedTargets(boxes, lms, has & valid, valid)
 
 
-def batched_box_iou(boxes: torch.Tensor, priors_xyxy: torch.Tensor) -> torch.Tensor:
-    """IoU of ``boxes (B,M,4)`` with ``priors_xyxy (P,4)`` -> ``(B,M,P)`` (0 where the union is empty)."""
-    lt = torch.maximum(boxes[:, :, None, :2], priors_xyxy[None, None, :, :2])
-    rb = torch.minimum(boxes[:, :, None, 2:], priors_xyxy[None, None, :, 2:])
-    inter = (rb - lt).clamp(min=0).prod(dim=-1)
-    area_b = ((boxes[..., 2] - boxes[..., 0]).clamp(min=0) * (boxes[..., 3] - boxes[..., 1]).clamp(min=0))
-    area_p = ((priors_xyxy[:, 2] - priors_xyxy[:, 0]).clamp(min=0) * (priors_xyxy[:, 3] - priors_xyxy[:, 1]).clamp(min=0))
-    union = area_b[:, :, None] + area_p[None, None, :] - inter
-    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
-
-
 def _match_chunk(boxes: torch.Tensor, valid: torch.Tensor, priors_xyxy: torch.Tensor, threshold: float,
                  force_min_iou: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     b, m, _ = boxes.shape
     p = priors_xyxy.shape[0]
-    iou = batched_box_iou(boxes, priors_xyxy)  # (b, m, p)
+    iou = box_iou(boxes, priors_xyxy)  # (b, m, p): the one IoU arithmetic, batched over images
     iou = iou.masked_fill(~valid[:, :, None], -1.0)
     best_iou, best_gt = iou.max(dim=1)  # (b, p) each prior's best face
     best_prior_iou, best_prior = iou.max(dim=2)  # (b, m) each face's best prior

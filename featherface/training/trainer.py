@@ -10,18 +10,22 @@ is a pure function of ``(seed, epoch, index)`` (the dataset), and the learning r
 function of the step (:class:`~featherface.training.schedule.LRSchedule`). The checkpoint then
 only needs the weights, optimizer/EMA/scaler state, the position ``(epoch, step_in_epoch)`` and the
 global RNG states.
+
+This module is the loop itself (one cohesive thing: setup, the step, the epoch end, the end of a
+run); its parts live beside it: the stop request (:mod:`~featherface.training.stop`), the CSV and
+TensorBoard logs (:mod:`~featherface.training.logs`), the trainer's state in a checkpoint
+(:func:`~featherface.training.checkpoint.trainer_checkpoint` / ``restore_trainer``), the teacher
+(:class:`~featherface.training.distill.Distiller`), the datasets
+(:func:`~featherface.training.data.build_datasets`) and the DDP replica check
+(:func:`~featherface.training.distributed.replicas_in_sync`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import random
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,37 +35,37 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
 
 from featherface import __version__
-from featherface.data.transforms import BGR_MEAN
-from featherface.errors import ConfigError, FeatherFaceError, WeightsError
-from featherface.io.outputs import atomic_write_bytes
+from featherface.errors import FeatherFaceError
 from featherface.models import create_model
-from featherface.ops.anchors import PriorBox
-from featherface.training.checkpoint import (
-    CHECKPOINT_FORMAT,
-    CHECKPOINT_VERSION,
-    LAST_NAME,
-    capture_rng_state,
-    find_resume_checkpoint,
-    read_checkpoint,
-    restore_rng_state,
-)
+from featherface.models.weights import atomic_torch_save, load_backbone_weights, load_weights, save_weights
+from featherface.training.checkpoint import LAST_NAME, find_resume_checkpoint, restore_trainer, trainer_checkpoint
 from featherface.training.config import TrainConfig
-from featherface.training.data import EpochBatchSampler, TrainingDataset, collate_training, worker_init_fn
-from featherface.training.distill import DenseDistillationLoss, build_teacher_model, same_priors, teacher_box_targets
-from featherface.training.distributed import DistInfo, all_reduce_mean, cleanup_distributed, setup_distributed
+from featherface.training.data import (
+    EpochBatchSampler,
+    TrainingDataset,
+    build_datasets,
+    collate_training,
+    synthetic_label_file,
+    worker_init_fn,
+)
+from featherface.training.distill import DenseDistillationLoss, Distiller
+from featherface.training.distributed import (
+    DistInfo,
+    all_reduce_mean,
+    cleanup_distributed,
+    replicas_in_sync,
+    setup_distributed,
+)
 from featherface.training.ema import ModelEMA, unwrap_model
+from featherface.training.logs import EPOCH_LOG_FIELDS, STEP_LOG_FIELDS, CsvLog, TensorBoardLog
 from featherface.training.loss import MultiBoxLoss
 from featherface.training.schedule import LRSchedule
-from featherface.models.weights import atomic_torch_save, load_backbone_weights, load_weights, save_weights, weights_dict
+from featherface.training.stop import StopSignal
 
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "train", "load_backbone_init", "seed_everything"]
-
-STEP_LOG_FIELDS = ["epoch", "step_in_epoch", "global_step", "lr", "loss", "loc", "cls", "ldm", "distill",
-                   "images_per_s", "time"]
-EPOCH_LOG_FIELDS = ["epoch", "global_step", "loss", "loc", "cls", "ldm", "distill", "val_loss", "skipped_images",
-                    "seconds"]
 
 
 class NonFiniteLossError(FeatherFaceError):
@@ -106,75 +110,6 @@ def load_backbone_init(model: nn.Module, spec: str | os.PathLike) -> str:
     return load_backbone_weights(unwrap_model(model).backbone, spec)
 
 
-class _StopSignal:
-    """First SIGINT/SIGTERM: ask the loop to stop after the current step. Second: abort now."""
-
-    def __init__(self, announce: Callable[[str], None]) -> None:
-        self.requested = False
-        self.name = ""
-        self._announce = announce
-        self._old: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            self.__exit__()
-            raise KeyboardInterrupt
-        self.requested = True
-        self.name = signal.Signals(signum).name
-        self._announce(f"{self.name} received: finishing the current step and saving a checkpoint "
-                       "(send it again to abort without saving)")
-
-    def __enter__(self) -> "_StopSignal":
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._old[s] = signal.getsignal(s)
-                signal.signal(s, self._handler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for s, h in self._old.items():
-            signal.signal(s, h)
-        self._old.clear()
-
-
-def _row_at_or_before(row: dict[str, str | None], key: str, value: float) -> bool:
-    """A complete log row at or before ``value`` (a row cut short by a kill mid-append is dropped)."""
-    if None in row.values() or row.get(None) is not None:  # type: ignore[call-overload]
-        return False
-    try:
-        return float(row.get(key) or "nan") <= value
-    except ValueError:
-        return False
-
-
-class CsvLog:
-    """Append-only CSV with a header; on resume, rows past the resumed step are dropped."""
-
-    def __init__(self, path: Path, fields: Sequence[str]) -> None:
-        self.path = path
-        self.fields = list(fields)
-
-    def truncate_after(self, key: str, value: float) -> None:
-        if not self.path.is_file():
-            return
-        with self.path.open(newline="") as f:
-            rows = [r for r in csv.DictReader(f) if _row_at_or_before(r, key, value)]
-        buf = io.StringIO(newline="")
-        w = csv.DictWriter(buf, fieldnames=self.fields, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-        # atomic: a kill during the rewrite leaves the old log, never a half-written one
-        atomic_write_bytes(buf.getvalue().encode("utf-8"), self.path)
-
-    def write(self, row: dict[str, Any]) -> None:
-        new = not self.path.is_file() or self.path.stat().st_size == 0
-        with self.path.open("a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore")
-            if new:
-                w.writeheader()
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-
-
 class Trainer:
     """Train a FeatherFace model as configured by a :class:`TrainConfig`.
 
@@ -196,11 +131,7 @@ class Trainer:
         self.model: nn.Module | None = None  # the (possibly DDP-wrapped) model being trained
         self.ema: ModelEMA | None = None
         self.criterion: MultiBoxLoss | None = None
-        self.teacher: nn.Module | None = None  # frozen, eval-mode teacher (distillation)
-        self.distill_mode: str | None = None  # "dense" | "boxes" while a teacher is set
-        self.distill_loss: DenseDistillationLoss | None = None
-        self._teacher_shift: torch.Tensor | None = None  # teacher input = student input + shift (other bgr_mean)
-        self._teacher_priors: PriorBox | None = None  # boxes mode: the teacher's priors, cached per input size
+        self.distiller: Distiller | None = None  # the teacher of a distillation run
         self.optimizer: torch.optim.Optimizer | None = None
         self.schedule: LRSchedule | None = None
         self.scaler: torch.amp.GradScaler | None = None
@@ -210,8 +141,8 @@ class Trainer:
         self.best_metric: float | None = None
         self.epoch_stats = {"sum": [0.0] * 5, "count": 0, "skipped": 0, "seconds": 0.0}
         self.history: list[dict[str, float]] = []
-        self._tb: Any = None
-        self._stop: _StopSignal | None = None
+        self.tensorboard = TensorBoardLog()
+        self._stop: StopSignal | None = None
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -222,11 +153,24 @@ class Trainer:
         """Print from rank 0 only, without breaking progress bars."""
         if self.is_main:
             try:
-                from tqdm import tqdm
-
                 tqdm.write(f"[featherface train] {msg}", file=sys.stderr)
             except Exception:  # noqa: BLE001
                 print(f"[featherface train] {msg}", file=sys.stderr, flush=True)
+
+    @property
+    def teacher(self) -> nn.Module | None:
+        """The frozen, eval-mode teacher of a distillation run (``None`` without one)."""
+        return self.distiller.model if self.distiller is not None else None
+
+    @property
+    def distill_mode(self) -> str | None:
+        """``"dense"`` | ``"boxes"`` while a teacher is set."""
+        return self.distiller.mode if self.distiller is not None else None
+
+    @property
+    def distill_loss(self) -> DenseDistillationLoss | None:
+        """The dense distillation loss (``None`` in boxes mode or without a teacher)."""
+        return self.distiller.dense_loss if self.distiller is not None else None
 
     @property
     def raw_model(self) -> nn.Module:
@@ -237,7 +181,8 @@ class Trainer:
         """The model whose weights are published (EMA when enabled)."""
         return self.ema.module if self.ema is not None else self.raw_model
 
-    def _weights_meta(self, kind: str, metric: float | None = None) -> dict[str, Any]:
+    def weights_meta(self, kind: str, metric: float | None = None) -> dict[str, Any]:
+        """The metadata of a published weights file (``kind``: best, final, checkpoint)."""
         return {
             "source": "featherface train",
             "kind": kind,
@@ -252,42 +197,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
     def _build_datasets(self) -> tuple[Dataset, Dataset | None]:
-        from featherface.data.dataset import FaceDataset
-        from featherface.data.transforms import EvalTransform, TrainTransform
-
-        cfg = self.cfg
-        ds = self._dataset
-        if ds is None:
-            label_file = cfg.label_file
-            image_root = cfg.image_root
-            if label_file is None and cfg.synthetic_images > 0:
-                label_file = str(self._make_synthetic())
-                image_root = None
-            if label_file is None:
-                raise ConfigError("no training data: give label_file (--labels) or synthetic_images")
-            try:
-                transform = TrainTransform(img_size=cfg.img_size, **cfg.augment)
-            except TypeError as exc:
-                raise ConfigError(f"augment: {exc}") from None
-            ds = FaceDataset(label_file, image_root, transform=transform, layout=cfg.layout,
-                             min_size=cfg.min_face_size, mosaic_prob=cfg.mosaic_prob, seed=cfg.seed)
-        val = self._val_dataset
-        if val is None and cfg.val_label_file:
-            val = FaceDataset(cfg.val_label_file, cfg.val_image_root, transform=EvalTransform(cfg.img_size),
-                              layout=cfg.layout, min_size=cfg.min_face_size, seed=cfg.seed)
-        if len(ds) == 0:  # type: ignore[arg-type]
-            raise ConfigError("the training set is empty (no image with a usable face in the label file?)")
-        return ds, val
+        return build_datasets(self.cfg, self._dataset, self._val_dataset, self._make_synthetic)
 
     def _make_synthetic(self) -> Path:
         """Rank 0 renders the synthetic set once; other ranks wait for it (smoke runs)."""
-        from featherface.data.synthetic import make_synthetic_dataset
-
-        root = self.output_dir / "synthetic"
-        label = root / "label.txt"
-        if self.is_main and not label.is_file():
-            make_synthetic_dataset(root, self.cfg.synthetic_images, img_size=max(self.cfg.img_size, 256),
-                                   seed=self.cfg.seed)
+        label = synthetic_label_file(self.cfg, self.output_dir, render=self.is_main)
         self._barrier()
         return label
 
@@ -329,26 +243,7 @@ class Trainer:
 
     def checkpoint_dict(self) -> dict[str, Any]:
         """The full training state as a ``weights_only``-loadable dict."""
-        assert self.optimizer is not None and self.schedule is not None
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "epoch": int(self.epoch),
-            "step_in_epoch": int(self.step_in_epoch),
-            "global_step": int(self.global_step),
-            "model": {k: v.detach().cpu().clone() for k, v in self.raw_model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.schedule.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None and self.scaler.is_enabled() else None,
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "rng": capture_rng_state(),
-            "config": self.cfg.to_dict(),
-            "best_metric": self.best_metric,
-            "epoch_stats": {k: (list(v) if isinstance(v, list) else v) for k, v in self.epoch_stats.items()},
-            "history": [dict(h) for h in self.history],
-            "world_size": int(self.dist.world_size if self.dist else 1),
-            "weights": weights_dict(self.weights_model(), self._weights_meta("checkpoint")),
-        }
+        return trainer_checkpoint(self)
 
     def save_checkpoint(self, path: Path | None = None) -> Path | None:
         """Atomically write ``last.pt`` (rank 0 only; never with non-finite weights)."""
@@ -358,58 +253,6 @@ class Trainer:
             atomic_torch_save(self.checkpoint_dict(), path)
         self._barrier()
         return path
-
-    def _load_checkpoint(self, path: Path) -> None:
-        ckpt = read_checkpoint(path)
-        assert self.optimizer is not None and self.schedule is not None
-        try:
-            self.raw_model.load_state_dict(ckpt["model"])
-        except RuntimeError as exc:
-            raise WeightsError(f"{path}: checkpoint does not fit model {self.cfg.model!r}: "
-                               f"{str(exc).splitlines()[0]}") from None
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        if ckpt.get("scheduler"):
-            self.schedule.load_state_dict(ckpt["scheduler"])
-        if self.ema is not None:
-            if ckpt.get("ema"):
-                self.ema.load_state_dict(ckpt["ema"])
-            else:
-                self.ema = ModelEMA(self.raw_model, self.cfg.ema_decay)
-        if self.scaler is not None and ckpt.get("scaler"):
-            self.scaler.load_state_dict(ckpt["scaler"])
-        self.epoch = int(ckpt["epoch"])
-        self.step_in_epoch = int(ckpt["step_in_epoch"])
-        self.global_step = int(ckpt["global_step"])
-        self.best_metric = ckpt.get("best_metric")
-        stats = ckpt.get("epoch_stats")
-        if stats:
-            sums = [float(v) for v in stats["sum"]]
-            self.epoch_stats = {"sum": sums + [0.0] * (5 - len(sums)), "count": int(stats["count"]),
-                                "skipped": int(stats.get("skipped", 0)), "seconds": float(stats.get("seconds", 0.0))}
-        self.history = [dict(h) for h in ckpt.get("history", [])]
-        if ckpt.get("rng"):
-            restore_rng_state(ckpt["rng"])
-        saved_world = int(ckpt.get("world_size", 1))
-        if self.dist is not None and saved_world != self.dist.world_size:
-            self.log(f"warning: checkpoint was written with {saved_world} processes, resuming with "
-                     f"{self.dist.world_size}: the data order of the remaining steps differs")
-        self.log(f"resumed from {path}: epoch {self.epoch + 1}, step {self.step_in_epoch} of it, "
-                 f"global step {self.global_step}")
-
-    # ------------------------------------------------------------------ logging
-    def _open_tensorboard(self) -> None:
-        if not (self.cfg.tensorboard and self.is_main):
-            return
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except Exception:  # noqa: BLE001 - tensorboard not installed: CSV only
-            return
-        self._tb = SummaryWriter(log_dir=str(self.output_dir / "tensorboard"), purge_step=self.global_step or None)
-
-    def _tb_scalars(self, prefix: str, values: dict[str, float], step: int) -> None:
-        if self._tb is not None:
-            for k, v in values.items():
-                self._tb.add_scalar(f"{prefix}/{k}", v, step)
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -456,16 +299,14 @@ class Trainer:
                        torch.is_deterministic_algorithms_warn_only_enabled(),
                        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
         try:
-            with _StopSignal(self.log) as stop:
+            with StopSignal(self.log) as stop:
                 self._stop = stop
                 return self._fit()
         finally:
             torch.use_deterministic_algorithms(saved_flags[0], warn_only=saved_flags[1])
             torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved_flags[2:]
             self._stop = None
-            if self._tb is not None:
-                self._tb.close()
-                self._tb = None
+            self.tensorboard.close()
             cleanup_distributed(self.dist)
 
     def _fit(self) -> TrainResult:
@@ -492,7 +333,8 @@ class Trainer:
         self.ema = ModelEMA(model, cfg.ema_decay) if cfg.ema else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=bool(cfg.amp and device.type == "cuda" and cfg.amp_dtype == "float16"))
         self.model = model
-        self._setup_teacher(model, device)
+        if cfg.teacher_spec() is not None:
+            self.distiller = Distiller(cfg, model, device, self.log)
 
         dataset, val_dataset = self._build_datasets()
         sampler = EpochBatchSampler(len(dataset), cfg.batch_size, dist_info.rank, dist_info.world_size, cfg.seed)  # type: ignore[arg-type]
@@ -501,7 +343,7 @@ class Trainer:
                                    cfg.milestone_epochs(), cfg.gamma, cfg.warmup_epochs, cfg.warmup_start_factor,
                                    cfg.min_lr_factor)
         if resume_path is not None:
-            self._load_checkpoint(resume_path)
+            restore_trainer(self, resume_path)
         if dist_info.distributed:
             self.model = nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -518,7 +360,8 @@ class Trainer:
             step_log = CsvLog(self.output_dir / "train_log.csv", STEP_LOG_FIELDS)
             step_log.truncate_after("global_step", self.global_step)
             epoch_log.truncate_after("epoch", self.epoch)
-        self._open_tensorboard()
+        if cfg.tensorboard and self.is_main:
+            self.tensorboard.open(self.output_dir / "tensorboard", purge_step=self.global_step or None)
         n_params = sum(p.numel() for p in self.raw_model.parameters())
         self.log(f"{cfg.model} ({n_params:,} parameters) on {device}"
                  f"{f' x{dist_info.world_size} processes' if dist_info.distributed else ''}; "
@@ -565,10 +408,10 @@ class Trainer:
             last_ckpt = self.save_checkpoint()
             if self.is_main:
                 epoch_log.write(row)
-                self._tb_scalars("epoch", {k: float(v) for k, v in row.items() if k in ("loss", "loc", "cls", "ldm", "val_loss") and v != ""}, self.epoch)
+                self.tensorboard.scalars("epoch", {k: float(v) for k, v in row.items() if k in ("loss", "loc", "cls", "ldm", "val_loss") and v != ""}, self.epoch)
                 if improved:
                     best_path = save_weights(self.weights_model(), self.output_dir / "best.pt",
-                                             self._weights_meta("best", metric))
+                                             self.weights_meta("best", metric))
                 msg = f"epoch {self.epoch}/{cfg.epochs}: loss {means[0]:.4f} (loc {means[1]:.4f} cls {means[2]:.4f} ldm {means[3]:.4f}"
                 msg += f" distill {means[4]:.4f})" if self.teacher is not None else ")"
                 if val_loss is not None:
@@ -586,7 +429,7 @@ class Trainer:
         self._verify_replicas()
         final_path: Path | None = None
         if status in ("finished", "max_steps") and self.is_main:
-            final_path = save_weights(self.weights_model(), self.output_dir / "final.pt", self._weights_meta("final"))
+            final_path = save_weights(self.weights_model(), self.output_dir / "final.pt", self.weights_meta("final"))
             if best_path is None and (self.output_dir / "best.pt").is_file():
                 best_path = self.output_dir / "best.pt"
             self.log(f"done ({status}): {final_path}")
@@ -597,64 +440,23 @@ class Trainer:
                            best_path, final_path, total_skipped, list(self.history))
 
     def _verify_replicas(self) -> None:
-        """DDP sanity check: every rank must hold the same weights (a cheap fingerprint per rank)."""
+        """DDP sanity check: every rank must hold the same weights."""
         assert self.dist is not None
         if not self.dist.distributed:
             return
-        with torch.no_grad():
-            fp = torch.stack([torch.stack([p.double().sum(), p.double().abs().sum()])
-                              for p in self.raw_model.parameters()]).sum(0).to(self.dist.device)
-        gathered = [torch.zeros_like(fp) for _ in range(self.dist.world_size)]
-        torch.distributed.all_gather(gathered, fp)
-        if all(torch.equal(g, gathered[0]) for g in gathered):
+        if replicas_in_sync(self.raw_model, self.dist):
             self.log(f"replicas in sync across {self.dist.world_size} processes")
         else:
             self.log("warning: model replicas differ between processes (DDP out of sync)")
 
-    def _setup_teacher(self, student: nn.Module, device: torch.device) -> None:
-        """Build the frozen teacher and pick the distillation mode (dense needs the same priors)."""
-        cfg = self.cfg
-        spec = cfg.teacher_spec()
-        if spec is None:
-            return
-        self.teacher = build_teacher_model(spec, device)
-        # the pipeline feeds BGR - BGR_MEAN; a teacher with another mean gets its own convention back
-        t_mean = torch.tensor(self.teacher.config.bgr_mean, dtype=torch.float32, device=device)
-        shift = torch.tensor(BGR_MEAN, dtype=torch.float32, device=device) - t_mean
-        self._teacher_shift = shift.view(1, 3, 1, 1) if bool(shift.abs().sum() > 0) else None
-        dense_ok = same_priors(student, self.teacher)
-        mode = cfg.distill if cfg.distill != "auto" else ("dense" if dense_ok else "boxes")
-        if mode == "dense" and not dense_ok:
-            raise ConfigError(f"distill=dense needs a teacher with the student's priors and input convention; "
-                              f"{spec} ({getattr(self.teacher, 'name', '?')}) differs: use distill=boxes")
-        self.distill_mode = mode
-        if mode == "boxes":
-            self._teacher_priors = PriorBox(self.teacher.config.min_sizes, self.teacher.config.steps)
-        if mode == "dense":
-            self.distill_loss = DenseDistillationLoss(cfg.distill_cls_weight, cfg.distill_box_weight,
-                                                      cfg.distill_ldm_weight, cfg.distill_temperature,
-                                                      cfg.distill_conf, cfg.distill_gamma)
-        self.log(f"teacher {spec} ({getattr(self.teacher, 'name', '?')}): {mode} distillation, "
-                 f"label loss weight {cfg.gt_weight}")
-
     def _total_loss(self, out: dict[str, torch.Tensor], gt_loss: torch.Tensor,
                     images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``gt_weight * label loss + distillation loss`` and the distillation part alone."""
-        cfg = self.cfg
-        if self.teacher is None:
-            return cfg.gt_weight * gt_loss, torch.zeros((), device=gt_loss.device)
-        with torch.no_grad():
-            t_out = self.teacher(images if self._teacher_shift is None else images + self._teacher_shift)
-        if self.distill_mode == "dense":
-            assert self.distill_loss is not None
-            distill = self.distill_loss(out, t_out).total
-        else:
-            assert self.criterion is not None
-            size = (int(images.shape[-2]), int(images.shape[-1]))
-            targets = teacher_box_targets(t_out, self.teacher, size, score_threshold=max(cfg.distill_conf, 0.02),
-                                          prior_box=self._teacher_priors)
-            distill = cfg.distill_cls_weight * self.criterion(out, targets, image_size=size).total
-        return cfg.gt_weight * gt_loss + distill, distill
+        if self.distiller is None:
+            return self.cfg.gt_weight * gt_loss, torch.zeros((), device=gt_loss.device)
+        assert self.criterion is not None
+        distill = self.distiller.loss(out, images, self.criterion)
+        return self.cfg.gt_weight * gt_loss + distill, distill
 
     def _run_epoch(self, loader: DataLoader, steps_per_epoch: int) -> str:
         """Run the remaining steps of the current epoch. Returns "done", "interrupted" or "max_steps"."""
@@ -663,8 +465,6 @@ class Trainer:
         assert self.schedule is not None and self.scaler is not None and self.criterion is not None
         assert self._stop is not None
         device = self.dist.device
-        from tqdm import tqdm
-
         bar = tqdm(total=steps_per_epoch, initial=self.step_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                    disable=not (self.is_main and cfg.progress), dynamic_ncols=True, leave=True, file=sys.stderr)
         step_log = CsvLog(self.output_dir / "train_log.csv", STEP_LOG_FIELDS)
@@ -723,7 +523,7 @@ class Trainer:
                         step_log.write({"epoch": self.epoch + 1, "step_in_epoch": self.step_in_epoch,
                                         "global_step": self.global_step, "lr": lr, **parts,
                                         "images_per_s": ips_avg, "time": time.time()})
-                        self._tb_scalars("train", parts | {"lr": lr, "images_per_s": ips_avg}, self.global_step)
+                        self.tensorboard.scalars("train", parts | {"lr": lr, "images_per_s": ips_avg}, self.global_step)
                 info = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
                         "lr": lr, **parts}
                 for cb in self.callbacks:

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from featherface.evaluation.widerface import WiderGroundTruth
+from featherface.evaluation.wider_gt import WiderGroundTruth
 from featherface.io.paths import shared_dir
 
 SHARED_GT = shared_dir() / "data" / "widerface" / "ground_truth"

@@ -9,12 +9,8 @@ import pytest
 
 from featherface.errors import FeatherFaceError, LabelFormatError
 from featherface.evaluation.predictions import image_stem, read_prediction_file, write_predictions
-from featherface.evaluation.widerface import (
-    EvaluationWarning,
-    evaluate,
-    evaluate_prediction_dir,
-    read_prediction_dir,
-)
+from featherface.evaluation.predictions import EvaluationWarning, read_prediction_dir
+from featherface.evaluation.widerface import evaluate, evaluate_prediction_dir
 
 from _wider_eval_helpers import make_gt
 

@@ -8,7 +8,8 @@ import pytest
 
 from featherface.errors import FeatherFaceError, ImageError
 from featherface.evaluation.runner import WIDER_SCORE_THRESHOLD, detect_wider, wider_image_root, wider_options
-from featherface.evaluation.widerface import EvaluationWarning, evaluate
+from featherface.evaluation.predictions import EvaluationWarning
+from featherface.evaluation.widerface import evaluate
 from featherface.inference.options import DetectorOptions
 from featherface.types import Face
 

@@ -9,16 +9,12 @@ import numpy as np
 import pytest
 
 from featherface.errors import FeatherFaceError
-from featherface.evaluation.widerface import (
-    EvaluationWarning,
-    average_precision,
-    evaluate,
-    load_wider_ground_truth,
-    wider_iou,
-)
+from featherface.evaluation.predictions import EvaluationWarning
+from featherface.evaluation.wider_gt import load_wider_ground_truth
+from featherface.evaluation.widerface import average_precision, evaluate, wider_iou
 from featherface.types import Face
 
-from _wider_eval_helpers import SHARED_GT, make_gt, reference_ap, write_gt_mats
+from _wider_eval_helpers import SHARED_GT, make_gt, reference_ap
 
 ALL3 = {"easy": [1, 2, 3], "medium": [1, 2, 3], "hard": [1, 2, 3]}
 
@@ -158,6 +154,14 @@ def test_average_precision_envelope():
     assert average_precision(np.array([0.5]), np.array([0.4])) == pytest.approx(0.2)
 
 
+def test_average_precision_hand_cases():
+    """The one AP of the package: WIDER's rule 8 and the human box sets' VOC all-point AP."""
+    assert average_precision(np.array([0.5, 1.0]), np.array([1.0, 1.0])) == 1.0
+    assert average_precision(np.array([0.5, 0.5, 1.0]), np.array([1.0, 0.5, 2 / 3])) == pytest.approx(0.5 + 0.5 * 2 / 3)
+    assert average_precision(np.array([0.0, 0.5]), np.array([0.0, 0.5])) == pytest.approx(0.25)
+    assert average_precision(np.zeros(0), np.zeros(0)) == 0.0
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_matches_literal_reference_on_random_sets(seed):
     rng = np.random.default_rng(seed)
@@ -263,36 +267,6 @@ def test_higher_iou_threshold_is_stricter():
     gt, boxes = _gt_two()
     preds = {"a": [det([3, 3, 20, 20], 0.9), det(boxes[1], 0.8)], "b": [det(boxes[0], 0.7)]}
     assert evaluate(preds, gt, 0.7)["hard"] < evaluate(preds, gt, 0.5)["hard"]
-
-
-# ---------------------------------------------------------------- ground-truth files
-
-
-def test_load_ground_truth_from_official_layout(tmp_path):
-    images = [
-        ("0--A", "0_A_1", [[1, 2, 3, 4], [10, 10, 5, 5]], {"easy": [2], "medium": [1, 2], "hard": [1, 2]}),
-        ("0--A", "0_A_2", [[7, 7, 7, 7]], {"easy": [], "medium": [], "hard": [1]}),
-        ("1--B", "1_B_1", [[0, 0, 9, 9], [1, 1, 2, 2], [5, 5, 5, 5]], {"easy": [1], "medium": [1, 3], "hard": [1, 2, 3]}),
-    ]
-    gt = load_wider_ground_truth(write_gt_mats(tmp_path / "gt", images))
-    assert gt.num_images == 3 and gt.num_faces == 6
-    assert [gt.key(i) for i in range(3)] == ["0--A/0_A_1", "0--A/0_A_2", "1--B/1_B_1"]
-    assert (gt.num_counted("easy"), gt.num_counted("medium"), gt.num_counted("hard")) == (2, 4, 6)
-    assert gt.keep["easy"][0].tolist() == [False, True]
-    np.testing.assert_array_equal(gt.boxes[2][0], [0, 0, 9, 9])
-    assert gt.find("1_B_1.jpg") == 2 and gt.find("0--A/nope") is None
-
-
-def test_ground_truth_errors(tmp_path):
-    with pytest.raises(FeatherFaceError, match="does not exist"):
-        load_wider_ground_truth(tmp_path / "absent")
-    d = write_gt_mats(tmp_path / "gt", [("0--A", "x", [[1, 2, 3, 4]], {"easy": [1], "medium": [1], "hard": [1]})])
-    (d / "wider_hard_val.mat").unlink()
-    with pytest.raises(FeatherFaceError, match="lacks wider_hard_val.mat"):
-        load_wider_ground_truth(d)
-    d2 = write_gt_mats(tmp_path / "gt2", [("0--A", "x", [[1, 2, 3, 4]], {"easy": [2], "medium": [1], "hard": [1]})])
-    with pytest.raises(FeatherFaceError, match=r"face index 2 outside 1..1"):
-        load_wider_ground_truth(d2)
 
 
 # ---------------------------------------------------------------- the real ground truth

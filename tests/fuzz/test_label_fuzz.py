@@ -18,7 +18,9 @@ import pytest
 from featherface.data.labels import ImageAnnotation, load_annotations
 from featherface.errors import FeatherFaceError, LabelFormatError
 from featherface.evaluation.predictions import read_prediction_file, write_predictions
-from featherface.evaluation.widerface import EvaluationWarning, WiderGroundTruth, evaluate, read_prediction_dir
+from featherface.evaluation.predictions import EvaluationWarning, read_prediction_dir
+from featherface.evaluation.wider_gt import WiderGroundTruth
+from featherface.evaluation.widerface import evaluate
 from tests.fuzz.campaign import (
     HARMLESS_TEXT,
     PRED_TEXT,

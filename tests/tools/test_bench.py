@@ -12,7 +12,7 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from featherface.models import create_model  # noqa: E402
-from featherface.summary import count_flops  # noqa: E402
+from featherface.models.summary import count_flops  # noqa: E402
 from featherface.tools.bench.inputs import load_haar  # noqa: E402
 from featherface.tools.bench.memory import measure_memory  # noqa: E402
 from featherface.tools.bench.profile import profile_blocks  # noqa: E402

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from featherface.errors import ConfigError, FeatherFaceError
-from featherface.evaluation.widerface import WiderGroundTruth
+from featherface.evaluation.wider_gt import WiderGroundTruth
 from featherface.peers import PeerUnavailableError
 from featherface.tools.compare.agreement import agreement, landmark_error
 from featherface.tools.compare.grid import draw_grid, pick_grid_images, write_jpeg

@@ -232,7 +232,8 @@ def test_every_field_has_a_flag_with_help() -> None:
     from dataclasses import fields as dc_fields
 
     from featherface.commands.train import add_config_args
-    from featherface.training.config import FIELD_OPTIONS, MAPPING_FIELDS, field_flag
+    from featherface.training.config import MAPPING_FIELDS
+    from featherface.training.flags import FIELD_OPTIONS, field_flag
 
     names = [f.name for f in dc_fields(TrainConfig)]
     assert set(FIELD_OPTIONS) == set(names), set(names) ^ set(FIELD_OPTIONS)
@@ -294,7 +295,8 @@ def test_verb_options_and_new_field_flags() -> None:
 def test_a_new_config_field_gets_a_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import dataclass
 
-    import featherface.training.config as config_module
+    import featherface.commands.train as train_command
+    import featherface.training.flags as flags_module
     from featherface.commands.train import config_flags
 
     @dataclass
@@ -302,7 +304,9 @@ def test_a_new_config_field_gets_a_flag(monkeypatch: pytest.MonkeyPatch) -> None
         extra_knob: float = 0.25
         extra_switch: bool = False
 
-    monkeypatch.setattr(config_module, "TrainConfig", Extended)
+    # the two readers of the fields: the verb (flags and their values) and the flag table (field kinds)
+    monkeypatch.setattr(train_command, "TrainConfig", Extended)
+    monkeypatch.setattr(flags_module, "TrainConfig", Extended)
     args = _parse_train(["--extra-knob", "0.5", "--extra-switch"])
     assert config_flags(args) == {"extra_knob": 0.5, "extra_switch": True}
 
@@ -320,7 +324,7 @@ def _outside(opt, kind: str) -> list[float]:
 def test_flag_bounds_agree_with_validate() -> None:
     """A value the parser refuses is one TrainConfig.validate refuses too (the bounds of the flags
     are no looser and no stricter than the config's)."""
-    from featherface.training.config import FIELD_OPTIONS, field_kind
+    from featherface.training.flags import FIELD_OPTIONS, field_kind
 
     checked = 0
     for name, opt in FIELD_OPTIONS.items():

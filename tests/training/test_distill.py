@@ -25,7 +25,8 @@ from featherface.training.distill import (
     teacher_box_targets,
 )
 from featherface.models.weights import file_sha256, read_weights, save_weights
-from featherface.training.trainer import EPOCH_LOG_FIELDS, STEP_LOG_FIELDS, Trainer
+from featherface.training.logs import EPOCH_LOG_FIELDS, STEP_LOG_FIELDS
+from featherface.training.trainer import Trainer
 
 N = 6  # priors in the hand-made outputs
 
@@ -322,18 +323,18 @@ def test_gt_weight_scales_the_label_loss_without_a_teacher(tiny_config: TrainCon
 
 def test_boxes_teacher_sees_its_own_input_normalisation(tiny_config: TrainConfig, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import featherface.training.trainer as trainer_module
+    import featherface.training.distill as distill_module
 
     path = save_weights(create_model("featherface-v2-ultra", bgr_mean=(0.0, 0.0, 0.0)), tmp_path / "mean0.pt")
     seen: list[torch.Tensor] = []
-    real = trainer_module.build_teacher_model
+    real = distill_module.build_teacher_model
 
     def recording(spec: str, device: object = "cpu") -> torch.nn.Module:
         teacher = real(spec, device)
         teacher.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
         return teacher
 
-    monkeypatch.setattr(trainer_module, "build_teacher_model", recording)
+    monkeypatch.setattr(distill_module, "build_teacher_model", recording)
     trainer = Trainer(_cfg(tiny_config, teacher=str(path), max_steps=1))
     trainer.fit()
     assert trainer.distill_mode == "boxes" and seen

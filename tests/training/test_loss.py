@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from featherface.ops.anchors import generate_priors
-from featherface.ops.boxes import cxcywh_to_xyxy
+from featherface.ops.boxes import box_iou, cxcywh_to_xyxy
 from featherface.training.loss import MultiBoxLoss, hard_negative_mask
-from featherface.training.matching import batched_box_iou, match_priors, pad_targets
+from featherface.training.matching import match_priors, pad_targets
 
 SIZE = 64  # 64x64 input: 8x8, 4x4, 2x2 cells -> 2*(64+16+4) = 168 priors
 
@@ -65,7 +65,7 @@ def test_gt_exactly_on_a_prior_is_positive_with_zero_loc_loss(priors: torch.Tens
 def test_best_prior_is_forced_when_iou_below_threshold(priors: torch.Tensor) -> None:
     k = _prior_index(priors, 28.0, 20.0, 16)
     gt = _square(28.0, 20.0, 9.0)  # IoU with the 16 px prior = 81/256 = 0.32 < 0.35
-    iou = batched_box_iou(gt[None], cxcywh_to_xyxy(priors))[0, 0]
+    iou = box_iou(gt[None], cxcywh_to_xyxy(priors))[0, 0]
     assert 0.2 <= float(iou.max()) < 0.35 and int(iou.argmax()) == k
     t = pad_targets([_target(gt)])
     m = match_priors(t.boxes, t.valid, priors)

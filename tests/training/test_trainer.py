@@ -216,18 +216,3 @@ def test_cli_train_and_resume(tiny_labels: Path, tmp_path: Path) -> None:
     assert ck["global_step"] == 5 and ck["config"]["img_size"] == 64
     assert (out / "final.pt").is_file()
     assert cli_main(["train", "--labels", str(tiny_labels), "--resume", str(tmp_path / "nope.pt")]) == 2
-
-
-def test_csv_log_resume_drops_later_and_cut_short_rows(tmp_path: Path) -> None:
-    """On resume the step log keeps the rows up to the resumed step; a row a kill cut short is
-    dropped, and the rewrite goes through an atomic replace (no temporary file left behind)."""
-    from featherface.training.trainer import CsvLog
-
-    path = tmp_path / "log.csv"
-    path.write_text("step,loss\n1,0.5\n2,0.4\n3,0.3\n4,0.\n5\n", newline="")
-    log = CsvLog(path, ["step", "loss"])
-    log.truncate_after("step", 4)
-    assert path.read_text().splitlines() == ["step,loss", "1,0.5", "2,0.4", "3,0.3", "4,0."]
-    log.truncate_after("step", 2)
-    assert path.read_text().splitlines() == ["step,loss", "1,0.5", "2,0.4"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]

@@ -16,6 +16,7 @@ from featherface.inference.backends.onnxruntime_backend import (
     import_onnxruntime,
     make_session,
     model_for_onnx,
+    onnxruntime_available,
     session_options,
 )
 from featherface.inference.hooks import set_onnx_exporter
@@ -24,6 +25,6 @@ from featherface.inference.backends.torch_backend import TorchBackend
 
 __all__ = [
     "RAW_OUTPUTS", "InferenceModel", "OnnxRuntimeBackend", "TorchBackend", "check_compatible", "fold_conv_bn",
-    "import_onnxruntime", "make_session", "model_for_onnx", "optimize_for_inference", "parse_metadata",
+    "import_onnxruntime", "make_session", "model_for_onnx", "onnxruntime_available", "optimize_for_inference", "parse_metadata",
     "read_onnx_metadata", "session_options", "set_onnx_exporter",
 ]

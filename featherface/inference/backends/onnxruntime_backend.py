@@ -61,6 +61,13 @@ def import_onnxruntime() -> Any:
     return ort
 
 
+def onnxruntime_available() -> bool:
+    """Whether onnxruntime (to run) and onnx (to export on the fly) are installed, without importing them."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
 def session_options(intra_op_threads: int | None = None, inter_op_threads: int | None = 1) -> Any:
     """ORT session options: ``intra_op_threads`` (``None``: ``$FEATHERFACE_ORT_THREADS`` or ORT's default)."""
     ort = import_onnxruntime()

@@ -7,13 +7,12 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from featherface.format import cell
 from featherface.io.outputs import write_text
 from featherface.tools.bench.settings import BACKENDS, HAAR, MEMORY_BACKENDS, RUNTIME_LABEL, RUNTIME_LEGEND, SHORT
 
-
-
-def _fmt(v: float, nd: int = 1) -> str:
-    return f"{v:.{nd}f}"
+# a missing value in these tables (ASCII, as the published benchmark tables have it)
+MISSING = "-"
 
 
 def _short(name: str) -> str:
@@ -24,7 +23,7 @@ def _ratio_cell(names: list[str], ratio: float | None) -> str:
     """The trailing V2/V1 cell of a models-table row (nothing with one model)."""
     if len(names) < 2:
         return ""
-    return f" {ratio:.2f} |" if ratio is not None else " - |"
+    return f" {cell(ratio, '.2f', MISSING)} |"
 
 
 def machine_line(result: dict[str, Any]) -> str:
@@ -32,7 +31,7 @@ def machine_line(result: dict[str, Any]) -> str:
     m = result["machine"]
     mods = result["models"]
     return (f"Machine: {m.get('cpu', '?')}, {m.get('logical_cpus')} logical CPUs; torch {m.get('torch')}, "
-            f"onnxruntime {m.get('onnxruntime', '-')}, OpenCV {m.get('cv2', '-')}; load average at start "
+            f"onnxruntime {m.get('onnxruntime', MISSING)}, OpenCV {m.get('cv2', MISSING)}; load average at start "
             f"{', '.join(f'{v:.1f}' for v in m.get('load_average', []))}. Inputs: {result['images']['source']}. "
             "Weights: " + ", ".join(f"{_short(k)} {v['weights']}" for k, v in mods.items()) + ".")
 
@@ -53,7 +52,7 @@ def models_table(result: dict[str, Any]) -> list[str]:
         vals = [key(mods[n]) for n in names]
         if all(v is None for v in vals):
             return
-        cells = ["-" if v is None else (f"{v:,}" if isinstance(v, int) else _fmt(v, nd)) for v in vals]
+        cells = [cell(v, "," if isinstance(v, int) else f".{nd}f", MISSING) for v in vals]
         lines.append(f"| {label} | " + " | ".join(cells) + " |" + _ratio_cell(names, ratio))
 
     row("parameters", lambda d: d["params"], 0, ratios.get("params"))
@@ -68,7 +67,7 @@ def models_table(result: dict[str, Any]) -> list[str]:
         if not any((n, be) in mem for n in names):
             continue
         size = next(r["size"] for (_, b2), r in mem.items() if b2 == be)
-        cells = [_fmt(mem[(n, be)]["inference_peak_mb"], 1) if (n, be) in mem else "-" for n in names]
+        cells = [cell(mem[(n, be)]["inference_peak_mb"] if (n, be) in mem else None, ".1f", MISSING) for n in names]
         lines.append(f"| inference peak RSS, {be} @{size} batch 1 (MB) | " + " | ".join(cells) + " |"
                      + _ratio_cell(names, ratios.get("memory", {}).get(be)))
     lines.append("")
@@ -100,7 +99,7 @@ def latency_table(result: dict[str, Any]) -> list[str]:
              "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
 
     def timing(r: dict[str, Any] | None) -> str:
-        return "-" if r is None else f"{r['median_ms']:.1f} / {r['p90_ms']:.1f}"
+        return MISSING if r is None else f"{r['median_ms']:.1f} / {r['p90_ms']:.1f}"
 
     for s, b, t in _grid_keys(latency):
         cells = [f"{s}x{s}", str(b), str(t)] + [timing(idx.get((n, be, s, b, t))) for n, be in cols]
@@ -123,7 +122,7 @@ def ratio_table(result: dict[str, Any]) -> list[str]:
 
     def ratio(r: dict[str, Any] | None, threads: int) -> str:
         if r is None:
-            return "-"
+            return MISSING
         if threads == 1 and r.get("cpu_ratio"):
             return f"{r['median_ratio']:.2f} (CPU {r['cpu_ratio']:.2f})"
         return f"{r['median_ratio']:.2f}"

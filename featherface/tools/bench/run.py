@@ -27,7 +27,7 @@ from featherface.inference.backends import make_session, optimize_for_inference
 from featherface.io.images import letterbox
 from featherface.models.registry import create_model
 from featherface.models.weights import load_weights
-from featherface.summary import count_flops
+from featherface.models.summary import count_flops
 from featherface.tools.bench.inputs import bench_images, load_haar, to_batch
 from featherface.tools.bench.memory import measure_memory
 from featherface.tools.bench.profile import profile_blocks

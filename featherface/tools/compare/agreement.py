@@ -13,8 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from featherface.errors import ConfigError
+from featherface.format import rounded
 from featherface.ops.matching import greedy_match
-from featherface.tools.compare.report import rounded
 from featherface.types import Face
 
 

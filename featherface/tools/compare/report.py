@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Mapping
+
+from featherface.format import DASH, cell
 
 if TYPE_CHECKING:
     from featherface.tools.compare.run import ComparisonResult
-
-
-def rounded(v: float | None, nd: int = 4) -> float | None:
-    """``v`` rounded to ``nd`` places for JSON; ``None`` (and NaN) stay ``None``."""
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), nd)
-
-
-def cell(v: float | None, spec: str) -> str:
-    """A table cell: ``v`` formatted with ``spec``, or a dash when there is none."""
-    return "–" if v is None else format(v, spec)
 
 
 def format_markdown(result: "ComparisonResult") -> str:
@@ -55,7 +46,7 @@ def format_wider_markdown(scores: Mapping[str, Mapping[str, Any]]) -> str:
         n = int(s.get("images", 0)) or 1
         lines.append(
             f"| {name} | {cell(s.get('easy'), '.4f')} | {cell(s.get('medium'), '.4f')} | {cell(s.get('hard'), '.4f')} | "
-            f"{s.get('images', '–')} | {cell(s.get('seconds', 0.0) / n, '.3f')} |"
+            f"{s.get('images', DASH)} | {cell(s.get('seconds', 0.0) / n, '.3f')} |"
         )
     if partial:
         lines.append("")

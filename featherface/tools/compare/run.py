@@ -14,9 +14,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from featherface.errors import ConfigError
+from featherface.format import rounded
 from featherface.io.images import load_image
 from featherface.tools.compare.agreement import Agreement, agreement
-from featherface.tools.compare.report import rounded
 from featherface.tools.machine import environment
 from featherface.tools.timing import run_detectors
 from featherface.types import Detector, Face

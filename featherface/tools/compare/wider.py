@@ -9,32 +9,28 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from featherface.errors import ConfigError, FeatherFaceError
-from featherface.evaluation.widerface import WiderGroundTruth, evaluate, load_wider_ground_truth
+from featherface.evaluation.runner import find_wider_image, wider_image_root
+from featherface.evaluation.wider_gt import WiderGroundTruth, load_wider_ground_truth
+from featherface.evaluation.widerface import evaluate
 from featherface.io.images import load_image
 from featherface.types import Detector, Face
 
 
 def wider_image_paths(images_dir: str | os.PathLike[str], gt: Any) -> list[Path]:
-    """The image file of every ground-truth entry (``<dir>/<event>/<name>.jpg``; ``<dir>/images/...`` also works).
+    """The image file of every ground-truth entry, found by the evaluation's rule
+    (:func:`~featherface.evaluation.runner.wider_image_root`, :func:`~featherface.evaluation.runner.find_wider_image`).
 
     Every image must exist: scoring with missing images would silently lower AP.
     """
-    root = Path(images_dir)
-    if not root.is_dir():
-        raise FeatherFaceError(f"WIDER images folder {root} does not exist")
-    if gt.num_images and not (root / gt.events[0]).is_dir() and (root / "images").is_dir():
-        root = root / "images"
+    root = wider_image_root(images_dir, gt.events[0] if gt.num_images else "")
     paths: list[Path] = []
     missing: list[str] = []
     for e, n in zip(gt.events, gt.names):
-        p = root / e / f"{n}.jpg"
-        if not p.is_file():
-            alt = [q for q in (root / e).glob(f"{n}.*")] if (root / e).is_dir() else []
-            if alt:
-                p = alt[0]
-            else:
-                missing.append(f"{e}/{n}.jpg")
-        paths.append(p)
+        p = find_wider_image(root, e, n)
+        if p is None:
+            missing.append(f"{e}/{n}.jpg")
+        else:
+            paths.append(p)
     if missing:
         raise FeatherFaceError(
             f"{len(missing)} of {gt.num_images} WIDER images are missing under {root} (e.g. {', '.join(missing[:3])}); "
@@ -53,7 +49,7 @@ def evaluate_on_wider(
 ) -> dict[str, dict[str, Any]]:
     """Run every detector over the WIDER val images and score it with the official protocol.
 
-    ``gt`` is a :class:`~featherface.evaluation.widerface.WiderGroundTruth` or its folder.
+    ``gt`` is a :class:`~featherface.evaluation.wider_gt.WiderGroundTruth` or its folder.
     Detectors should be built with a low score threshold (0.02 is the convention) since AP is
     computed over the whole score range. ``limit`` keeps the first N images (quick checks;
     such APs are not comparable with published numbers). Returns ``{name: {easy, medium, hard,

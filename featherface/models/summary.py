@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 # The design sheet's per-block figures for V2 Ultra (featherface-v2-ultra-architecture.md).
 SEED_V2_ULTRA: dict[str, float] = {
@@ -116,8 +117,6 @@ def count_flops(model: nn.Module, height: int = 640, width: int = 640) -> int:
     Only matmul/conv-like ops are counted (what the counter knows); elementwise ops are excluded.
     ``featherface info`` and the benchmark's GFLOPs / GMACs columns both use this count.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     was_training = model.training
     model.eval()
     x = torch.zeros(1, 3, height, width)
