@@ -46,6 +46,7 @@ from featherface.io.outputs import write_text
 __all__ = [
     "ImageAnnotation",
     "LAYOUTS",
+    "LAYOUT_NAMES",
     "detect_layout",
     "load_annotations",
     "parse_retinaface_labels",
@@ -56,6 +57,8 @@ __all__ = [
 
 LAYOUTS = ("auto", "retinaface", "labelv2", "wider")
 _LAYOUT_ALIASES = {"yunet": "labelv2", "wider_gt": "wider", "retina": "retinaface"}
+# every accepted spelling of a layout (the names and their aliases): what a config may say
+LAYOUT_NAMES = LAYOUTS + tuple(_LAYOUT_ALIASES)
 
 # A landmark coordinate pair equal to this marks the point as absent.
 _ABSENT = -1.0

@@ -38,6 +38,27 @@ def decode_outputs(
     return boxes, scores, landmarks
 
 
+def _candidates(scores: torch.Tensor, cfg: PostprocessConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Top-k then threshold per image: ``(image ids, prior indices, scores)`` of the candidates."""
+    bsz, n = scores.shape
+    k = min(cfg.pre_nms_top_k, n)
+    top_scores, top_idx = scores.topk(k, dim=1)  # (B, k), sorted
+    keep_mask = top_scores > cfg.score_threshold
+    img_ids = torch.arange(bsz, device=scores.device)[:, None].expand(bsz, k)[keep_mask]
+    return img_ids, top_idx[keep_mask], top_scores[keep_mask]
+
+
+def _nms_per_image(boxes: torch.Tensor, scores: torch.Tensor, landmarks: torch.Tensor, img_ids: torch.Tensor,
+                   bsz: int, cfg: PostprocessConfig) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """One batched NMS over all candidates, then each image's survivors (best first, capped)."""
+    kept = batched_nms(boxes, scores, img_ids, cfg.nms_threshold)
+    results = []
+    for b in range(bsz):
+        sel = kept[img_ids[kept] == b][: cfg.max_detections]
+        results.append((boxes[sel], scores[sel], landmarks[sel]))
+    return results
+
+
 def select_detections(
     boxes: torch.Tensor,
     scores: torch.Tensor,
@@ -46,24 +67,11 @@ def select_detections(
 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Per image: threshold, top-k, NMS (one batched call for the whole batch), cap.
 
-    Inputs are ``(B, N, ...)``; returns per image ``(boxes (K,4), scores (K,), landmarks (K,10))``
-    sorted by score, in the same coordinates as the inputs.
+    Inputs are ``(B, N, ...)`` already decoded; returns per image ``(boxes (K,4), scores (K,),
+    landmarks (K,10))`` sorted by score, in the same coordinates as the inputs.
     """
-    bsz, n = scores.shape
-    k = min(cfg.pre_nms_top_k, n)
-    top_scores, top_idx = scores.topk(k, dim=1)  # (B, k), sorted
-    keep_mask = top_scores > cfg.score_threshold
-    img_ids = torch.arange(bsz, device=scores.device)[:, None].expand(bsz, k)[keep_mask]
-    flat_idx = top_idx[keep_mask]
-    cand_boxes = boxes[img_ids, flat_idx]
-    cand_scores = top_scores[keep_mask]
-    cand_ldm = landmarks[img_ids, flat_idx]
-    kept = batched_nms(cand_boxes, cand_scores, img_ids, cfg.nms_threshold)
-    results = []
-    for b in range(bsz):
-        sel = kept[img_ids[kept] == b][: cfg.max_detections]
-        results.append((cand_boxes[sel], cand_scores[sel], cand_ldm[sel]))
-    return results
+    img_ids, idx, cand_scores = _candidates(scores, cfg)
+    return _nms_per_image(boxes[img_ids, idx], cand_scores, landmarks[img_ids, idx], img_ids, scores.shape[0], cfg)
 
 
 def postprocess(
@@ -84,22 +92,12 @@ def postprocess(
     """
     t0 = time.perf_counter()
     scores = torch.softmax(outputs["cls"].float(), dim=-1)[..., 1]
-    bsz, n = scores.shape
-    k = min(cfg.pre_nms_top_k, n)
-    top_scores, top_idx = scores.topk(k, dim=1)  # (B, k), sorted
-    keep_mask = top_scores > cfg.score_threshold
-    img_ids = torch.arange(bsz, device=scores.device)[:, None].expand(bsz, k)[keep_mask]
-    flat_idx = top_idx[keep_mask]
+    img_ids, flat_idx, cand_scores = _candidates(scores, cfg)
     cand_priors = priors[flat_idx]
     cand_boxes = decode_boxes(outputs["bbox"][img_ids, flat_idx].float(), cand_priors, variances)
     cand_ldm = decode_landmarks(outputs["ldm"][img_ids, flat_idx].float(), cand_priors, variances)
-    cand_scores = top_scores[keep_mask]
     t1 = time.perf_counter()
-    kept = batched_nms(cand_boxes, cand_scores, img_ids, cfg.nms_threshold)
-    results = []
-    for b in range(bsz):
-        sel = kept[img_ids[kept] == b][: cfg.max_detections]
-        results.append((cand_boxes[sel], cand_scores[sel], cand_ldm[sel]))
+    results = _nms_per_image(cand_boxes, cand_scores, cand_ldm, img_ids, scores.shape[0], cfg)
     if timings is not None:
         timings["decode"] = timings.get("decode", 0.0) + (t1 - t0)
         timings["nms"] = timings.get("nms", 0.0) + (time.perf_counter() - t1)

@@ -233,13 +233,55 @@ def file_mode_for(path: str | os.PathLike) -> int:
         return 0o666 & ~mask
 
 
+def _temp_prefix(path: Path) -> str:
+    """Temporary siblings are ``.<name>.<pid>.<random>.tmp[<suffix>]``: the pid tells whose they are."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike) -> int:
+    """Delete the temporary siblings of ``path`` left by writers that no longer run (a SIGKILL
+    mid-write leaves one); returns how many. Files of a live writer, and anything not named by
+    this module, are never touched."""
+    p = Path(path)
+    removed = 0
+    try:
+        candidates = list(p.parent.glob(f".{glob_escape(p.name)}.*.tmp*"))
+    except OSError:
+        return 0
+    for tmp in candidates:
+        rest = tmp.name[len(p.name) + 2:]
+        pid_text = rest.split(".", 1)[0]
+        if not pid_text.isdigit() or ".tmp" not in rest or int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed += 1
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob metacharacters escaped."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
 def atomic_write_bytes(data: bytes | memoryview, path: str | os.PathLike) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: a reader (or a process
     killed mid-write) never sees a half-written file. The file gets ordinary permissions."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = file_mode_for(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -280,7 +322,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         yield p
         return
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=f".tmp{p.suffix}", dir=p.parent)
+    remove_stale_temps(p)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(p), suffix=f".tmp{p.suffix}", dir=p.parent)
     os.close(fd)
     tmp_p = Path(tmp)
     mode = file_mode_for(p)

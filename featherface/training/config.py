@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from featherface.data.labels import LAYOUT_NAMES
 from featherface.errors import ConfigError
 
 __all__ = ["TrainConfig", "load_config", "resolve_config", "parse_set_items", "MAPPING_FIELDS"]
@@ -197,8 +198,8 @@ class TrainConfig:
         need(all(0 <= v <= 1 for k, v in self.augment.items() if k.endswith("_prob") and isinstance(v, (int, float))),
              "augment.*_prob must be in [0, 1]")
         need(self.teacher_spec() is not None or self.gt_weight > 0, "gt_weight is 0 and no teacher is set: nothing to learn from")
-        need(self.layout in ("auto", "retinaface", "labelv2", "wider", "yunet", "wider_gt", "retina"),
-             f"unknown label layout {self.layout!r}")
+        need(str(self.layout).lower() in LAYOUT_NAMES,
+             f"unknown label layout {self.layout!r} (use one of {', '.join(LAYOUT_NAMES)})")
 
     def teacher_spec(self) -> str | None:
         """The teacher to distil from, or ``None`` (``teacher`` unset, empty or ``none``)."""

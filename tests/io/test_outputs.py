@@ -160,3 +160,27 @@ def test_picture_outputs_never_replace_an_existing_picture_without_force(tmp_pat
     assert check_plot_output(photo, force=True) == photo
     with pytest.raises(OutputError, match="already exists"):
         check_output_file(photo, "--grid", suffixes={".png"}, replace_same_kind=False)
+
+
+def test_temporaries_of_dead_writers_are_cleaned_on_the_next_write(tmp_path: Path) -> None:
+    """A SIGKILL mid-write leaves ``.<name>.<pid>.*.tmp``; the next write of that file removes it,
+    but never a live writer's temporary nor a file this module did not name."""
+    import subprocess
+    import sys
+
+    from featherface.io.outputs import atomic_write_bytes
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    pid = int(dead.stdout)
+    target = tmp_path / "result.json"
+    stale = tmp_path / f".result.json.{pid}.abc123.tmp"
+    stale.write_text("half")
+    mine = tmp_path / f".result.json.{os.getpid()}.zzz.tmp"
+    mine.write_text("in progress")
+    other = tmp_path / ".result.json.notes.txt"
+    other.write_text("user file")
+    atomic_write_bytes(b"{}", target)
+    assert target.read_bytes() == b"{}"
+    assert not stale.exists() and mine.exists() and other.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p != mine]
