@@ -38,6 +38,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="crop only faces scoring at least this (default: the detector's threshold)")
     p.add_argument("--format", choices=("png", "jpg"), default="png", help="crop file format (default: png)")
     p.add_argument("--json", type=output_path, default=None, help="also write the index as JSON")
+    p.add_argument("--sheet", type=output_path, default=None,
+                   help="also write a contact sheet (JPEG) of up to 64 crops, labelled with their track or frame")
     p.set_defaults(func=run)
 
 
@@ -53,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise FeatherFaceError(f"--margin must be in [0, 4], got {args.margin}")
     inputs, avoid = expand_media(args.paths)
     json_path = check_output_file(args.json, "--json", inputs=avoid, suffixes={".json"}) if args.json else None
+    sheet_path = check_output_file(args.sheet, "--sheet", inputs=avoid, suffixes={".jpg", ".jpeg", ".png"}) \
+        if args.sheet else None
     out_dir = check_output_dir(args.output, "--output", inputs=avoid)
     det = FaceDetector(**detector_options(args).kwargs())
     min_score = det.post.score_threshold if args.min_score is None else float(args.min_score)
@@ -99,6 +103,36 @@ def run(args: argparse.Namespace) -> int:
     if json_path is not None:
         write_text(json_path, json.dumps({"model": det.name, "size": args.size, "margin": args.margin,
                                           "crops": rows}, indent=1))
+    if sheet_path is not None and rows:
+        write_bytes(sheet_path, encode_image(contact_sheet(out_dir, rows), sheet_path.suffix))
     print(f"{len(rows)} aligned {args.size}x{args.size} crops from {len(inputs) - failed}/{len(inputs)} inputs "
           f"in {out_dir}/ (index.csv)" + (" (interrupted)" if interrupted else ""))
     return 130 if interrupted else (1 if failed else 0)
+
+
+def contact_sheet(folder: Path, rows: list[dict[str, Any]], columns: int = 8, limit: int = 64) -> Any:
+    """A grid of up to ``limit`` crops (evenly picked), each labelled ``#track`` or ``f<frame>``."""
+    import cv2
+    import numpy as np
+
+    from featherface.io.images import read_image
+
+    step = max(1, len(rows) // limit)
+    picked = rows[::step][:limit]
+    tiles = []
+    for r in picked:
+        tile = read_image(folder / r["crop"]).copy()
+        label = f"#{r['track_id']}" if r["track_id"] is not None else f"f{r['frame']}"
+        scale = tile.shape[0] / 224
+        cv2.putText(tile, label, (4, int(18 * max(scale, 0.5)) + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * max(scale, 0.5),
+                    (0, 255, 0), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    side = tiles[0].shape[0]
+    cols = min(columns, len(tiles))
+    rows_n = -(-len(tiles) // cols)
+    sheet = np.full((rows_n * side, cols * side, 3), 255, np.uint8)
+    for i, t in enumerate(tiles):
+        y, x = divmod(i, cols)
+        sheet[y * side:(y + 1) * side, x * side:(x + 1) * side] = cv2.resize(t, (side, side))
+    return sheet
+

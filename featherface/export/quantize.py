@@ -29,7 +29,7 @@ from featherface.io.images import IMAGE_EXTENSIONS, expand_inputs, is_image_path
 from featherface.io.outputs import atomic_write_bytes
 from featherface.io.paths import find_shared
 
-EXCLUDE_GROUPS = ("head_outputs", "heads", "attention", "first_conv")
+EXCLUDE_GROUPS = ("head_outputs", "heads", "attention", "first_conv", "depthwise")
 CALIBRATION_ENV = "FEATHERFACE_CALIBRATION"
 #: Operator types quantized by default: convolutions only (they hold ~all FLOPs and weights).
 #: Quantizing the activations, adds, concats and the attention arithmetic too was no faster with
@@ -129,6 +129,11 @@ def nodes_for_groups(onnx_model: Any, groups: Sequence[str]) -> list[str]:
         raise ConfigError(f"unknown exclusion group(s) {bad}; choose from {', '.join(EXCLUDE_GROUPS)}")
     names: list[str] = []
     convs = [n for n in onnx_model.graph.node if n.op_type == "Conv"]
+    if "depthwise" in groups:
+        for n in convs:
+            g = next((a.i for a in n.attribute if a.name == "group"), 1)
+            if g > 1:
+                names.append(n.name)
     for n in onnx_model.graph.node:
         nm = n.name
         if "head_outputs" in groups and n.op_type == "Conv" and "/head/" in nm and nm.rsplit("/", 2)[-2] in ("cls", "bbox", "ldm"):
@@ -155,6 +160,9 @@ def quantize_onnx_int8(
     activation_type: str = "uint8",
     op_types: Sequence[str] | None = DEFAULT_OP_TYPES,
     compact: bool = True,
+    quant_format: str = "qdq",
+    reduce_range: bool = False,
+    preprocess: bool = True,
 ) -> Path:
     """Quantize an fp32 FeatherFace ONNX file to INT8 (QDQ) with static calibration; returns ``out_path``.
 
@@ -173,6 +181,10 @@ def quantize_onnx_int8(
             that onnxruntime can quantize.
         compact: shorten node/tensor names and drop value_info (the QDQ graph's long names are
             ~40% of the file otherwise).
+        quant_format: ``"qdq"`` (QuantizeLinear/DequantizeLinear pairs, fused by onnxruntime at load
+            time) or ``"qoperator"`` (QLinearConv etc. written into the file).
+        reduce_range: 7-bit weights (for CPUs without VNNI where U8S8 can saturate).
+        preprocess: run ``quant_pre_process`` (shape inference + onnx graph optimisation) first.
     """
     # the onnx extra (onnx, onnxruntime.quantization): imported on use
     import onnx
@@ -198,16 +210,21 @@ def quantize_onnx_int8(
     if calibrate_method not in methods:
         raise ConfigError(f"calibrate_method must be one of {sorted(methods)}")
     act = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}[activation_type]
+    formats = {"qdq": QuantFormat.QDQ, "qoperator": QuantFormat.QOperator}
+    if quant_format not in formats:
+        raise ConfigError(f"quant_format must be one of {sorted(formats)}")
     out_path = Path(out_path)
     with tempfile.TemporaryDirectory(prefix="featherface-int8-") as tmp:
         pre = Path(tmp) / "pre.onnx"
-        try:  # shape inference + graph optimisation first, as onnxruntime recommends
-            from onnxruntime.quantization.shape_inference import quant_pre_process
+        model_in = str(fp32_path)
+        if preprocess:
+            try:  # shape inference + graph optimisation first, as onnxruntime recommends
+                from onnxruntime.quantization.shape_inference import quant_pre_process
 
-            quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
-            model_in = str(pre)
-        except Exception:  # pragma: no cover - fall back to the plain file
-            model_in = str(fp32_path)
+                quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
+                model_in = str(pre)
+            except Exception:  # pragma: no cover - fall back to the plain file
+                model_in = str(fp32_path)
         to_exclude = nodes_for_groups(onnx.load(model_in), exclude)
         # merge ranges every k images to bound memory; k must not divide the image count (an
         # onnxruntime quirk: a final empty chunk raises "No data is collected")
@@ -218,7 +235,8 @@ def quantize_onnx_int8(
         q_tmp = Path(tmp) / "int8.onnx"
         try:
             quantize_static(
-                model_in, str(q_tmp), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                model_in, str(q_tmp), reader, quant_format=formats[quant_format], per_channel=per_channel,
+                reduce_range=reduce_range,
                 activation_type=act, weight_type=QuantType.QInt8, nodes_to_exclude=to_exclude,
                 calibrate_method=methods[calibrate_method], extra_options=extra,
                 op_types_to_quantize=list(op_types) if op_types else None,
@@ -227,17 +245,18 @@ def quantize_onnx_int8(
             raise FeatherFaceError(f"INT8 quantization failed: {exc}") from exc
         q = onnx.load(str(q_tmp))
     recipe = {
-        "method": "onnxruntime quantize_static", "format": "QDQ", "weights": "int8 symmetric",
+        "method": "onnxruntime quantize_static", "format": quant_format.upper(), "weights": "int8 symmetric",
         "activations": activation_type, "per_channel": per_channel, "calibrate_method": calibrate_method,
         "calibration_images": len(reader), "calibration_input_size": input_size,
         "fp32_groups": list(exclude), "fp32_nodes": len(to_exclude),
         "op_types": list(op_types) if op_types else "all",
+        "reduce_range": reduce_range, "preprocess": preprocess,
     }
     if compact:
         compact_names(q)
     props["quantization"] = json.dumps(recipe, separators=(",", ":"))
     set_metadata(q, props)
-    q.doc_string = (src.doc_string + " INT8 (QDQ) quantized.").strip()
+    q.doc_string = (src.doc_string + f" INT8 ({quant_format.upper()}) quantized.").strip()
     onnx.checker.check_model(q)
     atomic_write_bytes(q.SerializeToString(), out_path)
     return out_path

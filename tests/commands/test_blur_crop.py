@@ -76,3 +76,35 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys) -> None:
     rc = main(["crop", "97", "-o", str(tmp_path / "c"), "--threads", "1"])
     err = capsys.readouterr().err
     assert rc == 1 and "camera 97: cannot open" in err
+
+
+def test_crop_contact_sheet(tmp_path: Path, clip: Path) -> None:
+    sheet = tmp_path / "sheet.jpg"
+    rc = main(["crop", str(clip), "-o", str(tmp_path / "c"), "--track", "--sheet", str(sheet), "--threads", "1",
+               "--quiet"])
+    assert rc == 0
+    img = read_image(sheet)
+    assert img.shape[0] % 112 == 0 and img.shape[1] % 112 == 0 and img.shape[1] <= 8 * 112
+
+
+@pytest.mark.shared
+def test_crowd_clip_from_the_shared_photos(tmp_path: Path, shared_dir: Path) -> None:
+    """A crowd photo of ../shared panned into a clip: tracks, crops and blur on many small faces."""
+    photo = shared_dir / "data" / "photos" / "1.jpg"
+    if not photo.is_file():
+        pytest.skip("../shared/data/photos/1.jpg is not present")
+    clip = make_pan_zoom_clip(read_image(photo), tmp_path / "crowd.mp4", frames=12, size=(640, 360))
+    assert main(["crop", str(clip), "-o", str(tmp_path / "c"), "--track", "--threads", "1", "--quiet"]) == 0
+    rows = list(csv.DictReader((tmp_path / "c" / "index.csv").open()))
+    per_track: dict[str, int] = {}
+    for r in rows:
+        per_track[r["track_id"]] = per_track.get(r["track_id"], 0) + 1
+    # many faces, most followed through most of the clip (the camera pans and zooms in)
+    assert len(per_track) >= 20 and sum(n >= 8 for n in per_track.values()) >= 15
+    assert main(["blur", str(clip), "-o", str(tmp_path / "b"), "--track", "--mode", "fill", "--threads", "1",
+                 "--quiet"]) == 0
+    det = FaceDetector(threads=1)
+    with VideoReader(tmp_path / "b" / "crowd_anon.mp4") as v:
+        left = [len(det.detect(f)) for f in v]
+    before = sum(1 for r in rows) / 12
+    assert np.mean(left) <= 0.1 * before  # at most a tenth of the faces a frame can still be found
