@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "serve": "serve",
     "blur": "blur",
     "crop": "crop",
+    "ablate": "ablate",
 }
 
 

@@ -1,0 +1,151 @@
+"""The design sheet's claims, measured: each V2 technique on and off, V2 vs V1, over seeds.
+
+``featherface ablate`` trains every variant with one short recipe (the same data, backbone start and
+steps for all; resumable: each run is a training output folder with ``--resume auto``), scores each
+on the human-labelled sets, and writes ``docs/ablation.json`` and a markdown table. A technique's
+effect is the mean difference over seeds against the reference model; it is called real only when it
+exceeds the spread between seeds of the two models compared, otherwise "within noise".
+
+Variants (``--variants``): ``base`` (no technique), ``ultra`` (all five), ``ultra-<t>`` (all but t),
+``base+<t>`` (only t), ``v1``. With a GPU and WIDER FACE: ``--config`` a WIDER recipe and
+``--eval-widerface IMAGES`` (see docs/training.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from featherface.errors import ConfigError
+from featherface.evaluation.human import evaluate_human, human_set_dirs
+from featherface.models.techniques import TECHNIQUES
+from featherface.training.config import TrainConfig
+from featherface.training.trainer import train
+
+__all__ = ["SHEET_CLAIMS", "Variant", "variants", "run_ablation", "summarise", "format_table"]
+
+# mAP gains the design sheet claims for each technique (hypotheses to test)
+SHEET_CLAIMS = {"feature_reuse": 1.0, "attention_multiplication": 0.8, "progressive_enhancement": 0.7,
+                "multiscale_weighting": 0.5, "dynamic_sharing": 0.5}
+METRICS = ("facemask_ap", "caltech_recall", "cuhk_found", "cuhk_nme")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    model: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def variants(names: Sequence[str] | None = None) -> list[Variant]:
+    """The named variants (all when ``None``), in a stable order."""
+    off = dict.fromkeys(TECHNIQUES, False)
+    allv = [Variant("base", "featherface-v2-ultra", off), Variant("ultra", "featherface-v2-ultra")]
+    allv += [Variant(f"ultra-{t}", "featherface-v2-ultra", {t: False}) for t in TECHNIQUES]
+    allv += [Variant(f"base+{t}", "featherface-v2-ultra", {**off, t: True}) for t in TECHNIQUES]
+    allv.append(Variant("v1", "featherface-v1"))
+    if names is None:
+        return allv
+    by = {v.name: v for v in allv}
+    unknown = [n for n in names if n not in by]
+    if unknown:
+        raise ConfigError(f"unknown ablation variant(s) {', '.join(unknown)}; known: {', '.join(by)}")
+    return [by[n] for n in names]
+
+
+def _metrics(report: Any) -> dict[str, float | None]:
+    sets = {k: v.to_dict() for k, v in report.sets.items()}
+    return {"facemask_ap": sets.get("facemask", {}).get("ap"), "caltech_recall": sets.get("caltech", {}).get("recall"),
+            "cuhk_found": sets.get("cuhk", {}).get("found_rate"), "cuhk_nme": sets.get("cuhk", {}).get("nme"),
+            "ms_per_image": report.ms_per_image}
+
+
+def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[int], out_dir: Path,
+                 human_sets: Path | None, limit: int | None = None, log: Callable[[str], None] = print,
+                 progress: bool = False, **eval_overrides: Any) -> list[dict[str, Any]]:
+    """Train (or resume) and score every variant x seed; one record per run."""
+    from featherface.inference.detector import FaceDetector
+    from featherface.models.weights import model_from_weights
+
+    records = []
+    sets = human_set_dirs(human_sets) if human_sets is not None else {}
+    for v in chosen:
+        for seed in seeds:
+            run_dir = out_dir / f"{v.name}-s{seed}"
+            cfg = TrainConfig.from_dict({"model": v.model, "model_overrides": dict(v.overrides), "seed": seed,
+                                         "output_dir": str(run_dir), "resume": "auto", "progress": progress}, base)
+            log(f"ablate: {v.name} seed {seed} -> {run_dir}")
+            result = train(cfg)
+            weights = result.final_weights or result.best_weights
+            rec: dict[str, Any] = {"variant": v.name, "model": v.model, "overrides": dict(v.overrides), "seed": seed,
+                                   "steps": result.global_step, "status": result.status,
+                                   "weights": str(weights) if weights else None}
+            if weights is not None:
+                # the variant's own architecture comes with its weights file
+                det = FaceDetector(model_from_weights(weights), score_threshold=0.02, backend="torch", threads=1)
+                rec["params"] = int(sum(p.numel() for p in det.model.parameters()))
+                if sets:
+                    res = evaluate_human({v.name: det}, limit=limit, progress=progress, **sets, **eval_overrides)
+                    rec.update(_metrics(res.report(v.name)))
+            records.append(rec)
+    return records
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    """Mean and spread (max - min; 0 for one seed)."""
+    return statistics.fmean(values), (max(values) - min(values)) if len(values) > 1 else 0.0
+
+
+def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap") -> list[dict[str, Any]]:
+    """Per technique: the sheet's claim, Δ(ultra - ultra-t) and Δ(base+t - base) in ``metric`` points
+    (x100), with the seed spread, and the verdict."""
+    by: dict[str, list[float]] = {}
+    params: dict[str, int] = {}
+    for r in records:
+        if r.get(metric) is not None and math.isfinite(r[metric]):
+            by.setdefault(r["variant"], []).append(100.0 * float(r[metric]))
+            params[r["variant"]] = r.get("params", 0)
+
+    def delta(a: str, b: str) -> dict[str, Any] | None:
+        if a not in by or b not in by:
+            return None
+        (ma, sa), (mb, sb) = _stats(by[a]), _stats(by[b])
+        d, noise = ma - mb, max(sa, sb)
+        n = min(len(by[a]), len(by[b]))
+        verdict = "one seed: noise unknown" if n < 2 else ("real" if abs(d) > noise else "within noise")
+        return {"delta": round(d, 2), "spread": round(noise, 2), "seeds": n, "verdict": verdict,
+                "params_delta": params.get(a, 0) - params.get(b, 0)}
+
+    rows = []
+    for t in TECHNIQUES:
+        rows.append({"technique": t, "claim": SHEET_CLAIMS[t], "removed": delta("ultra", f"ultra-{t}"),
+                     "added": delta(f"base+{t}", "base")})
+    rows.append({"technique": "all five (ultra vs base)", "claim": sum(SHEET_CLAIMS.values()),
+                 "removed": delta("ultra", "base"), "added": None})
+    rows.append({"technique": "V2 Ultra vs V1", "claim": None, "removed": delta("ultra", "v1"), "added": None})
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]], metric: str = "facemask_ap") -> str:
+    def cell(d: dict[str, Any] | None) -> str:
+        if d is None:
+            return "–"
+        return f"{d['delta']:+.2f} ± {d['spread']:.2f} ({d['verdict']}, {d['seeds']} seeds)"
+
+    lines = [f"| technique | sheet's claim (mAP) | measured Δ {metric} ×100: with it vs without (from Ultra) | "
+             "from base | Δ params |", "|---|---|---|---|---|"]
+    for r in rows:
+        claim = "–" if r["claim"] is None else f"+{r['claim']:.1f}"
+        params = r["removed"]["params_delta"] if r["removed"] else "–"
+        lines.append(f"| {r['technique']} | {claim} | {cell(r['removed'])} | {cell(r['added'])} | {params} |")
+    return "\n".join(lines)
+
+
+def write_json(path: Path, records: list[dict[str, Any]], rows: list[dict[str, Any]], command: str) -> None:
+    from featherface.io.outputs import write_text
+
+    write_text(path, json.dumps({"command": command, "runs": records, "summary": rows}, indent=1) + "\n")

@@ -1,0 +1,57 @@
+"""The ablation command on a tiny synthetic run, and the verdict rule of its table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from featherface.cli import main
+from featherface.errors import ConfigError
+from featherface.tools.ablate import format_table, summarise, variants
+from tests.evaluation.test_human import make_sets
+
+
+def test_variants_cover_the_design() -> None:
+    names = [v.name for v in variants()]
+    assert names[:2] == ["base", "ultra"] and names[-1] == "v1" and len(names) == 13
+    base = variants(["base"])[0]
+    assert not any(base.overrides.values())
+    with pytest.raises(ConfigError, match="unknown ablation variant"):
+        variants(["nope"])
+
+
+def test_verdict_needs_more_than_the_seed_spread() -> None:
+    recs = []
+    for seed, (u, b, nf) in enumerate([(0.60, 0.50, 0.59), (0.62, 0.52, 0.63)]):
+        recs += [{"variant": "ultra", "facemask_ap": u, "params": 246551},
+                 {"variant": "base", "facemask_ap": b, "params": 230000},
+                 {"variant": "ultra-feature_reuse", "facemask_ap": nf, "params": 246551}]
+    rows = {r["technique"]: r for r in summarise(recs)}
+    assert rows["all five (ultra vs base)"]["removed"]["verdict"] == "real"  # +10 points, spread 2
+    fr = rows["feature_reuse"]["removed"]
+    assert fr["verdict"] == "within noise" and fr["delta"] == pytest.approx(0.0, abs=1e-9)
+    assert rows["dynamic_sharing"]["removed"] is None
+    table = format_table(list(rows.values()))
+    assert "+1.0" in table and "within noise" in table and "real" in table
+
+
+def test_ablate_command_on_a_tiny_synthetic_run(tmp_path: Path) -> None:
+    root = make_sets(tmp_path / "data")
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("synthetic_images: 8\nimg_size: 64\nbatch_size: 4\nepochs: 1\nworkers: 0\n"
+                   "backbone_init: none\ntensorboard: false\nsave_every: 0\n")
+    out = tmp_path / "ablation.json"
+    rc = main(["ablate", "-c", str(cfg), "--variants", "base", "ultra", "--seeds", "0", "1", "--max-steps", "1",
+               "-o", str(tmp_path / "runs"), "--human-sets", str(root), "--caltech-split", "all", "--json", str(out),
+               "--quiet"])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert len(doc["runs"]) == 4 and {r["variant"] for r in doc["runs"]} == {"base", "ultra"}
+    assert all(r["steps"] == 1 and "facemask_ap" in r and r["params"] > 0 for r in doc["runs"])
+    assert doc["summary"][-2]["technique"] == "all five (ultra vs base)" and doc["command"].startswith("featherface ablate")
+    # resumable: a second call reuses the finished runs
+    rc = main(["ablate", "-c", str(cfg), "--variants", "base", "--seeds", "0", "--max-steps", "1",
+               "-o", str(tmp_path / "runs"), "--json", str(tmp_path / "again.json"), "--quiet"])
+    assert rc == 0 and json.loads((tmp_path / "again.json").read_text())["runs"][0]["steps"] == 1
