@@ -36,7 +36,8 @@ from featherface.export.quantize import quantize_onnx_int8  # noqa: E402
 # name -> quantize_onnx_int8 keyword overrides (over the package defaults)
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "qdq-legacy": {"quant_format": "qdq"},  # the recipe before this study
+    # the same recipe as "default", quantized and timed again: a control for run-to-run noise
+    "qdq-legacy": {"quant_format": "qdq"},
     "qoperator": {"quant_format": "qoperator"},
     "qdq-all-ops": {"quant_format": "qdq", "op_types": None},
     "qoperator-all-ops": {"quant_format": "qoperator", "op_types": None},
@@ -115,8 +116,10 @@ def profile_ops(path: Path, size: int, runs: int, prefix: str) -> dict[str, floa
     prof = se.end_profiling()
     import onnx
 
-    dw = {n.name for n in onnx.load(str(path)).graph.node if n.op_type in ("Conv", "QLinearConv")
-          and next((a.i for a in n.attribute if a.name == "group"), 1) > 1}
+    # grouped (group > 1: depthwise and grouped) convs, by node name and by output name (ORT's
+    # NCHWc transformer names its nodes after the output tensor: "<output>_nchwc")
+    dw = {x for n in onnx.load(str(path)).graph.node if n.op_type in ("Conv", "QLinearConv")
+          and next((a.i for a in n.attribute if a.name == "group"), 1) > 1 for x in (n.name, n.output[0])}
     ev = json.loads(Path(prof).read_text())
     runs_seen = [e for e in ev if e.get("name") == "model_run"]
     first_end = runs_seen[0]["ts"] + runs_seen[0]["dur"] if runs_seen else 0
@@ -126,7 +129,7 @@ def profile_ops(path: Path, size: int, runs: int, prefix: str) -> dict[str, floa
             op = e["args"]["op_name"]
             node = e["name"][: -len("_kernel_time")]
             if op in ("Conv", "QLinearConv", "FusedConv"):
-                op += " depthwise" if _base(node) in dw else " dense"
+                op += " grouped" if _base(node) in dw else " dense"
             by[op] += e["dur"] / 1e3 / runs
     Path(prof).unlink(missing_ok=True)
     return dict(sorted(by.items(), key=lambda kv: -kv[1]))
@@ -160,7 +163,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--profile", default="default", help="INT8 variant profiled against fp32 at 640")
+    ap.add_argument("--profile", nargs="*", default=["default"], help="INT8 variants profiled against fp32 at 640")
     ap.add_argument("--profile-runs", type=int, default=10)
     ap.add_argument("--ap", type=int, default=0, help="facemask images for AP (0: skip, -1: all)")
     ap.add_argument("--ap-variants", nargs="*", default=["default"])
@@ -194,6 +197,7 @@ def main() -> None:
         cells["default-relu*"] = (relu_swapped(cells["default"][0], args.out / "v2.default.relu.onnx"), "all")
 
     lat = time_all(cells, args.sizes, args.warmup, args.repeats, args.rounds)
+    print(json.dumps({k: {s: round(v, 2) for s, v in d.items()} for k, d in lat.items()}), flush=True)
     aps: dict[str, float] = {}
     if args.ap:
         limit = None if args.ap < 0 else args.ap
@@ -213,15 +217,15 @@ def main() -> None:
     print(table, flush=True)
 
     prof: dict[str, dict[str, float]] = {}
-    if args.profile in cells:
-        for k in ("fp32", args.profile):
+    names = ["fp32", *[v for v in args.profile if v in cells]]
+    if len(names) > 1:
+        for k in names:
             prof[k] = profile_ops(cells[k][0], 640, args.profile_runs, str(args.out / f"prof-{k}"))
-        ops = sorted(set(prof["fp32"]) | set(prof[args.profile]),
-                     key=lambda o: -(prof["fp32"].get(o, 0) + prof[args.profile].get(o, 0)))
-        pl = [f"| op type (640, ms/run) | fp32 | {args.profile} |", "|---|---:|---:|"]
+        ops = sorted({o for d in prof.values() for o in d}, key=lambda o: -sum(d.get(o, 0) for d in prof.values()))
+        pl = ["| op type (640, ms/run) | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
         for o in ops:
-            pl.append(f"| {o} | {prof['fp32'].get(o, 0):.2f} | {prof[args.profile].get(o, 0):.2f} |")
-        pl.append(f"| total | {sum(prof['fp32'].values()):.2f} | {sum(prof[args.profile].values()):.2f} |")
+            pl.append(f"| {o} | " + " | ".join(f"{prof[k].get(o, 0):.2f}" for k in names) + " |")
+        pl.append("| total | " + " | ".join(f"{sum(prof[k].values()):.2f}" for k in names) + " |")
         print("\n".join(pl), flush=True)
     (args.out / "int8_variants.json").write_text(json.dumps(
         {"latency_ms": {k: {str(s): v for s, v in d.items()} for k, d in lat.items()}, "ap": aps,

@@ -8,7 +8,10 @@ What stays fp32 by default, and why (see ``docs/deployment.md`` for the measurem
 ``cls``/``bbox``/``ldm`` 1x1 convolutions (``exclude=("head_outputs",)``). Their outputs are
 decoded through ``exp`` (box size) and a softmax (score), so an 8-bit grid on them is visible in
 every face; they are ~2% of the FLOPs. The attention sigmoids can also be kept in fp32
-(``"attention"``), which costs speed and helped little in our measurements.
+(``"attention"``), which costs speed and helped little in our measurements. ``"depthwise"`` keeps
+every grouped convolution (``group > 1``: the depthwise ones) fp32: onnxruntime's depthwise
+``QLinearConv`` is several times slower than its fp32 NCHWc kernel on x86, so this is the fastest INT8
+recipe for V2 (``benchmarks/int8_variants.py``), though still not faster than fp32 there.
 """
 
 from __future__ import annotations
@@ -172,7 +175,8 @@ def quantize_onnx_int8(
         calibration: folder of images, ``"synthetic"``, iterable of paths/arrays, or ``None`` for
             :func:`default_calibration_dir`.
         input_size: square calibration size (use the size you deploy at).
-        exclude: node groups kept in fp32 (:data:`EXCLUDE_GROUPS`).
+        exclude: node groups kept in fp32 (:data:`EXCLUDE_GROUPS`); add ``"depthwise"`` for the
+            fastest INT8 on x86 CPUs.
         per_channel: per-output-channel weight scales (helps the depthwise convs a lot).
         calibrate_method: ``"minmax"``, ``"percentile"`` (99.999) or ``"entropy"``.
         max_images: cap on calibration images (evenly spread over the folder).

@@ -36,25 +36,33 @@ class ChannelAttention(nn.Module):
 
 
 class SpatialAttention(nn.Module):
-    """KxK conv over [channel-mean, channel-max] maps; width-independent, hence shareable."""
+    """KxK conv over [channel-mean, channel-max] maps; width-independent, hence shareable.
 
-    def __init__(self, kernel_size: int = 7):
+    ``norm=True`` puts a BatchNorm between the conv and the sigmoid (the fix of issue 17, off by
+    default): the shared map is applied to every level and, in V2 Ultra, three times in a row; without
+    a normalisation its logits drift to where the sigmoid saturates and the attention stops learning."""
+
+    def __init__(self, kernel_size: int = 7, norm: bool = False):
         super().__init__()
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+        self.norm = nn.BatchNorm2d(1) if norm else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         desc = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
-        return torch.sigmoid(self.conv(desc))
+        logits = self.conv(desc)
+        if self.norm is not None:
+            logits = self.norm(logits)
+        return torch.sigmoid(logits)
 
 
 class CBAM(nn.Module):
     """Channel attention followed by spatial attention, as in the CBAM paper."""
 
     def __init__(self, channels: int, reduction: int = 32, spatial_kernel: int = 7,
-                 spatial: SpatialAttention | None = None):
+                 spatial: SpatialAttention | None = None, spatial_norm: bool = False):
         super().__init__()
         self.channel = ChannelAttention(channels, reduction)
-        self.spatial = spatial if spatial is not None else SpatialAttention(spatial_kernel)
+        self.spatial = spatial if spatial is not None else SpatialAttention(spatial_kernel, norm=spatial_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x * self.channel(x)
@@ -71,11 +79,12 @@ class SharedCBAMManager(nn.Module):
         share: share weights across levels (``False`` gives fully independent CBAMs, as in V1).
     """
 
-    def __init__(self, channels: Sequence[int], reduction: int = 32, spatial_kernel: int = 7, share: bool = True):
+    def __init__(self, channels: Sequence[int], reduction: int = 32, spatial_kernel: int = 7, share: bool = True,
+                 spatial_norm: bool = False):
         super().__init__()
         self.channels = tuple(channels)
         self.share = share
-        shared_spatial = SpatialAttention(spatial_kernel) if share else None
+        shared_spatial = SpatialAttention(spatial_kernel, norm=spatial_norm) if share else None
         modules: list[nn.Module] = []
         by_width: dict[int, CBAM] = {}
         self._index: list[int] = []
@@ -83,7 +92,7 @@ class SharedCBAMManager(nn.Module):
             if share and c in by_width:
                 self._index.append(modules.index(by_width[c]))
                 continue
-            m = CBAM(c, reduction, spatial_kernel, spatial=shared_spatial)
+            m = CBAM(c, reduction, spatial_kernel, spatial=shared_spatial, spatial_norm=spatial_norm)
             by_width[c] = m
             self._index.append(len(modules))
             modules.append(m)

@@ -48,6 +48,7 @@ class FeatherFaceConfig:
     fpn_conv: str = "separable"  # "separable" | "full"
     fpn_lateral_groups: int = 4
     bifpn_cbam: bool = True
+    spatial_norm: bool = False  # BatchNorm before the spatial-attention sigmoid (issue 17's fix; ablated)
     ssh_groups: int = 4
     shuffle_groups: int = 4
     head_mid_channels: int = 16
@@ -115,7 +116,8 @@ class FeatherFace(nn.Module):
         in_ch = self.backbone.out_channels
         c = cfg.fpn_channels
         self.backbone_cbam = (
-            SharedCBAMManager(in_ch, cfg.cbam_reduction, share=cfg.share_cbam) if cfg.backbone_cbam else None
+            SharedCBAMManager(in_ch, cfg.cbam_reduction, share=cfg.share_cbam, spatial_norm=cfg.spatial_norm)
+            if cfg.backbone_cbam else None
         )
         if cfg.neck == "bifpn":
             self.bifpn: nn.Module = BiFPN(in_ch, c, cfg.fpn_layers, cfg.fpn_conv, cfg.fpn_lateral_groups)
@@ -124,7 +126,8 @@ class FeatherFace(nn.Module):
         else:
             raise ValueError(f"neck must be 'bifpn' or 'fpn', got {cfg.neck!r}")
         self.bifpn_cbam = (
-            SharedCBAMManager((c,) * len(in_ch), cfg.cbam_reduction, share=cfg.share_cbam) if cfg.bifpn_cbam else None
+            SharedCBAMManager((c,) * len(in_ch), cfg.cbam_reduction, share=cfg.share_cbam, spatial_norm=cfg.spatial_norm)
+            if cfg.bifpn_cbam else None
         )
         need_attention = cfg.feature_reuse or cfg.attention_multiplication
         if need_attention and self.bifpn_cbam is None:

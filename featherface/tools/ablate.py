@@ -48,6 +48,7 @@ def variants(names: Sequence[str] | None = None) -> list[Variant]:
     allv += [Variant(f"ultra-{t}", "featherface-v2-ultra", {t: False}) for t in TECHNIQUES]
     allv += [Variant(f"base+{t}", "featherface-v2-ultra", {**off, t: True}) for t in TECHNIQUES]
     allv.append(Variant("v1", "featherface-v1"))
+    allv.append(Variant("ultra+spatial_norm", "featherface-v2-ultra", {"spatial_norm": True}))
     if names is None:
         return allv
     by = {v.name: v for v in allv}
@@ -127,6 +128,8 @@ def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap") -> lis
     rows.append({"technique": "all five (ultra vs base)", "claim": sum(SHEET_CLAIMS.values()),
                  "removed": delta("ultra", "base"), "added": None})
     rows.append({"technique": "V2 Ultra vs V1", "claim": None, "removed": delta("ultra", "v1"), "added": None})
+    rows.append({"technique": "spatial-attention BatchNorm (fix)", "claim": None,
+                 "removed": delta("ultra+spatial_norm", "ultra"), "added": None})
     return rows
 
 

@@ -43,6 +43,25 @@ def test_int8_runs_and_stays_close(tmp_path, v2_model, v2_onnx):
     assert rep["max_score_change"] < 0.75
 
 
+def test_int8_depthwise_fp32_and_qoperator(tmp_path, v2_onnx):
+    images = synthetic_calibration_images(3, size=96, seed=0)
+    src = onnx.load(str(v2_onnx))
+    grouped = sum(1 for n in src.graph.node if n.op_type == "Conv"
+                  and next((a.i for a in n.attribute if a.name == "group"), 1) > 1)
+    assert grouped > 0
+    q = quantize_onnx_int8(v2_onnx, tmp_path / "dw.onnx", images, input_size=96, max_images=3,
+                           exclude=("head_outputs", "depthwise"))
+    m = onnx.load(str(q))
+    fp32_weights = {i.name for i in m.graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
+    fp32_convs = [n for n in m.graph.node if n.op_type == "Conv" and n.input[1] in fp32_weights]
+    assert len(fp32_convs) == 9 + grouped
+    assert read_onnx_metadata(q)["quantization"]["fp32_groups"] == ["head_outputs", "depthwise"]
+    q2 = quantize_onnx_int8(v2_onnx, tmp_path / "qop.onnx", images, input_size=96, max_images=3,
+                            quant_format="qoperator")
+    ops = {n.op_type for n in onnx.load(str(q2)).graph.node}
+    assert "QLinearConv" in ops and read_onnx_metadata(q2)["quantization"]["format"] == "QOPERATOR"
+
+
 def test_torchscript_round_trip(tmp_path, v2_model):
     from featherface.export.torchscript import export_torchscript, load_torchscript
 
