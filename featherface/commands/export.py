@@ -74,9 +74,9 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     q.add_argument("--calibration-images", type=positive_int, default=32, help="use at most N images (default 32)")
     q.add_argument("--calibrate-method", choices=["minmax", "percentile", "entropy"], default="minmax")
     q.add_argument("--int8-output", type=output_path, default=None, help="INT8 file (default: OUTPUT with .int8.onnx)")
-    q.add_argument("--fp32-groups", nargs="*", default=["head_outputs"], metavar="GROUP",
-                   help="node groups kept fp32: head_outputs heads attention first_conv depthwise (default head_outputs; "
-                        "adding depthwise is ~1.3x faster INT8 on x86, see docs/deployment.md)")
+    q.add_argument("--fp32-groups", nargs="*", default=["head_outputs", "depthwise"], metavar="GROUP",
+                   help="node groups kept fp32: head_outputs heads attention first_conv depthwise (default head_outputs "
+                        "depthwise: onnxruntime's INT8 depthwise conv is ~4x slower than fp32 on x86, see docs/deployment.md)")
     p.add_argument("--no-verify", action="store_true", help="skip the check against PyTorch after writing")
     p.set_defaults(func=run)
 

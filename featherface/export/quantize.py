@@ -156,7 +156,7 @@ def quantize_onnx_int8(
     calibration: str | os.PathLike | Iterable[Any] | None = None,
     *,
     input_size: int = 640,
-    exclude: Sequence[str] = ("head_outputs",),
+    exclude: Sequence[str] = ("head_outputs", "depthwise"),
     per_channel: bool = True,
     calibrate_method: str = "minmax",
     max_images: int | None = 32,

@@ -30,7 +30,10 @@ def test_int8_runs_and_stays_close(tmp_path, v2_model, v2_onnx):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     fp32_weights = {i.name for i in m.graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
     fp32_convs = [n for n in m.graph.node if n.op_type == "Conv" and n.input[1] in fp32_weights]
-    assert len(fp32_convs) == 9  # the cls/bbox/ldm output convs of the 3 levels stay fp32
+    grouped = [n for n in fp32_convs if any(a.name == "group" and a.i > 1 for a in n.attribute)]
+    # the default keeps fp32: the cls/bbox/ldm output convs of the 3 levels and every depthwise/grouped
+    # conv (onnxruntime's INT8 depthwise kernel is ~4x slower than its fp32 one on x86)
+    assert len(fp32_convs) - len(grouped) == 9 and len(grouped) > 20
 
     # Tolerance, on held-out synthetic images: every raw output within 60% relative RMS of fp32 and
     # face probabilities within 0.75. Random weights amplify quantization noise ~10x more than a
