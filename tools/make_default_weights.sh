@@ -43,7 +43,7 @@ for m in v2-ultra v1; do
   done
 done
 "$FF" eval --human-sets "$DATA" \
-    --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage4.pt,featherface-v1:$OUT/v1-stage4.pt,featherface-v2-ultra:$OUT/v2-ultra-stage2.pt,featherface-v1:$OUT/v1-stage2.pt,retinaface,yunet" \
-    --json "$OUT/model_card.json"
+    --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage4.pt,featherface-v1:$OUT/v1-stage4.pt,featherface-v2-ultra:$OUT/v2-ultra-stage3.pt,featherface-v1:$OUT/v1-stage3.pt,featherface-v2-ultra:$OUT/v2-ultra-stage2.pt,featherface-v1:$OUT/v1-stage2.pt,retinaface,yunet" \
+    --json docs/model_card.json --plot docs/images/human_pr.png --force
 echo "to ship: cp $OUT/featherface-v2-ultra-stage4/final.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
 echo "then put their sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/models/weights.py"
