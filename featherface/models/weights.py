@@ -39,8 +39,8 @@ PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the dat
 # The file hash is checked before loading, so a damaged or swapped file fails loudly.
 BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {
     # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see README "Default weights: model card"
-    "featherface-v1": ("featherface-v1.pt", "4c423fe63810cc6e1d2a3a6388b6e6275162b9ab80e6eb3b9a45b84e9a1066d5"),
-    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "44a25019dfc5bfa2384803f1b3f544bdc2e0dcb7310195c84cbb86c5d50b0e50"),
+    "featherface-v1": ("featherface-v1.pt", "766b77d854785e2f9d9cc91d64979a7633b23f097d22dd457ecc4b26e80024c0"),
+    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "fa3e32890b1091dd911a6ba8a2d36d0d03a9d2f1b3fc265c252f281331c77e06"),
 }
 
 
