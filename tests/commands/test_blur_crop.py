@@ -29,25 +29,39 @@ def example_image_module() -> Path:
     return Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 
 
-def test_blur_leaves_no_face_to_find(tmp_path: Path, clip: Path, example_image_module: Path) -> None:
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / max((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-9)
+
+
+def _refound(video: Path, frames: list[dict], det: FaceDetector) -> int:
+    """Frames in which the detector finds again (IoU >= 0.3, score >= 0.5) a face that was covered."""
+    n = 0
+    with VideoReader(video) as v:
+        for frame, entry in zip(v, frames):
+            covered = [f["box"] for f in entry["faces"]]
+            found = det.detect(frame)
+            n += any(_iou(f.box, c) >= 0.3 for f in found for c in covered)
+    return n
+
+
+@pytest.mark.parametrize("mode", ["blur", "fill"])
+def test_blur_leaves_no_face_to_find(tmp_path: Path, clip: Path, example_image_module: Path, mode: str) -> None:
+    """The detector finds none of the covered faces again: in the picture, and in every frame of the
+    re-encoded video (a weak false positive elsewhere in a lossy frame is not a face left uncovered)."""
     out = tmp_path / "anon"
     rc = main(["blur", str(example_image_module), str(clip), "-o", str(out), "--track", "--threads", "1",
-               "--json", str(tmp_path / "anon.json"), "--quiet"])
+               "--mode", mode, "--json", str(tmp_path / "anon.json"), "--quiet"])
     assert rc == 0
     det = FaceDetector(threads=1)
     assert det.detect(read_image(out / "astronaut_anon.jpg")) == []
-    with VideoReader(out / "pan_anon.mp4") as v:
-        frames = list(v)
-    assert len(frames) == 16
-    # blur survives lossy mp4 re-encoding almost everywhere; a fill leaves nothing at all
-    assert sum(bool(det.detect(f)) for f in frames) <= 2
     doc = json.loads((tmp_path / "anon.json").read_text())
     video = next(r for r in doc["results"] if r["file"].endswith("pan.mp4"))
     assert len(video["frames"]) == 16 and all("track_id" in f for fr in video["frames"] for f in fr["faces"])
-    rc = main(["blur", str(clip), "-o", str(tmp_path / "fill"), "--mode", "fill", "--track", "--threads", "1", "--quiet"])
-    assert rc == 0
-    with VideoReader(tmp_path / "fill" / "pan_anon.mp4") as v:
-        assert all(det.detect(f) == [] for f in v)
+    assert sum(bool(fr["faces"]) for fr in video["frames"]) >= 14
+    assert _refound(out / "pan_anon.mp4", video["frames"], det) == 0
 
 
 def test_crop_aligns_and_indexes(tmp_path: Path, clip: Path, example_image_module: Path) -> None:
