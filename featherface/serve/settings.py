@@ -23,7 +23,7 @@ class ServeSettings:
     port: int = 8000
     model: str = "featherface-v2-ultra"
     weights: str | None = "default"
-    backend: str = "torch"
+    backend: str = "auto"  # as FaceDetector(): onnxruntime for weights files (an exported graph cached once)
     workers: int = 1
     threads: int | None = None
     queue: int = 16
