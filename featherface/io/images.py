@@ -122,6 +122,15 @@ def _decode(buf: np.ndarray, name: str) -> np.ndarray:
     except cv2.error as exc:
         raise ImageError(f"{name}: cannot decode image ({str(exc).strip().splitlines()[-1]})") from None
     if img is None:
+        # float or 32-bit TIFFs (and some other high-depth files) decode only unchanged: read them as
+        # they are and convert like an in-memory array (floats in [0, 1] scaled to 0-255)
+        try:
+            with quiet_opencv():
+                raw = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            raw = None
+        if raw is not None and raw.size and raw.dtype != np.uint8:
+            return array_to_bgr(raw, name=name)
         raise ImageError(f"{name}: cannot decode image (corrupt, truncated or not an image)")
     if img.size == 0:
         raise ImageError(f"{name}: image has zero size")

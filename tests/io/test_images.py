@@ -242,3 +242,18 @@ def test_expand_inputs_keeps_named_files_and_lists_folders(tmp_path):
     assert [p.name for p in expand_inputs([tmp_path], recursive=False)] == ["a.PNG", "b.jpg", "clip.mp4"]
     assert expand_inputs([tmp_path / "notes.txt"]) == [tmp_path / "notes.txt"]  # named files are kept
     assert is_image_path(tmp_path / "a.PNG") and not is_image_path(tmp_path / "clip.mp4")
+
+
+def test_float32_tiff_is_read_not_called_corrupt(tmp_path) -> None:
+    import cv2
+    import numpy as np
+
+    from featherface.io.images import read_image
+
+    a = np.zeros((40, 50, 3), np.float32)
+    a[10:20, 10:30] = (0.2, 0.5, 1.0)
+    path = tmp_path / "f32.tif"
+    assert cv2.imwrite(str(path), a)
+    img = read_image(path)
+    assert img.shape == (40, 50, 3) and img.dtype == np.uint8
+    assert tuple(img[15, 20]) == (51, 128, 255) and tuple(img[0, 0]) == (0, 0, 0)
