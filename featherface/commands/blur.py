@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from featherface.commands.argtypes import output_path
-from featherface.commands.media import VideoOut, add_media_args, expand_media, is_still, progress, source_stem
+from featherface.commands.media import (
+    VideoOut,
+    add_media_args,
+    expand_media,
+    is_still,
+    output_name,
+    progress,
+    source_stem,
+)
 from featherface.commands.options import detector_options
 from featherface.errors import FeatherFaceError
 from featherface.inference.anonymize import anonymize_image
@@ -62,13 +70,7 @@ def run(args: argparse.Namespace) -> int:
     interrupted = False
 
     def target(src: Any, suffix: str) -> Path:
-        stem, k = f"{source_stem(src)}_anon", 1
-        name = stem + suffix
-        while name.lower() in used or (out_dir / name) in avoid:
-            k += 1
-            name = f"{stem}-{k}{suffix}"
-        used.add(name.lower())
-        return out_dir / name
+        return output_name(out_dir, source_stem(src), "_anon", suffix, used, avoid)
 
     kw = dict(mode=args.mode, shape=args.shape, margin=args.margin, passes=args.passes)
     try:

@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from featherface.commands.argtypes import output_path, positive_int
+from featherface.commands.media import MEDIA_DETECTOR_FLAGS, output_name, source_stem
 from featherface.commands.options import add_detector_args, detector_options
 from featherface.errors import FeatherFaceError, ImageError, OutputError
-from featherface.io.outputs import InputSet, atomic_output, check_output_dir, check_output_file, write_bytes, write_text
+from featherface.io.outputs import atomic_output, check_output_dir, check_output_file, write_bytes, write_text
 
-# a file name is at most 255 bytes; keep "<stem>_faces-NN.jpg" and its ".<name>.XXXXXXXX.tmp"
-# temporary sibling well inside that
-_MAX_STEM_BYTES = 180
 _JPEG_MAX_SIDE = 65500
 
 
@@ -39,8 +37,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--json", type=output_path, default=None, help="write all detections to this JSON file ('-' for stdout)")
     p.add_argument("--force", action="store_true",
                    help="let --json replace an existing file that is not a .json file")
-    add_detector_args(p, ("model", "weights", "score_threshold", "nms_threshold", "input_size", "max_size",
-                          "device", "backend", "onnx_path", "threads"), title="detector")
+    add_detector_args(p, MEDIA_DETECTOR_FLAGS, title="detector")
     p.add_argument("--video-stride", type=positive_int, default=1, help="process every N-th video frame")
     p.add_argument("--track", action="store_true",
                    help="video/stream: give each face a stable track_id across frames (drawn and in the JSON; "
@@ -52,35 +49,12 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.set_defaults(func=run)
 
 
-def _short_stem(stem: str) -> str:
-    """``stem`` cut to :data:`_MAX_STEM_BYTES` bytes of UTF-8 (never inside a character)."""
-    b = stem.encode("utf-8", "surrogateescape")
-    if len(b) <= _MAX_STEM_BYTES:
-        return stem
-    return b[:_MAX_STEM_BYTES].decode("utf-8", "ignore") or "image"
-
-
-def _output_path(out_dir: Path, stem: str, suffix: str, used: set[str], avoid: Any = ()) -> Path:
-    """``<stem>_faces<suffix>``, or ``<stem>_faces-2<suffix>``... when an earlier input of this run
-    already took that name (``a.jpg`` and ``a.png``, or ``x/a.jpg`` and ``y/a.jpg``) or when the
-    name is one of the run's inputs (``avoid``: ``detect DIR -o DIR`` over a ``a_faces.jpg`` of the
-    user's own): one input's picture must never silently overwrite another's, nor an input."""
-    stem = _short_stem(stem)
-    name, k = f"{stem}_faces{suffix}", 1
-    while name.lower() in used or (out_dir / name) in avoid:
-        k += 1
-        name = f"{stem}_faces-{k}{suffix}"
-    used.add(name.lower())
-    return out_dir / name
-
-
 def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, quiet: bool,
                    used: set[str] | None = None, avoid: Any = (), track: bool = False,
                    on_frame: Any = None) -> list[dict[str, Any]]:
     """Detect (and track) frame by frame; ``on_frame(dict)`` sees each frame's entry as it is made."""
     from tqdm import tqdm
 
-    from featherface.commands.media import source_stem
     from featherface.inference.stream import stream_faces
     from featherface.io.video import VideoReader, open_video_writer
     from featherface.visualize import draw_faces
@@ -88,7 +62,7 @@ def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, qui
     used = set() if used is None else used
     with VideoReader(path) as probe:
         fps, total = probe.fps, probe.frame_count
-    target = _output_path(out_dir, source_stem(path), ".mp4", used, avoid) if out_dir is not None else None
+    target = output_name(out_dir, source_stem(path), "_faces", ".mp4", used, avoid) if out_dir is not None else None
     writer = None
     frames: list[dict[str, Any]] = []
     name = Path(str(path)).name
@@ -162,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from featherface.inference.detector import FaceDetector
-    from featherface.io.images import expand_inputs, load_image
+    from featherface.io.images import load_image
     from featherface.io.video import is_video_path
     from featherface.visualize import draw_faces
 
@@ -236,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
                     # the same JSON entry, never as a second one
                     # JPEG stops at 65500 pixels a side: a valid 1x100000 image gets a PNG instead
                     suffix = ".jpg" if max(image.shape[:2]) <= _JPEG_MAX_SIDE else ".png"
-                    target = _output_path(out_dir, path.stem, suffix, used_names, avoid)
+                    target = output_name(out_dir, path.stem, "_faces", suffix, used_names, avoid)
                     try:
                         _write_picture(target, draw_faces(image, faces))
                     except (FeatherFaceError, cv2.error, ValueError, MemoryError) as exc:

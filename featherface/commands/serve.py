@@ -5,21 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 
-from featherface.commands.argtypes import int_range
+from featherface.commands.argtypes import int_range, positive_float
 from featherface.commands.options import add_detector_args, detector_options
 from featherface.serve.settings import ServeSettings
 
 _S = ServeSettings()
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (0 < v < 1e6):
-        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
-    return v
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -43,9 +33,9 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--token", default=None,
                    help="require 'Authorization: Bearer TOKEN' on /v1/* and /metrics (default: $FEATHERFACE_SERVE_TOKEN, "
                         "else no token)")
-    p.add_argument("--max-upload-mb", type=_positive_float, default=_S.max_upload_mb,
+    p.add_argument("--max-upload-mb", type=positive_float, default=_S.max_upload_mb,
                    help="largest accepted upload in MiB; larger: HTTP 413 (default: %(default)s)")
-    p.add_argument("--timeout", type=_positive_float, default=_S.timeout_s, dest="timeout_s",
+    p.add_argument("--timeout", type=positive_float, default=_S.timeout_s, dest="timeout_s",
                    help="seconds a request may wait and run; then HTTP 503 (default: %(default)s)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                    help="uvicorn log level (default: %(default)s)")

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from featherface.ops.boxes import iou_matrix
 from featherface.types import Face
 
 __all__ = ["TrackedFace", "FaceTracker"]
@@ -38,16 +39,6 @@ class TrackedFace:
         if self.missed:
             d["missed"] = self.missed
         return d
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in ``a`` (N,4) with every box in ``b`` (M,4)."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 class FaceTracker:
@@ -118,7 +109,7 @@ class FaceTracker:
         # which detection each updated track took: best IoU, one-to-one
         taken: dict[str, int] = {}
         if updated and len(faces):
-            iou = _iou(np.asarray([t.box() for t in updated]), det_boxes)
+            iou = iou_matrix(np.asarray([t.box() for t in updated]), det_boxes)
             for flat in np.argsort(-iou, axis=None):
                 ti, di = np.unravel_index(flat, iou.shape)
                 if iou[ti, di] <= 0:
