@@ -29,7 +29,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="the metric of the table (default: facemask_ap)")
     p.add_argument("--json", type=output_path, default="docs/ablation.json", help="every run's numbers (default: docs/ablation.json)")
     p.add_argument("--markdown", type=output_path, default=None, help="also write the table here")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. epochs=2")
+    p.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. epochs=2")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 

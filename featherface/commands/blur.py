@@ -23,6 +23,7 @@ from featherface.commands.media import (
     is_still,
     output_name,
     progress,
+    renamed_note,
     source_stem,
 )
 from featherface.commands.options import detector_options
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from featherface.inference.detector import FaceDetector
     from featherface.inference.stream import stream_faces
     from featherface.io.images import encode_image, read_image
-    from featherface.io.video import VideoReader
+    from featherface.io.video import VideoReader, is_stream_source
 
     if not (0.0 <= args.margin <= 2.0):
         raise FeatherFaceError(f"--margin must be in [0, 2], got {args.margin}")
@@ -65,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
     det = FaceDetector(**detector_options(args).kwargs())
     out_dir.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
+    renamed: list[Path] = []
+    audio_states: list[str] = []
     results: list[dict[str, Any]] = []
     failed = 0
     interrupted = False
 
     def target(src: Any, suffix: str) -> Path:
-        return output_name(out_dir, source_stem(src), "_anon", suffix, used, avoid)
+        return output_name(out_dir, source_stem(src), "_anon", suffix, used, avoid, args.force, renamed)
 
     kw = dict(mode=args.mode, shape=args.shape, margin=args.margin, passes=args.passes)
     try:
@@ -100,8 +103,15 @@ def run(args: argparse.Namespace) -> int:
                             bar.update(args.every)
                     ok = True
                 finally:
-                    video.close(ok)
-                results.append({"file": str(src), "output": str(dst), "frames": frames})
+                    audio = video.close(ok, audio_from=None if is_stream_source(str(src)) else src)
+                entry = {"file": str(src), "output": str(dst), "frames": frames}
+                if audio is not None:
+                    entry["audio"] = audio
+                    audio_states.append(audio)
+                    if audio.startswith("failed"):
+                        print(f"featherface blur: warning: {dst}: the audio of {src} was not copied ({audio[8:]})",
+                              file=sys.stderr)
+                results.append(entry)
             except FeatherFaceError as exc:
                 failed += 1
                 results.append({"file": str(src), "error": str(exc)})
@@ -114,4 +124,10 @@ def run(args: argparse.Namespace) -> int:
     n = sum(len(r.get("faces", [])) + sum(len(f["faces"]) for f in r.get("frames", [])) for r in results)
     print(f"{len(results) - failed}/{len(inputs)} inputs anonymised ({n} faces covered) in {out_dir}/"
           + (" (interrupted)" if interrupted else ""))
+    note = renamed_note(renamed, out_dir)
+    if note:
+        print(note)
+    if "no PyAV" in audio_states:
+        print("note: the anonymised videos have no sound; pip install 'featherface[video]' (PyAV) to keep "
+              "the source's audio")
     return 130 if interrupted else (1 if failed else 0)

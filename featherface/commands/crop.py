@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from featherface.commands.argtypes import output_path
-from featherface.commands.media import add_media_args, expand_media, is_still, progress, source_stem
+from featherface.commands.media import (
+    add_media_args,
+    expand_media,
+    is_still,
+    output_name,
+    progress,
+    renamed_note,
+    source_stem,
+)
 from featherface.commands.options import detector_options
 from featherface.errors import FeatherFaceError
 from featherface.io.outputs import check_output_dir, check_output_file, write_bytes, write_text
@@ -63,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     stems: dict[str, int] = {}
+    used: set[str] = set()
+    renamed: list[Path] = []
     failed = 0
+    degenerate = 0
     interrupted = False
     try:
         for src in inputs:
@@ -80,9 +91,14 @@ def run(args: argparse.Namespace) -> int:
                             if face.score < min_score or face.landmarks is None:
                                 continue
                             tag = f"t{tid}" if tid is not None else f"{k:02d}"
-                            name = (f"{stem}_{tag}.{args.format}" if is_still(src)
-                                    else f"{stem}_f{r.index:06d}_{tag}.{args.format}")
-                            crop = face.align(r.frame, size=args.size, margin=args.margin)
+                            tag = f"_{tag}" if is_still(src) else f"_f{r.index:06d}_{tag}"
+                            name = output_name(out_dir, stem, tag, "." + args.format, used, avoid, args.force,
+                                               renamed).name
+                            try:
+                                crop = face.align(r.frame, size=args.size, margin=args.margin)
+                            except ValueError:  # landmarks that coincide: no similarity to fit
+                                degenerate += 1
+                                continue
                             write_bytes(out_dir / name, encode_image(crop, "." + args.format))
                             x1, y1, x2, y2 = (round(v, 2) for v in face.box)
                             rows.append({"crop": name, "source": r.source, "frame": r.index,
@@ -99,14 +115,20 @@ def run(args: argparse.Namespace) -> int:
     w = csv.DictWriter(buf, fieldnames=INDEX_FIELDS)
     w.writeheader()
     w.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
-    write_text(out_dir / "index.csv", buf.getvalue())
+    index = output_name(out_dir, "index", "", ".csv", used, avoid, args.force, renamed)
+    write_text(index, buf.getvalue())
     if json_path is not None:
         write_text(json_path, json.dumps({"model": det.name, "size": args.size, "margin": args.margin,
                                           "crops": rows}, indent=1))
     if sheet_path is not None and rows:
         write_bytes(sheet_path, encode_image(contact_sheet(out_dir, rows), sheet_path.suffix))
     print(f"{len(rows)} aligned {args.size}x{args.size} crops from {len(inputs) - failed}/{len(inputs)} inputs "
-          f"in {out_dir}/ (index.csv)" + (" (interrupted)" if interrupted else ""))
+          f"in {out_dir}/ ({index.name})" + (" (interrupted)" if interrupted else ""))
+    note = renamed_note(renamed, out_dir)
+    if note:
+        print(note)
+    if degenerate:
+        print(f"note: {degenerate} face(s) not cropped: their landmarks coincide (nothing to align)")
     return 130 if interrupted else (1 if failed else 0)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from featherface.commands.argtypes import output_path, positive_int
-from featherface.commands.media import MEDIA_DETECTOR_FLAGS, output_name, source_stem
+from featherface.commands.media import MEDIA_DETECTOR_FLAGS, output_name, renamed_note, source_stem
 from featherface.commands.options import add_detector_args, detector_options
 from featherface.errors import FeatherFaceError, ImageError, OutputError
 from featherface.io.outputs import atomic_output, check_output_dir, check_output_file, write_bytes, write_text
@@ -36,7 +36,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--output", "-o", type=output_path, default=None, help="folder for annotated pictures/videos (none if omitted)")
     p.add_argument("--json", type=output_path, default=None, help="write all detections to this JSON file ('-' for stdout)")
     p.add_argument("--force", action="store_true",
-                   help="let --json replace an existing file that is not a .json file")
+                   help="let outputs replace existing files: pictures and videos of an earlier run in --output "
+                        "(else they take a numbered name), a --json file that is not a .json file")
     add_detector_args(p, MEDIA_DETECTOR_FLAGS, title="detector")
     p.add_argument("--video-stride", type=positive_int, default=1, help="process every N-th video frame")
     p.add_argument("--track", action="store_true",
@@ -51,7 +52,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
 
 def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, quiet: bool,
                    used: set[str] | None = None, avoid: Any = (), track: bool = False,
-                   on_frame: Any = None) -> list[dict[str, Any]]:
+                   on_frame: Any = None, replace: bool = False,
+                   renamed: list[Path] | None = None) -> list[dict[str, Any]]:
     """Detect (and track) frame by frame; ``on_frame(dict)`` sees each frame's entry as it is made."""
     from tqdm import tqdm
 
@@ -62,7 +64,8 @@ def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, qui
     used = set() if used is None else used
     with VideoReader(path) as probe:
         fps, total = probe.fps, probe.frame_count
-    target = output_name(out_dir, source_stem(path), "_faces", ".mp4", used, avoid) if out_dir is not None else None
+    target = (output_name(out_dir, source_stem(path), "_faces", ".mp4", used, avoid, replace, renamed)
+              if out_dir is not None else None)
     writer = None
     frames: list[dict[str, Any]] = []
     name = Path(str(path)).name
@@ -155,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         jsonl_path = check_output_file(args.jsonl, "--jsonl", inputs=avoid, suffixes={".jsonl", ".ndjson"},
                                        force=getattr(args, "force", False))
     used_names: set[str] = set()
+    force = bool(getattr(args, "force", False))
+    renamed: list[Path] = []
     if json_path is not None and out_dir is not None and json_path.parent.resolve() == out_dir.resolve():
         used_names.add(json_path.name.lower())  # no picture may take the JSON's name
 
@@ -190,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
                     if is_stream_source(str(path)) or is_video_path(Path(path)):
                         frames = _process_video(det, path, out_dir, max(1, args.video_stride), args.quiet,
                                                 used_names, avoid, track=getattr(args, "track", False),
-                                                on_frame=emit)
+                                                on_frame=emit, replace=force, renamed=renamed)
                         results.append({"file": str(path), "type": "video", "frames": frames})
                         n_faces += sum(len(f["faces"]) for f in frames)
                         continue
@@ -210,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
                     # the same JSON entry, never as a second one
                     # JPEG stops at 65500 pixels a side: a valid 1x100000 image gets a PNG instead
                     suffix = ".jpg" if max(image.shape[:2]) <= _JPEG_MAX_SIDE else ".png"
-                    target = output_name(out_dir, path.stem, "_faces", suffix, used_names, avoid)
+                    target = output_name(out_dir, path.stem, "_faces", suffix, used_names, avoid, force, renamed)
                     try:
                         _write_picture(target, draw_faces(image, faces))
                     except (FeatherFaceError, cv2.error, ValueError, MemoryError) as exc:
@@ -249,6 +254,9 @@ def run(args: argparse.Namespace) -> int:
     print(summary, file=stream)
     if out_dir is not None:
         print(f"annotated output in {out_dir}/", file=stream)
+        note = renamed_note(renamed, out_dir)
+        if note:
+            print(note, file=stream)
     if interrupted:
         return 130
     return 1 if failures or not inputs else 0

@@ -25,7 +25,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--size", type=int_range(1, MAX_INFO_SIZE, name="size"), nargs="+", default=[640], metavar="N",
                    help="input size for GFLOPs: N (square) or H W (default 640)")
     p.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
                    help="override config fields, e.g. --set dynamic_sharing=false fpn_channels=48")
     p.set_defaults(func=run)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,7 +23,7 @@ from featherface.io.outputs import InputSet, atomic_output
 
 # the detector flags of every verb that runs our detector over images and videos (detect, blur, crop)
 MEDIA_DETECTOR_FLAGS = ("model", "weights", "score_threshold", "nms_threshold", "input_size", "max_size",
-                        "device", "backend", "onnx_path", "threads")
+                        "tile", "tile_size", "tile_overlap", "device", "backend", "onnx_path", "threads")
 # a file name is at most 255 bytes; keep "<stem>_faces-NN.jpg" and its ".<name>.XXXXXXXX.tmp"
 # temporary sibling well inside that
 MAX_STEM_BYTES = 180
@@ -34,6 +35,8 @@ def add_media_args(p: argparse.ArgumentParser) -> None:
     """Inputs, detector and tracking options common to the media verbs."""
     p.add_argument("paths", nargs="+", help=INPUT_HELP)
     add_detector_args(p, MEDIA_DETECTOR_FLAGS, title="detector")
+    p.add_argument("--force", action="store_true",
+                   help="let outputs replace files already in --output (else they take a numbered name: -2, -3...)")
     p.add_argument("--every", type=positive_int, default=1, help="process every N-th video frame (default: 1)")
     p.add_argument("--track", action="store_true",
                    help="follow faces across video frames (stable IDs, faces kept through missed frames; "
@@ -82,18 +85,38 @@ def short_stem(stem: str) -> str:
     return b[:MAX_STEM_BYTES].decode("utf-8", "ignore") or "image"
 
 
-def output_name(out_dir: Path, stem: str, tag: str, suffix: str, used: set[str], avoid: Any = ()) -> Path:
+def output_name(out_dir: Path, stem: str, tag: str, suffix: str, used: set[str], avoid: Any = (),
+                replace: bool = False, renamed: list[Path] | None = None) -> Path:
     """``<stem><tag><suffix>``, or ``<stem><tag>-2<suffix>``... when an earlier input of this run
-    already took that name (``a.jpg`` and ``a.png``, or ``x/a.jpg`` and ``y/a.jpg``) or when the
+    already took that name (``a.jpg`` and ``a.png``, or ``x/a.jpg`` and ``y/a.jpg``), when the
     name is one of the run's inputs (``avoid``: ``detect DIR -o DIR`` over a ``a_faces.jpg`` of the
-    user's own): one input's output must never silently overwrite another's, nor an input."""
+    user's own), or — unless ``replace`` (``--force``) — when a file of that name is already there
+    (an earlier run's, another run's writing into the same folder): one output must never
+    silently overwrite another's, nor an input, nor what was there before. ``renamed`` collects
+    the outputs that moved aside only because of a file already there (for the summary)."""
     stem = short_stem(stem)
-    name, k = f"{stem}{tag}{suffix}", 1
-    while name.lower() in used or (out_dir / name) in avoid:
+    name, k, existed = f"{stem}{tag}{suffix}", 1, False
+    while True:
+        taken = name.lower() in used or (out_dir / name) in avoid
+        there = not replace and (out_dir / name).exists()
+        if not (taken or there):
+            break
+        existed = existed or (there and not taken)
         k += 1
         name = f"{stem}{tag}-{k}{suffix}"
     used.add(name.lower())
+    if existed and renamed is not None:
+        renamed.append(out_dir / name)
     return out_dir / name
+
+
+def renamed_note(renamed: list[Path], out_dir: Path) -> str | None:
+    """The summary's note on outputs that took a new name because a file of theirs was already there."""
+    n = len(renamed)
+    if not n:
+        return None
+    return (f"note: {n} output(s) in {out_dir} took a numbered name (-2, -3...) because a file of that name "
+            "was already there; --force replaces such files instead")
 
 
 def is_still(source: str | Path) -> bool:
@@ -121,12 +144,36 @@ class VideoOut:
             self._writer = open_video_writer(self._tmp, self.fps, (w, h), name=self.target)
         self._writer.write(frame)
 
-    def close(self, ok: bool = True) -> None:
+    def close(self, ok: bool = True, audio_from: str | Path | None = None) -> str | None:
+        """Finish the file (renamed into place only when ``ok``). ``audio_from``: a source video
+        whose audio is copied in (needs PyAV); returns what became of the audio: ``"copied"``,
+        ``"none"`` (the source has none), ``"no PyAV"``, ``"failed: ..."``, or ``None`` (not asked)."""
+        audio = None
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            if ok and audio_from is not None and self._tmp is not None:
+                audio = self._mux_audio(audio_from, self._tmp)
             exc = (None, None, None) if ok else (RuntimeError, RuntimeError("incomplete"), None)
             self._ctx.__exit__(*exc)
+        return audio
+
+    @staticmethod
+    def _mux_audio(source: str | Path, tmp: Path) -> str:
+        from featherface.io.audio import audio_copy_available, copy_audio
+
+        if not audio_copy_available():
+            return "no PyAV"
+        muxed = tmp.with_name(tmp.name[:-len(tmp.suffix)] + ".a" + tmp.suffix)  # a temporary of the same family
+        try:
+            n = copy_audio(source, tmp, muxed)
+            if n:
+                os.replace(muxed, tmp)
+            return "copied" if n else "none"
+        except Exception as exc:  # noqa: BLE001 - PyAV/FFmpeg errors: the video stays, without sound
+            with contextlib.suppress(OSError):
+                muxed.unlink()
+            return f"failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
 
 
 @contextlib.contextmanager

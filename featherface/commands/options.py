@@ -1,7 +1,8 @@
 """The detector options of the ``featherface`` verbs, declared once.
 
 :func:`add_detector_args` adds ``--model``, ``--weights``, ``--score-threshold``,
-``--nms-threshold``, ``--input-size``, ``--max-size``, ``--device``, ``--backend``,
+``--nms-threshold``, ``--input-size``, ``--max-size``, ``--tile``, ``--tile-size``,
+``--tile-overlap``, ``--device``, ``--backend``,
 ``--onnx-path`` and ``--threads`` (each verb picks the ones that apply) with the defaults of
 :class:`featherface.inference.options.DetectorOptions`, the dataclass whose fields
 :class:`~featherface.FaceDetector` takes, so a flag and the Python keyword share one name (the
@@ -61,6 +62,7 @@ class _Flag:
     aliases: tuple[str, ...] = ()
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
+    switch: bool = False  # a store_true flag (a bool field whose default is False)
 
 
 # help text / type / old spellings per DetectorOptions field; the default comes from the dataclass
@@ -75,6 +77,11 @@ _FLAGS: dict[str, _Flag] = {
                         type=_side, metavar="N"),
     "max_size": _Flag(f"scale down images whose longer side exceeds N, {PAD_MULTIPLE}..{MAX_INPUT_SIDE}",
                       type=_side, metavar="N"),
+    "tile": _Flag("also detect on overlapping native-resolution tiles of images that are scaled down "
+                  "(small faces in big photos; one network call per tile)", switch=True),
+    "tile_size": _Flag(f"side of a --tile tile, {PAD_MULTIPLE}..{MAX_INPUT_SIDE}", type=_side, metavar="N"),
+    "tile_overlap": _Flag("pixels shared by neighbouring tiles (at most half a tile)",
+                          type=int_range(0, MAX_INPUT_SIDE // 2, name="overlap"), metavar="PX"),
     "device": _Flag("cpu, cuda, cuda:1, auto", metavar="DEVICE"),
     "backend": _Flag("inference backend", choices=BACKENDS),
     "onnx_path": _Flag("exported .onnx file for --backend onnxruntime (default: exported on the fly)",
@@ -110,6 +117,10 @@ def add_detector_args(parser: Any, fields: Iterable[str] = DETECTOR_FLAGS, *,
         text = helps.get(name, spec.help)
         if default is not None and "%(default)" not in text and "(default" not in text:
             text += " (default: %(default)s)"
+        if spec.switch:
+            target.add_argument(flag_name(name), *spec.aliases, action="store_true",
+                                default=bool(default), help=spec.help, dest=name)
+            continue
         kw: dict[str, Any] = dict(default=default, help=text, dest=name)
         if spec.type is not None:
             kw["type"] = spec.type

@@ -133,7 +133,7 @@ def add_parser(subparsers: "argparse._SubParsersAction", name: str) -> argparse.
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("configuration")
     g.add_argument("-c", "--config", default=None, metavar="YAML", help="YAML file of training options")
-    g.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="set_items",
+    g.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", dest="set_items",
                    help="set any option, e.g. --set lr=0.01 augment.zoom_out_prob=0.3 model_overrides.dynamic_sharing=false")
     g.add_argument("--print-config", action="store_true", help="print the merged configuration as YAML and exit")
     g.add_argument("--force", action="store_true",

@@ -98,6 +98,11 @@ class FaceDataset(torch.utils.data.Dataset):
         return img, ann.boxes.copy(), ann.landmarks.copy(), ann.has_landmarks.copy()
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self.item(index)
+
+    def item(self, index: int, size: int | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Item ``index``; ``size``: crop size of a multi-scale batch instead of the transform's own
+        (the transform must take a ``size`` keyword, as :class:`TrainTransform` does)."""
         n = len(self)
         if index < 0:
             index += n
@@ -107,10 +112,10 @@ class FaceDataset(torch.utils.data.Dataset):
         if self.mosaic_prob > 0 and n > 0 and rng.random() < self.mosaic_prob:
             others = rng.integers(0, n, size=3)
             parts = [self.load(index)] + [self.load(int(j)) for j in others]
-            sample = mosaic(parts, rng, self.mosaic_size)
+            sample = mosaic(parts, rng, self.mosaic_size if size is None else size)
         else:
             sample = self.load(index)
-        chw, boxes, lms, has = self.transform(*sample, rng)
+        chw, boxes, lms, has = self.transform(*sample, rng) if size is None else self.transform(*sample, rng, size=size)
         image = torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32))
         k = int(np.asarray(boxes).reshape(-1, 4).shape[0])
         target = {

@@ -26,6 +26,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from featherface.data.occlusion import degrade, occlude_faces
+
 __all__ = [
     "BGR_MEAN",
     "INTERPOLATIONS",
@@ -396,7 +398,8 @@ def filter_small_faces(
 
 
 class TrainTransform:
-    """The training pipeline: photometric -> zoom-out -> square crop -> mirror -> resize -> normalise.
+    """The training pipeline: photometric -> zoom-out -> square crop -> mirror -> resize -> occlude
+    -> degrade -> normalise (the last two off unless asked for).
 
     Called as ``t(image, boxes, landmarks, has_landmarks, rng)``; returns ``(chw, boxes,
     landmarks, has_landmarks)`` with ``chw`` 3xSxS float32 mean-subtracted, boxes ``(N,4)`` and
@@ -416,6 +419,9 @@ class TrainTransform:
         photometric: bool = True,
         random_interpolation: bool = True,
         min_face_px: float = 0.0,
+        occlusion_prob: float = 0.0,
+        occlusion_face_prob: float = 0.5,
+        degrade_prob: float = 0.0,
     ) -> None:
         if img_size <= 0:
             raise ValueError(f"img_size must be positive, got {img_size}")
@@ -429,6 +435,10 @@ class TrainTransform:
         self.photometric = bool(photometric)
         self.random_interpolation = bool(random_interpolation)
         self.min_face_px = float(min_face_px)
+        # off by default (the published recipe); see featherface.data.occlusion for why they exist
+        self.occlusion_prob = float(occlusion_prob)
+        self.occlusion_face_prob = float(occlusion_face_prob)
+        self.degrade_prob = float(degrade_prob)
 
     def augment(
         self,
@@ -437,8 +447,10 @@ class TrainTransform:
         landmarks: np.ndarray,
         has_landmarks: np.ndarray,
         rng: np.random.Generator,
+        size: int | None = None,
     ) -> Sample:
-        """All steps up to the resized uint8 image with pixel targets (handy for visual checks)."""
+        """All steps up to the resized uint8 image with pixel targets (handy for visual checks);
+        ``size``: this sample's output side instead of ``img_size`` (multi-scale batches)."""
         b, lm, has = _as_arrays(boxes, landmarks, has_landmarks)
         img = photometric_distort(image, rng) if self.photometric else image
         if self.zoom_out_prob > 0 and rng.random() < self.zoom_out_prob:
@@ -448,9 +460,13 @@ class TrainTransform:
         )
         img, b, lm, has = random_mirror(img, b, lm, has, rng, self.mirror_prob)
         interp = None if self.random_interpolation else cv2.INTER_LINEAR
-        img, b, lm, has = resize(img, b, lm, has, rng, self.img_size, interp)
+        img, b, lm, has = resize(img, b, lm, has, rng, self.img_size if size is None else int(size), interp)
         if self.min_face_px > 0:
             b, lm, has = filter_small_faces(b, lm, has, self.min_face_px)
+        if self.occlusion_prob > 0 and rng.random() < self.occlusion_prob:
+            img = occlude_faces(img, b, lm, has, rng, self.occlusion_face_prob)
+        if self.degrade_prob > 0 and rng.random() < self.degrade_prob:
+            img = degrade(img, rng)
         return img, b, lm, has
 
     def __call__(
@@ -460,8 +476,9 @@ class TrainTransform:
         landmarks: np.ndarray,
         has_landmarks: np.ndarray,
         rng: np.random.Generator,
+        size: int | None = None,
     ) -> Sample:
-        return to_network(*self.augment(image, boxes, landmarks, has_landmarks, rng))
+        return to_network(*self.augment(image, boxes, landmarks, has_landmarks, rng, size))
 
 
 class EvalTransform:

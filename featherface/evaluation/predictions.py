@@ -97,6 +97,12 @@ class PredictionFile:
         return self.name is None
 
 
+# Bounds of one image's prediction file. No detector gives 100,000 faces per image (ours stop at
+# max_detections=750); without them a 57 MB file of junk rows took 3.7 GB to parse.
+MAX_PREDICTIONS_PER_IMAGE = 100_000
+MAX_PREDICTION_FILE_BYTES = 16 * 1024 * 1024
+
+
 def _fail(path: str | os.PathLike[str], line: int, msg: str) -> LabelFormatError:
     return LabelFormatError(f"{path}:{line}: {msg}")
 
@@ -110,6 +116,14 @@ def read_prediction_file(path: str | os.PathLike[str], *, check_name: bool = Tru
     images, so we refuse rather than guess.
     """
     p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError:
+        size = 0  # read_text_lines names the problem
+    if size > MAX_PREDICTION_FILE_BYTES:
+        raise LabelFormatError(f"{p}: {size / 2**20:.0f} MB is too large for one image's prediction file "
+                               f"(at most {MAX_PREDICTION_FILE_BYTES // 2**20} MB, about "
+                               f"{MAX_PREDICTIONS_PER_IMAGE:,} detections; keep the best-scoring ones)")
     lines = read_text_lines(p, "prediction file")
     while lines and not lines[-1].strip():
         lines.pop()
@@ -134,6 +148,15 @@ def read_prediction_file(path: str | os.PathLike[str], *, check_name: bool = Tru
         raise _fail(p, 2, f"line 2 must be the number of detections (an integer), found {count_tok!r}") from None
     if count < 0:
         raise _fail(p, 2, f"negative number of detections {count}")
+    if count > MAX_PREDICTIONS_PER_IMAGE:
+        raise _fail(p, 2, f"{count:,} detections for one image; at most {MAX_PREDICTIONS_PER_IMAGE:,} are read "
+                          "(keep the best-scoring ones)")
+    box_lines = sum(1 for line in lines[2:] if line.strip())
+    if box_lines != count:  # counted before any row is split: a junk file must not cost gigabytes
+        raise _fail(
+            p, 2, f"line 2 announces {count} detection(s) but the file has {box_lines} box line(s) "
+            "(truncated or concatenated file?)"
+        )
 
     rows: list[list[str]] = []
     linenos: list[int] = []

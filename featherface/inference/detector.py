@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -34,6 +35,7 @@ from featherface.inference.options import (
 )
 from featherface.inference.postprocess import PostprocessConfig, postprocess
 from featherface.inference.stream import FrameFaces, stream_faces
+from featherface.inference.tiling import merge_tiled
 from featherface.io.images import describe, load_image, resize_by
 from featherface.models.featherface import FeatherFaceConfig
 from featherface.models.registry import create_model
@@ -66,6 +68,12 @@ def _whole(name: str, value: Any, lo: int, hi: int | None = None) -> int:
     return v
 
 
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _resolve_device(device: str | torch.device | None) -> torch.device:
     from featherface.device import resolve_device
 
@@ -91,6 +99,10 @@ class FaceDetector:
         nms_threshold: IoU above which a lower-scoring overlapping box is dropped.
         input_size: ``None`` runs at the original resolution; an int resizes the longer side to it.
         max_size: images whose longer side exceeds this are scaled down first (memory safety).
+        tile: also detect on overlapping native-resolution ``tile_size`` tiles (``tile_overlap``
+            pixels shared) of every image the network would see scaled down, and merge: small faces
+            in big photos survive (see :mod:`featherface.inference.tiling`); costs one network call
+            per tile. Tiles larger than ``max_size`` are ``max_size``; ``tile_overlap`` is at most half a tile.
         backend: ``"auto"`` (the default): onnxruntime — the faster one on CPUs — when it is installed,
             the device is the CPU and the model comes from a weights file (the shipped weights or a
             path; exported once to the user's cache, keyed by the weights' sha256, the architecture
@@ -115,6 +127,9 @@ class FaceDetector:
         nms_threshold: float = _D.nms_threshold,
         input_size: int | None = _D.input_size,
         max_size: int = _D.max_size,
+        tile: bool = _D.tile,
+        tile_size: int = _D.tile_size,
+        tile_overlap: int = _D.tile_overlap,
         pre_nms_top_k: int = _D.pre_nms_top_k,
         max_detections: int = _D.max_detections,
         backend: str = _D.backend,
@@ -127,6 +142,8 @@ class FaceDetector:
         if input_size is not None:
             input_size = _whole("input_size", input_size, PAD_MULTIPLE, MAX_INPUT_SIDE)
         max_size = _whole("max_size", max_size, PAD_MULTIPLE, MAX_INPUT_SIDE)
+        tile_size = _whole("tile_size", tile_size, PAD_MULTIPLE, MAX_INPUT_SIDE)
+        tile_overlap = _whole("tile_overlap", tile_overlap, 0, min(tile_size, max_size) // 2)
         pre_nms_top_k = _whole("pre_nms_top_k", pre_nms_top_k, 1)
         max_detections = _whole("max_detections", max_detections, 1)
         if threads is not None:
@@ -138,6 +155,9 @@ class FaceDetector:
         self.device = _resolve_device(device)
         self.input_size = input_size
         self.max_size = max_size
+        self.tile = _flag("tile", tile)
+        self.tile_size = min(tile_size, max_size)  # a tile is never scaled down itself
+        self.tile_overlap = tile_overlap
         self.post = PostprocessConfig(score_threshold, nms_threshold, pre_nms_top_k, max_detections)
         self.weights_path: Path | None = None
         self.weights_meta: dict[str, Any] = {}
@@ -163,6 +183,8 @@ class FaceDetector:
         self.config = cfg
         self.priors = PriorBox(cfg.min_sizes, cfg.steps)
         self.mean = np.asarray(cfg.bgr_mean, dtype=np.float32)
+        whole = all(float(m).is_integer() and 0 <= m <= 255 for m in cfg.bgr_mean)
+        self._mean_u8 = tuple(float(m) for m in cfg.bgr_mean) if whole else None
         if threads is not None:
             torch.set_num_threads(threads)
         if backend == "auto":
@@ -230,6 +252,13 @@ class FaceDetector:
         else:
             H = max(int(math.ceil(im.shape[0] / PAD_MULTIPLE) * PAD_MULTIPLE) for im in images)
             W = max(int(math.ceil(im.shape[1] / PAD_MULTIPLE) * PAD_MULTIPLE) for im in images)
+        if self._mean_u8 is not None and all(im.dtype == np.uint8 for im in images):
+            # one C++ pass per image (pad with the mean colour, subtract, HWC -> CHW): 2-3x faster than
+            # numpy, and exactly the same numbers, since the integer mean pads to exact zeros
+            blobs = [cv2.dnn.blobFromImage(
+                cv2.copyMakeBorder(im, 0, H - im.shape[0], 0, W - im.shape[1], cv2.BORDER_CONSTANT,
+                                   value=self._mean_u8), 1.0, None, self._mean_u8, False, False) for im in images]
+            return blobs[0] if len(blobs) == 1 else np.concatenate(blobs, 0)
         batch = np.zeros((len(images), 3, H, W), dtype=np.float32)  # zero == mean colour after subtraction
         for i, im in enumerate(images):
             h, w = im.shape[:2]
@@ -238,13 +267,14 @@ class FaceDetector:
 
     # ------------------------------------------------------------------ detection
     def detect(self, image: Any, rgb: bool = False, *, score_threshold: float | None = None,
-               nms_threshold: float | None = None, input_size: int | None = None) -> list[Face]:
+               nms_threshold: float | None = None, input_size: int | None = None,
+               tile: bool | None = None) -> list[Face]:
         """Faces in one image (path, bytes, numpy HxWx3 **BGR** unless ``rgb=True``, or PIL), best first.
 
-        ``score_threshold``, ``nms_threshold``, ``input_size``: this call only (``None``: the
-        detector's own), e.g. one HTTP request's options on a shared detector."""
+        ``score_threshold``, ``nms_threshold``, ``input_size``, ``tile``: this call only (``None``:
+        the detector's own), e.g. one HTTP request's options on a shared detector."""
         return self.detect_batch([image], rgb=rgb, score_threshold=score_threshold, nms_threshold=nms_threshold,
-                                 input_size=input_size)[0]
+                                 input_size=input_size, tile=tile)[0]
 
     def _call_options(self, score_threshold: float | None, nms_threshold: float | None,
                       input_size: int | None) -> tuple[PostprocessConfig, int | None]:
@@ -259,7 +289,8 @@ class FaceDetector:
         return post, size
 
     def detect_batch(self, images: Iterable[Any], rgb: bool = False, *, score_threshold: float | None = None,
-                     nms_threshold: float | None = None, input_size: int | None = None) -> list[list[Face]]:
+                     nms_threshold: float | None = None, input_size: int | None = None,
+                     tile: bool | None = None) -> list[list[Face]]:
         """Faces in several images with one network call (images are padded to a common size);
         the keyword options apply to this call only, as in :meth:`detect`."""
         post, size = self._call_options(score_threshold, nms_threshold, input_size)
@@ -275,7 +306,18 @@ class FaceDetector:
             return []
         batch, scales = self.preprocess(originals, size)
         outputs = self.backend(batch)
-        return self.faces_from_outputs(outputs, batch.shape[2:], originals, scales, post)
+        found = self.faces_from_outputs(outputs, batch.shape[2:], originals, scales, post)
+        if self.tile if tile is None else _flag("tile", tile):
+            found = [self._tiled(im, faces, post) if s < 1.0 else faces
+                     for im, faces, s in zip(originals, found, scales)]
+        return found
+
+    def _tiled(self, image: np.ndarray, faces: list[Face], post: PostprocessConfig) -> list[Face]:
+        def native(crops: list[np.ndarray]) -> list[list[Face]]:
+            batch, scales = self.preprocess(crops, None)
+            return self.faces_from_outputs(self.backend(batch), batch.shape[2:], crops, scales, post)
+        return merge_tiled(image, faces, native, self.tile_size, self.tile_overlap, post.nms_threshold,
+                           post.max_detections)
 
     # the stages of detect_batch, public so that `featherface bench --profile` times exactly this code
     def preprocess(self, originals: Sequence[np.ndarray], input_size: int | None = _UNSET_SIZE  # type: ignore[assignment]

@@ -55,6 +55,9 @@ class DetectorOptions:
     nms_threshold: float = 0.4
     input_size: int | None = None  # None: the original resolution
     max_size: int = 2048
+    tile: bool = False  # also detect on native-resolution tiles of images scaled down (small faces)
+    tile_size: int = 1024
+    tile_overlap: int = 128
     pre_nms_top_k: int = 5000
     max_detections: int = 750
     backend: str = "auto"  # onnxruntime for a weights file when installed, else torch (see FaceDetector)

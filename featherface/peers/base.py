@@ -19,6 +19,8 @@ import numpy as np
 
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.inference.backends import import_onnxruntime, make_session
+from featherface.inference.options import MAX_INPUT_SIDE
+from featherface.io.images import resize_longer_side
 from featherface.io.paths import shared_dir
 from featherface.types import Face
 
@@ -66,6 +68,15 @@ def check_input_size(input_size: int | None, minimum: int = 32) -> int | None:
     if int(input_size) < minimum:
         raise ConfigError(f"input_size must be >= {minimum}, got {input_size}")
     return int(input_size)
+
+
+def fit_input(image: np.ndarray, input_size: int | None) -> tuple[np.ndarray, float]:
+    """``resize_longer_side`` for a peer at ``input_size`` (``None``: the original size), but never
+    larger than ``MAX_INPUT_SIDE`` (4096): a 10000x10000 photo at "original size" would need
+    gigabytes of feature maps in YuNet (and a 100 Mpx integral image in Haar); ours caps the same way."""
+    if input_size is None and max(image.shape[:2]) > MAX_INPUT_SIDE:
+        input_size = MAX_INPUT_SIDE
+    return resize_longer_side(image, input_size)
 
 
 def faces_from_rows(

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from featherface.errors import ConfigError
-from featherface.io.images import load_image, resize_longer_side
-from featherface.peers.base import PeerUnavailableError, check_input_size, faces_from_rows
+from featherface.io.images import load_image
+from featherface.peers.base import PeerUnavailableError, check_input_size, faces_from_rows, fit_input
 from featherface.types import Face
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
@@ -106,7 +106,7 @@ class HaarCascadeDetector:
         """Faces in one image (path or HxWx3 BGR array), original pixels, best first; no landmarks."""
         img = load_image(image)
         h, w = img.shape[:2]
-        small, s = resize_longer_side(img, self.input_size)
+        small, s = fit_input(img, self.input_size)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         if self.equalize:
             grey = cv2.equalizeHist(grey)

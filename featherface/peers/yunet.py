@@ -26,12 +26,13 @@ import numpy as np
 
 from featherface.errors import ConfigError
 from featherface.inference.backends import make_session
-from featherface.io.images import letterbox, load_image, quiet_opencv, resize_longer_side
+from featherface.io.images import letterbox, load_image, quiet_opencv
 from featherface.peers.base import (
     PeerUnavailableError,
     check_input_size,
     check_threshold,
     faces_from_rows,
+    fit_input,
     resolve_model_file,
 )
 from featherface.types import Face
@@ -135,7 +136,7 @@ class YuNetDetector:
     def _prepare(self, img: np.ndarray) -> tuple[np.ndarray, float]:
         if self.fixed_size is not None:
             return letterbox(img, *self.fixed_size)
-        return resize_longer_side(img, self.input_size)
+        return fit_input(img, self.input_size)
 
     def detect(self, image: Any) -> list[Face]:
         """Faces in one image (path or HxWx3 BGR array), original pixels, best first."""

@@ -41,6 +41,9 @@ class TrainConfig:
     val_label_file: str | None = None
     val_image_root: str | None = None
     img_size: int = 640
+    # multi-scale: each batch draws its crop size from this list (repeat a size to weight it; empty: img_size
+    # only) and holds batch_size * (img_size / size)^2 images, so every step costs about the same
+    multi_scale_sizes: list[int] = field(default_factory=list)
     min_face_size: float = 0.0  # drop label-file faces smaller than this (pixels)
     mosaic_prob: float = 0.0
     augment: dict[str, Any] = field(default_factory=dict)  # extra TrainTransform keyword arguments
@@ -195,6 +198,10 @@ class TrainConfig:
         need(self.loc_weight >= 0 and self.ldm_weight >= 0, "loc_weight and ldm_weight must be >= 0")
         need(all(math.isfinite(m) for m in self.milestones), "milestones must be finite numbers")
         need(self.img_size <= 4096, f"img_size must be <= 4096, got {self.img_size}")
+        need(isinstance(self.multi_scale_sizes, (list, tuple))
+             and all(isinstance(v, int) and not isinstance(v, bool) and 32 <= v <= 4096 and v % 32 == 0
+                     for v in self.multi_scale_sizes),
+             f"multi_scale_sizes must be a list of multiples of 32 from 32 to 4096, got {self.multi_scale_sizes!r}")
         need(all(0 <= v <= 1 for k, v in self.augment.items() if k.endswith("_prob") and isinstance(v, (int, float))),
              "augment.*_prob must be in [0, 1]")
         need(self.teacher_spec() is not None or self.gt_weight > 0, "gt_weight is 0 and no teacher is set: nothing to learn from")
@@ -259,6 +266,14 @@ def _coerce(name: str, type_str: str, value: Any) -> Any:
                 value = [v for v in value.replace(",", " ").split() if v]
             if not isinstance(value, (list, tuple)):
                 raise ValueError(value)
+            if base.startswith("list[int"):
+                out = []
+                for v in value:
+                    f = float(v)
+                    if isinstance(v, bool) or not f.is_integer():
+                        raise ValueError(value)
+                    out.append(int(f))
+                return out
             return [float(v) for v in value]
         if base.startswith("dict"):
             if isinstance(value, str):

@@ -71,8 +71,10 @@ class TrainingDataset(Dataset):
         return f"item {index}"
 
     def __getitem__(self, key: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        size = None
         if isinstance(key, (tuple, list)):
             epoch, index = int(key[0]), int(key[1])
+            size = int(key[2]) if len(key) > 2 else None
             if getattr(self.dataset, "epoch", None) != epoch:
                 self.set_epoch(epoch)
         else:
@@ -83,7 +85,7 @@ class TrainingDataset(Dataset):
         for attempt in range(self.max_consecutive_failures):
             j = (index + attempt * _SUBSTITUTE_STRIDE) % n
             try:
-                image, target = self.dataset[j]
+                image, target = self.dataset[j] if size is None else self.dataset.item(j, size)  # type: ignore[attr-defined]
                 return image, target, skipped
             except (ImageError, OSError, cv2.error) as exc:
                 skipped += 1
@@ -105,19 +107,31 @@ def collate_training(batch: Sequence[tuple[torch.Tensor, dict[str, torch.Tensor]
     return images, targets, int(sum(b[2] for b in batch))
 
 
-class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
+class EpochBatchSampler(Sampler[list[tuple[int, ...]]]):
     """Batches of ``(epoch, index)`` for one rank; call :meth:`set_epoch` before iterating.
 
     The sample order is ``DistributedSampler``'s: shuffled with ``seed + epoch``, padded so every
     rank gets the same number of samples (hence the same number of steps, which DDP requires).
     The last batch may be smaller than ``batch_size``.
+
+    Multi-scale (``sizes`` given, ``base_size`` the size ``batch_size`` is meant for): each batch
+    draws its crop size from ``sizes`` — a pure function of ``(seed, epoch)``, the same on every
+    rank — and holds ``batch_size * (base_size / size)^2`` images (at least one), items
+    ``(epoch, index, size)``. An epoch keeps its number of steps (that of ``batch_size``), so the
+    schedule and exact resume are unchanged; it then sees fewer images than the dataset holds
+    (the order is reshuffled every epoch, so all are seen over a run).
     """
 
     def __init__(self, dataset_len: int, batch_size: int, rank: int = 0, world_size: int = 1,
-                 seed: int = 0, shuffle: bool = True) -> None:
+                 seed: int = 0, shuffle: bool = True, sizes: Sequence[int] = (), base_size: int | None = None) -> None:
         self.batch_size = int(batch_size)
         self.sampler = DistributedSampler(range(dataset_len), num_replicas=world_size, rank=rank,  # type: ignore[arg-type]
                                           shuffle=shuffle, seed=seed, drop_last=False)
+        self.seed = int(seed)
+        self.sizes = tuple(int(s) for s in sizes)
+        if self.sizes and base_size is None:
+            raise ValueError("multi-scale batches need base_size (the size batch_size is meant for)")
+        self.base_size = int(base_size) if base_size is not None else None
         self.epoch = 0
         self.skip = 0
 
@@ -131,11 +145,27 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
         self.skip = int(skip_batches)
         self.sampler.set_epoch(self.epoch)
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def batch_plan(self) -> list[tuple[int, int]]:
+        """``(size, images)`` of each batch of the current epoch (multi-scale only)."""
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, 0x5CA1E]))
+        picks = rng.integers(0, len(self.sizes), size=self.batches_per_epoch)
+        base = float(self.base_size or 1)
+        return [(self.sizes[k], max(1, round(self.batch_size * (base / self.sizes[k]) ** 2))) for k in picks]
+
+    def __iter__(self) -> Iterator[list[tuple[int, ...]]]:
         indices = list(self.sampler)
-        for b in range(self.skip, self.batches_per_epoch):
-            chunk = indices[b * self.batch_size:(b + 1) * self.batch_size]
-            yield [(self.epoch, int(i)) for i in chunk]
+        if not self.sizes:
+            for b in range(self.skip, self.batches_per_epoch):
+                chunk = indices[b * self.batch_size:(b + 1) * self.batch_size]
+                yield [(self.epoch, int(i)) for i in chunk]
+            return
+        cursor = 0
+        n = len(indices)
+        for b, (size, count) in enumerate(self.batch_plan()):
+            chunk = [indices[(cursor + k) % n] for k in range(count)]
+            cursor = (cursor + count) % n
+            if b >= self.skip:
+                yield [(self.epoch, int(i), size) for i in chunk]
 
     def __len__(self) -> int:
         return max(0, self.batches_per_epoch - self.skip)

@@ -60,6 +60,8 @@ FIELD_OPTIONS: dict[str, FieldOption] = {
                                   metavar="FILE"),
     "val_image_root": FieldOption("validation image root", _G_DATA, flag="--val-images", metavar="DIR"),
     "img_size": FieldOption("training crop size, a multiple of 32", _G_DATA, lo=32, hi=4096),
+    "multi_scale_sizes": FieldOption("multi-scale training: each batch draws its crop size from these (repeat one to "
+                                     "weight it) with batch_size scaled by (img_size/size)^2", _G_DATA, metavar="SIZE"),
     "min_face_size": FieldOption("ignore labelled faces smaller than this (px)", _G_DATA, lo=0.0),
     "mosaic_prob": FieldOption("probability of a 2x2 mosaic sample", _G_DATA, **_U),
     "augment": FieldOption("TrainTransform options (crop scales, zoom-out, ...): --set augment.X=V", _G_DATA),

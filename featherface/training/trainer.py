@@ -337,7 +337,8 @@ class Trainer:
             self.distiller = Distiller(cfg, model, device, self.log)
 
         dataset, val_dataset = self._build_datasets()
-        sampler = EpochBatchSampler(len(dataset), cfg.batch_size, dist_info.rank, dist_info.world_size, cfg.seed)  # type: ignore[arg-type]
+        sampler = EpochBatchSampler(len(dataset), cfg.batch_size, dist_info.rank, dist_info.world_size, cfg.seed,  # type: ignore[arg-type]
+                                    sizes=cfg.multi_scale_sizes, base_size=cfg.img_size)
         steps_per_epoch = sampler.batches_per_epoch
         self.schedule = LRSchedule(self.optimizer, cfg.lr, steps_per_epoch, cfg.epochs, cfg.schedule,
                                    cfg.milestone_epochs(), cfg.gamma, cfg.warmup_epochs, cfg.warmup_start_factor,

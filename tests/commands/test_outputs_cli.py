@@ -318,3 +318,48 @@ def test_detect_extreme_aspect_image_gets_a_png(tmp_path, stub, capsys):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["thin_faces.png"]
     [entry] = json.loads(out_json.read_text())["results"]
     assert (entry["width"], entry["height"]) == (70000, 1) and "picture_error" not in entry
+
+
+# -------------------------------------------------------------------------------- two runs, one folder
+
+def test_two_detect_runs_into_one_folder_keep_both_runs_pictures(photos, stub, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["detect", str(photos / "a.jpg"), "-o", str(out), "--quiet"]) == 0
+    first = (out / "a_faces.jpg").read_bytes()
+    other = photos / "x"
+    other.mkdir()
+    cv2.imwrite(str(other / "a.jpg"), 255 - base_image())  # another photo of the same name
+    capsys.readouterr()
+    assert main(["detect", str(other / "a.jpg"), "-o", str(out), "--quiet"]) == 0
+    assert "took a numbered name" in capsys.readouterr().out
+    assert (out / "a_faces.jpg").read_bytes() == first  # the first run's picture is kept
+    assert (out / "a_faces-2.jpg").is_file()
+    assert main(["detect", str(other / "a.jpg"), "-o", str(out), "--quiet", "--force"]) == 0
+    assert (out / "a_faces.jpg").read_bytes() != first and not (out / "a_faces-3.jpg").exists()
+
+
+def test_two_crop_runs_into_one_folder_keep_both_indexes(photos, tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    from featherface import FaceDetector
+    from tests.inference.stub import PlantedFacesModel
+
+    lms = np.array([[[10, 14], [24, 14], [17, 22], [12, 30], [22, 30]]], np.float32)
+    boxes = np.array([[4, 3, 30, 40]], np.float32)
+    monkeypatch.setattr(detector_module, "FaceDetector",
+                        lambda **kw: FaceDetector(model=PlantedFacesModel(boxes, lms)))
+    out = tmp_path / "crops"
+    assert main(["crop", str(photos / "a.jpg"), "-o", str(out), "--quiet"]) == 0
+    first = (out / "index.csv").read_text()
+    crops = sorted(p.name for p in out.glob("*.png"))
+    assert crops, "the stub detector's face must give a crop"
+    assert main(["crop", str(photos / "a.jpg"), "-o", str(out), "--quiet"]) == 0
+    assert (out / "index.csv").read_text() == first
+    second = (out / "index-2.csv").read_text()
+    assert all(name not in second for name in crops)  # the second run's crops have names of their own
+    assert len(list(out.glob("*.png"))) == 2 * len(crops)
+
+
+def test_crop_skips_a_face_with_coinciding_landmarks(photos, stub, tmp_path, capsys):
+    assert main(["crop", str(photos / "a.jpg"), "-o", str(tmp_path / "c"), "--quiet"]) == 0
+    assert "landmarks coincide" in capsys.readouterr().out

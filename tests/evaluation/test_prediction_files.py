@@ -164,3 +164,22 @@ def test_malformed_file_inside_a_folder_stops_the_evaluation(tmp_path, gt):
 def test_reading_without_ground_truth_keys_by_relative_path(tmp_path):
     root = good_dir(tmp_path / "pred")
     assert sorted(read_prediction_dir(root)) == ["0--Parade/0_Parade_1", "1--Handshaking/1_Hand_2"]
+
+
+def test_huge_prediction_files_are_refused_before_they_are_parsed(tmp_path: Path) -> None:
+    """A count beyond any detector's, a count that disagrees with a junk body, or a file of many MB:
+    one-line errors, without first splitting millions of rows into Python lists."""
+    from featherface.evaluation import predictions as P
+
+    p = tmp_path / "img.txt"
+    p.write_text(f"img\n{P.MAX_PREDICTIONS_PER_IMAGE + 1}\n1 2 3 4 0.5\n")
+    with pytest.raises(LabelFormatError, match="detections for one image"):
+        read_prediction_file(p)
+    p.write_text("img\n2\n" + "1 2 3 4 0.5\n" * 50_000)
+    with pytest.raises(LabelFormatError, match="announces 2 detection"):
+        read_prediction_file(p)
+    with open(p, "wb") as f:
+        f.write(b"img\n1\n1 2 3 4 0.5\n")
+        f.truncate(P.MAX_PREDICTION_FILE_BYTES + 1)
+    with pytest.raises(LabelFormatError, match="too large"):
+        read_prediction_file(p)

@@ -148,3 +148,19 @@ def test_face_to_dict_is_json_ready():
     f = Face.from_arrays([1, 2, 3, 4], 0.9, np.arange(10))
     d = json.loads(json.dumps(f.to_dict()))
     assert d["box"] == [1, 2, 3, 4] and len(d["landmarks"]) == 5
+
+
+def test_fast_preprocess_equals_the_reference_formula() -> None:
+    """The OpenCV pre-processing gives exactly (BGR - mean), CHW, zero-padded to a multiple of 32."""
+    det = FaceDetector(weights=None, backend="torch")
+    rng = np.random.default_rng(0)
+    ims = [rng.integers(0, 256, (45, 70, 3), dtype=np.uint8), rng.integers(0, 256, (100, 33, 3), dtype=np.uint8)]
+    batch = det._to_batch(ims, None)
+    assert batch.shape == (2, 3, 128, 96) and batch.dtype == np.float32
+    for i, im in enumerate(ims):
+        ref = np.zeros((3, 128, 96), np.float32)
+        ref[:, :im.shape[0], :im.shape[1]] = (im.astype(np.float32) - det.mean).transpose(2, 0, 1)
+        assert np.array_equal(batch[i], ref)
+    one = det._to_batch(ims[:1], 90)  # a fixed input size: a square canvas of the next multiple of 32
+    assert one.shape == (1, 3, 96, 96) and np.array_equal(one[0], batch[0, :, :96, :96])
+    assert not one[0, :, 45:, :].any() and not one[0, :, :, 70:].any()

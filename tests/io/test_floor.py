@@ -9,7 +9,7 @@ from pathlib import Path
 
 import featherface.io
 
-ALLOWED_THIRD_PARTY = {"numpy", "cv2", "PIL", "matplotlib"}  # PIL: lazily, for PIL inputs; matplotlib: a presence check
+ALLOWED_THIRD_PARTY = {"numpy", "cv2", "PIL", "matplotlib", "av"}  # PIL: lazily, for PIL inputs; matplotlib: a presence check; av: optional audio copy
 ALLOWED_OWN = {"featherface.errors"}
 
 

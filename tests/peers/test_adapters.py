@@ -312,3 +312,17 @@ def test_face_helpers():
     # their NMS, featherface.ops.nms_numpy, in tests/ops/test_nms.py)
     faces = faces_from_rows(np.array([[5, 5, 4, 9], [0, 0, 3, 3]]), np.array([0.9, 0.1]), None, 10, 10)
     assert len(faces) == 1  # the empty box is dropped
+
+
+def test_peer_inputs_are_capped_at_the_largest_network_side() -> None:
+    """A 10000 px photo at "original size" reaches a peer at 4096 px (memory), results scaled back."""
+    from featherface.inference.options import MAX_INPUT_SIDE
+    from featherface.peers.base import fit_input
+
+    big = np.zeros((5000, 10000, 3), np.uint8)
+    small, s = fit_input(big, None)
+    assert max(small.shape[:2]) == MAX_INPUT_SIDE and s == pytest.approx(MAX_INPUT_SIDE / 10000)
+    same, s1 = fit_input(np.zeros((100, 200, 3), np.uint8), None)
+    assert same.shape[:2] == (100, 200) and s1 == 1.0
+    asked, s2 = fit_input(np.zeros((100, 200, 3), np.uint8), 64)
+    assert max(asked.shape[:2]) == 64 and s2 == pytest.approx(0.32)

@@ -245,3 +245,21 @@ def test_build_detectors_skips_missing_files_with_notes(tmp_path):
         build_detectors(["yunet:"])
     _, skipped = build_detectors([], weights=tmp_path / "w.pt")
     assert "w.pt: file not found" in skipped[0]
+
+
+def test_two_weights_files_of_one_name_get_rows_of_their_own(tmp_path):
+    import torch
+
+    from featherface.models import create_model
+    from featherface.models.weights import save_weights
+
+    paths = []
+    for run in ("run1", "run2"):
+        (tmp_path / run).mkdir()
+        torch.manual_seed(len(paths))
+        paths.append(tmp_path / run / "final.pt")
+        save_weights(create_model("featherface-v2-ultra"), paths[-1])
+    dets, _ = build_detectors([f"featherface-v2-ultra:{p}" for p in paths])
+    assert list(dets) == ["featherface-v2-ultra:final.pt", "featherface-v2-ultra:run2/final.pt"]
+    with pytest.raises(ConfigError, match="listed twice"):
+        build_detectors([f"featherface-v2-ultra:{paths[0]}"] * 2)

@@ -292,6 +292,12 @@ def test_verb_options_and_new_field_flags() -> None:
                                   "overlap_threshold": 0.4}
 
 
+def test_repeated_set_flags_add_up() -> None:
+    """``--set a=1 --set b=2`` applies both (a repeated --set used to keep only the last)."""
+    args = _parse_train(["--set", "lr=1", "epochs=2", "--set", "max_steps=6", "--set", "output_dir=x"])
+    assert args.set_items == ["lr=1", "epochs=2", "max_steps=6", "output_dir=x"]
+
+
 def test_a_new_config_field_gets_a_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import dataclass
 
