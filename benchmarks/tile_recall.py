@@ -1,8 +1,7 @@
 """Issue 15's tiling yardstick: recall of small faces in big photos with and without ``tile=True``.
 
 Reference faces: YuNet-n at the full native resolution (score >= 0.7), on every shared photo larger
-than the detector's ``max_size`` (default 2048; ``--max-size 1024`` stands in for bigger phone
-photos, whose faces shrink the same way), and on "crowd montages": 4x4 grids of the shared crowd and
+than the detector's ``max_size`` (default: ``FaceDetector``'s), and on "crowd montages": 4x4 grids of the shared crowd and
 group photos (``data/photos``, each fitted into a 1024 px cell), 4096 px images whose faces are
 20-100 px, as in a big crowd photo. Our default ``FaceDetector()`` runs once plainly and once
 tiled; the table gives recall / precision against the reference (IoU >= 0.5, score >= 0.5, faces
@@ -24,6 +23,7 @@ import cv2
 import numpy as np
 
 from featherface import FaceDetector
+from featherface.inference.options import DetectorOptions
 from featherface.evaluation.human_boxes import score_box_set
 from featherface.io.images import read_image
 from featherface.io.paths import shared_dir
@@ -65,7 +65,7 @@ def by_size(found: list, ref: list[np.ndarray]) -> dict[str, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--max-size", type=int, default=2048)
+    ap.add_argument("--max-size", type=int, default=DetectorOptions().max_size)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)

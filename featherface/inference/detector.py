@@ -308,16 +308,16 @@ class FaceDetector:
         outputs = self.backend(batch)
         found = self.faces_from_outputs(outputs, batch.shape[2:], originals, scales, post)
         if self.tile if tile is None else _flag("tile", tile):
-            found = [self._tiled(im, faces, post) if s < 1.0 else faces
+            found = [self._tiled(im, faces, post, s) if s < 1.0 else faces
                      for im, faces, s in zip(originals, found, scales)]
         return found
 
-    def _tiled(self, image: np.ndarray, faces: list[Face], post: PostprocessConfig) -> list[Face]:
+    def _tiled(self, image: np.ndarray, faces: list[Face], post: PostprocessConfig, scale: float) -> list[Face]:
         def native(crops: list[np.ndarray]) -> list[list[Face]]:
             batch, scales = self.preprocess(crops, None)
             return self.faces_from_outputs(self.backend(batch), batch.shape[2:], crops, scales, post)
         return merge_tiled(image, faces, native, self.tile_size, self.tile_overlap, post.nms_threshold,
-                           post.max_detections)
+                           post.max_detections, full_scale=scale)
 
     # the stages of detect_batch, public so that `featherface bench --profile` times exactly this code
     def preprocess(self, originals: Sequence[np.ndarray], input_size: int | None = _UNSET_SIZE  # type: ignore[assignment]

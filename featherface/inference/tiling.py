@@ -9,7 +9,8 @@ The merge rule: a tile's face that touches an edge the tile shares with a neighb
 (it may be a cut-off part of a face; the overlap guarantees that a face no larger than the overlap
 lies whole in some tile, and a bigger one is the scaled-down pass's job); the rest are pooled and
 NMS-ed, and a tile's face lying mostly (60 %) inside a bigger face that was kept is dropped too —
-the lower half of a face cut a few pixels below its eyes is not a second face. An image that already runs at native resolution gains nothing from tiles, so it is detected
+the lower half of a face cut a few pixels below its eyes is not a second face. Tiles only add faces
+that the scaled-down pass sees below 40 px (where it misses them); bigger ones are its own. An image that already runs at native resolution gains nothing from tiles, so it is detected
 once, as without tiling.
 """
 
@@ -28,6 +29,9 @@ __all__ = ["tile_grid", "merge_tiled"]
 _EDGE_PX = 2.0
 # a tile's face with this share of its area inside a bigger kept face is a fragment of it
 _INSIDE = 0.6
+# a face at least this big (sqrt(w*h)) in the scaled-down pass is that pass's to find: a tile's face
+# of that size is dropped (at native resolution a big face can break into several smaller boxes)
+_FULL_PASS_PX = 40.0
 
 
 def _starts(length: int, tile: int, step: int) -> list[int]:
@@ -78,10 +82,12 @@ def merge_tiled(
     nms_threshold: float,
     max_detections: int,
     batch: int = 4,
+    full_scale: float = 1.0,
 ) -> list[Face]:
     """Pool ``full_faces`` (the scaled-down pass over ``image``) with the faces ``detect_native``
     finds in native-resolution tiles (called with up to ``batch`` equal-sized tiles at a time, so
-    memory stays that of ``batch`` tiles); returns the merged faces, best first."""
+    memory stays that of ``batch`` tiles); returns the merged faces, best first. ``full_scale``: the
+    scaled-down pass's scale, so that tiles only add faces too small for it (see ``_FULL_PASS_PX``)."""
     h, w = image.shape[:2]
     windows = tile_grid(h, w, tile, overlap)
     pooled = list(full_faces)
@@ -92,7 +98,8 @@ def merge_tiled(
         for window, faces in zip(group, detect_native(crops)):
             for f in faces:
                 shifted = _shift(f, window[0], window[1])
-                if _inner_edges_clear(shifted.box, window, w, h):
+                small = (f.width * f.height) ** 0.5 * full_scale < _FULL_PASS_PX
+                if small and _inner_edges_clear(shifted.box, window, w, h):
                     pooled.append(shifted)
     if not pooled:
         return []

@@ -40,7 +40,7 @@ PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the dat
 BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {
     # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see README "Default weights: model card"
     "featherface-v1": ("featherface-v1.pt", "766b77d854785e2f9d9cc91d64979a7633b23f097d22dd457ecc4b26e80024c0"),
-    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "fa3e32890b1091dd911a6ba8a2d36d0d03a9d2f1b3fc265c252f281331c77e06"),
+    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "d76c552fc448db0162b961a3ccaee353c594fd4d24a1a3212662495a1f5c9c26"),
 }
 
 

@@ -85,10 +85,12 @@ def our_detector(
     nms_threshold: float | None = None,
     input_size: int | None = None,
     device: str | None = "cpu",
+    threads: int | None = None,
 ) -> Detector:
     """A :class:`~featherface.FaceDetector` of ``model`` with ``weights`` (``None``: the shipped ones;
     ``"none"``: an untrained network); ``nms_threshold=None`` keeps the detector's default."""
-    kw: dict[str, Any] = {"score_threshold": score_threshold, "input_size": input_size, "device": device}
+    kw: dict[str, Any] = {"score_threshold": score_threshold, "input_size": input_size, "device": device,
+                          "threads": threads}
     if nms_threshold is not None:
         kw["nms_threshold"] = nms_threshold
     return FaceDetector(model=model, weights=weights if weights else "default", **kw)
@@ -193,6 +195,7 @@ def build_detectors(
     nms_threshold: float | None = None,
     input_size: int | None = None,
     log: Callable[[str], None] | None = None,
+    threads: int | None = None,
 ) -> tuple[dict[str, Detector], list[str]]:
     """``--detectors`` specs -> (``{row name: detector}``, notes on the skipped ones).
 
@@ -249,7 +252,7 @@ def build_detectors(
         try:
             if key.startswith("peer:"):  # the peers, RetinaFace-mnet0.25 (``retinaface[:PATH]``) included
                 det = peer_detector(key[5:], score_threshold=score_threshold, nms_threshold=nms_threshold,
-                                    input_size=input_size, log=say,
+                                    input_size=input_size, threads=threads, log=say,
                                     **({"device": device} if parse_spec(key[5:])[0].kind == "retinaface" else {}))
                 label = det.name
             else:
@@ -260,7 +263,7 @@ def build_detectors(
                     notes.append(f"skipped {label}: weights file {path} not found")
                     continue
                 det = our_detector(key, path, score_threshold=score_threshold, nms_threshold=nms_threshold,
-                                   input_size=input_size, device=device)
+                                   input_size=input_size, device=device, threads=threads)
         except PeerUnavailableError as exc:
             notes.append(f"skipped {exc}")
             continue

@@ -601,9 +601,13 @@ def object_cases(encoded: dict[str, bytes], Image: Any | None) -> list[Case]:
     return cases
 
 
-def network_input_hw(h: int, w: int, max_size: int = 2048, pad: int = 32) -> tuple[int, int]:
+def network_input_hw(h: int, w: int, max_size: int | None = None, pad: int = 32) -> tuple[int, int]:
     """The padded ``(H, W)`` the detector feeds its network for an ``h`` x ``w`` image (default
     settings), to check from the model side that orientation and resizing really happened."""
+    if max_size is None:
+        from featherface.inference.options import DetectorOptions
+
+        max_size = DetectorOptions().max_size
     s = min(1.0, max_size / max(h, w))
     nh, nw = (max(1, round(h * s)), max(1, round(w * s))) if s != 1.0 else (h, w)
     return -(-nh // pad) * pad, -(-nw // pad) * pad

@@ -134,3 +134,14 @@ def test_the_example_face_is_found_once_with_small_tiles() -> None:
     det = FaceDetector(threads=1, max_size=256, tile_size=256, tile_overlap=64)
     faces = det.detect(read_image(EXAMPLE), tile=True)
     assert len(faces) == 1
+
+
+def test_tiles_only_add_faces_too_small_for_the_scaled_down_pass() -> None:
+    image = np.zeros((400, 400, 3), np.uint8)
+
+    def native(crops: list[np.ndarray]) -> list[list[Face]]:
+        return [[face(20, 20, 50, 50, 0.9), face(60, 60, 160, 160, 0.9)] for _ in crops]  # 30 px and 100 px
+
+    merged = merge_tiled(image, [], native, 200, 50, nms_threshold=0.4, max_detections=50, full_scale=0.5)
+    sizes = {round(f.width) for f in merged}
+    assert sizes == {30}  # 100 px is 50 px in the scaled-down pass: its face to find, not the tiles'
