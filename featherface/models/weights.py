@@ -39,7 +39,7 @@ PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the dat
 # The file hash is checked before loading, so a damaged or swapped file fails loudly.
 BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {
     # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see README "Default weights: model card"
-    "featherface-v1": ("featherface-v1.pt", "766b77d854785e2f9d9cc91d64979a7633b23f097d22dd457ecc4b26e80024c0"),
+    "featherface-v1": ("featherface-v1.pt", "f5a4eeec029fc908b1e3e3d93f1e52165b0cbaf4839e599f015ba40e9ac1c489"),
     "featherface-v2-ultra": ("featherface-v2-ultra.pt", "d76c552fc448db0162b961a3ccaee353c594fd4d24a1a3212662495a1f5c9c26"),
 }
 
