@@ -3,9 +3,10 @@
 Why: the training photos (Caltech WebFaces) show mostly bare, sharp, frontal faces, while people's
 photos show faces behind masks, scarves, hands and microphones, and small faces in soft, noisy,
 heavily compressed street shots. A student distilled only on the former reproduces its teacher there
-(AP 0.97 against the teacher's own faces) but not on the latter (0.85). With *online* distillation
-the teacher looks at the very crop the student gets, so these augmentations need no labels of their
-own: the teacher says which occluded or degraded faces are still faces, and how sure it is.
+(AP 0.98 against the teacher's own faces) but not on the latter (0.85; see
+benchmarks/student_vs_teacher.py). With *online* distillation the teacher looks at the very crop
+the student gets, so these augmentations need no labels of their own: the teacher says which
+occluded or degraded faces are still faces, and how sure it is.
 
 Both steps follow the contract of :mod:`featherface.data.transforms` (pure functions of
 ``(image, boxes, landmarks, has_landmarks, rng)`` on uint8 BGR pixels; inputs never modified) and

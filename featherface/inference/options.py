@@ -56,7 +56,8 @@ class DetectorOptions:
     input_size: int | None = None  # None: the original resolution
     # 1280: the largest priors (256/512 px at stride 32) and the training crops (<= 640 px) cover faces
     # up to ~600 px; at 2048 a portrait's 900 px face broke into several 300-400 px boxes (precision
-    # 0.79 vs 0.89 at 1280 on the shared photos). Small faces in bigger photos: tile=True.
+    # 0.80 vs 0.91 at 1280 on the shared photos, benchmarks/photos_vs_yunet.py). Small faces in
+    # bigger photos: tile=True.
     max_size: int = 1280
     tile: bool = False  # also detect on native-resolution tiles of images scaled down (small faces)
     tile_size: int = 1024
