@@ -20,13 +20,10 @@ import numpy as np
 from featherface import FaceDetector
 from featherface.evaluation.human_boxes import score_box_set
 from featherface.inference.options import DetectorOptions
-from featherface.io.images import read_image
+from featherface.io.images import expand_inputs, is_image_path, read_image
 from featherface.io.paths import shared_dir
 from featherface.peers.factory import peer_detector
 from featherface.peers.retinaface import resolve_retinaface_weights
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     data = shared_dir() / "data"
-    files = sorted(p for d in ("photos", "faces-unlabeled") if (data / d).is_dir()
-                   for p in (data / d).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = [p for p in expand_inputs([data / d for d in ("photos", "faces-unlabeled") if (data / d).is_dir()])
+             if is_image_path(p)]
     if not files:
         print(f"no photos under {data}", file=sys.stderr)
         return 1

@@ -25,12 +25,9 @@ import numpy as np
 from featherface import FaceDetector
 from featherface.inference.options import DetectorOptions
 from featherface.evaluation.human_boxes import score_box_set
-from featherface.io.images import read_image
+from featherface.io.images import expand_inputs, is_image_path, read_image
 from featherface.io.paths import shared_dir
 from featherface.peers.factory import peer_detector
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-
 
 def montages(files: list[Path], grid: int = 4, cell: int = 1024) -> list[np.ndarray]:
     """4x4 grids of the photos (each fitted into a ``cell`` px square, mean grey around it); a new grid
@@ -70,13 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     data = shared_dir() / "data"
-    files = sorted(p for d in ("photos", "faces-unlabeled") if (data / d).is_dir()
-                   for p in (data / d).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = [p for p in expand_inputs([data / d for d in ("photos", "faces-unlabeled") if (data / d).is_dir()])
+             if is_image_path(p)]
     if not files:
         print(f"no photos under {data}", file=sys.stderr)
         return 1
     images = [im for im in (read_image(p) for p in files) if max(im.shape[:2]) > args.max_size]
-    images += montages(sorted(p for p in (data / "photos").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    images += montages([p for p in expand_inputs([data / "photos"]) if is_image_path(p)]
                        if (data / "photos").is_dir() else [])
     if not images:
         print(f"no photo is larger than {args.max_size} px", file=sys.stderr)

@@ -165,11 +165,6 @@ def read_prediction_file(path: str | os.PathLike[str], *, check_name: bool = Tru
         if toks:
             rows.append(toks)
             linenos.append(i)
-    if len(rows) != count:
-        raise _fail(
-            p, 2, f"line 2 announces {count} detection(s) but the file has {len(rows)} box line(s) "
-            "(truncated or concatenated file?)"
-        )
     if not rows:
         return PredictionFile(str(p), name, np.zeros((0, 5), np.float64))
     for toks, ln in zip(rows, linenos):

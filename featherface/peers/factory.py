@@ -244,6 +244,7 @@ def build_detectors(
             else:
                 entries[k] = (model, str(w))
     out: dict[str, Detector] = {}
+    paths: dict[str, str | None] = {}  # row name -> its weights file
     for key, path in entries:
         if key == "missing":
             notes.append(str(path))
@@ -267,14 +268,14 @@ def build_detectors(
         except PeerUnavailableError as exc:
             notes.append(f"skipped {exc}")
             continue
-        if label in out and path is not None and not key.startswith("peer:"):
+        if label in out and path is not None and not key.startswith("peer:") \
+                and Path(paths[label]).expanduser().resolve() != Path(path).expanduser().resolve():
             # two weights files of one name (run1/final.pt, run2/final.pt): name the row by its folder too
-            first = next(p for k, p in entries if p is not None and k == key and f"{k}:{Path(p).name}" == label)
-            if Path(first).expanduser().resolve() != Path(path).expanduser().resolve():
-                label = f"{key}:{Path(path).parent.name}/{Path(path).name}"
+            label = f"{key}:{Path(path).parent.name}/{Path(path).name}"
         if label in out:
             raise ConfigError(f"detector {label!r} is listed twice")
         out[label] = det
+        paths[label] = path
     for n in notes:
         say(n)
     return out, notes
