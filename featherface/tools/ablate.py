@@ -22,6 +22,9 @@ from typing import Any, Callable, Sequence
 
 from featherface.errors import ConfigError
 from featherface.evaluation.human import evaluate_human, human_set_dirs
+from featherface.io.outputs import write_text
+from featherface.inference.detector import FaceDetector
+from featherface.models.weights import file_sha256, model_from_weights
 from featherface.models.techniques import TECHNIQUES
 from featherface.training.config import TrainConfig
 from featherface.training.trainer import train
@@ -32,6 +35,9 @@ __all__ = ["SHEET_CLAIMS", "Variant", "variants", "run_ablation", "summarise", "
 SHEET_CLAIMS = {"feature_reuse": 1.0, "attention_multiplication": 0.8, "progressive_enhancement": 0.7,
                 "multiscale_weighting": 0.5, "dynamic_sharing": 0.5}
 METRICS = ("facemask_ap", "caltech_recall", "cuhk_found", "cuhk_nme")
+# each run's scores, kept beside its weights: several `ablate` processes can share the work, and a last
+# call that lists every variant assembles the table without evaluating anything twice
+EVAL_CACHE = "ablation_eval.json"
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,6 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
                  human_sets: Path | None, limit: int | None = None, log: Callable[[str], None] = print,
                  progress: bool = False, **eval_overrides: Any) -> list[dict[str, Any]]:
     """Train (or resume) and score every variant x seed; one record per run."""
-    from featherface.inference.detector import FaceDetector
-    from featherface.models.weights import model_from_weights
-
     records = []
     sets = human_set_dirs(human_sets) if human_sets is not None else {}
     for v in chosen:
@@ -86,14 +89,35 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
                                    "steps": result.global_step, "status": result.status,
                                    "weights": str(weights) if weights else None}
             if weights is not None:
-                # the variant's own architecture comes with its weights file
-                det = FaceDetector(model_from_weights(weights), score_threshold=0.02, backend="torch", threads=1)
-                rec["params"] = int(sum(p.numel() for p in det.model.parameters()))
-                if sets:
-                    res = evaluate_human({v.name: det}, limit=limit, progress=progress, **sets, **eval_overrides)
-                    rec.update(_metrics(res.report(v.name)))
+                key = {"weights_sha256": file_sha256(weights), "limit": limit,
+                       "sets": {k: str(p) for k, p in sorted(sets.items())},
+                       "options": {k: eval_overrides[k] for k in sorted(eval_overrides)}}
+                cached = _cached_eval(run_dir / EVAL_CACHE, key)
+                if cached is not None:
+                    log(f"ablate: {v.name} seed {seed}: scores of these weights from {run_dir / EVAL_CACHE}")
+                    rec.update(cached)
+                else:
+                    # the variant's own architecture comes with its weights file
+                    det = FaceDetector(model_from_weights(weights), score_threshold=0.02, backend="torch", threads=1)
+                    scores: dict[str, Any] = {"params": int(sum(p.numel() for p in det.model.parameters()))}
+                    if sets:
+                        res = evaluate_human({v.name: det}, limit=limit, progress=progress, **sets, **eval_overrides)
+                        scores.update(_metrics(res.report(v.name)))
+                    write_text(run_dir / EVAL_CACHE, json.dumps({"key": key, "scores": scores}, indent=1) + "\n")
+                    rec.update(scores)
             records.append(rec)
     return records
+
+
+def _cached_eval(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The scores saved beside a run, if they are of the same weights and the same evaluation."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("key") != key or not isinstance(doc.get("scores"), dict):
+        return None
+    return doc["scores"]
 
 
 def _stats(values: list[float]) -> tuple[float, float]:
@@ -149,6 +173,4 @@ def format_table(rows: list[dict[str, Any]], metric: str = "facemask_ap") -> str
 
 
 def write_json(path: Path, records: list[dict[str, Any]], rows: list[dict[str, Any]], command: str) -> None:
-    from featherface.io.outputs import write_text
-
     write_text(path, json.dumps({"command": command, "runs": records, "summary": rows}, indent=1) + "\n")

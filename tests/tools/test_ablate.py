@@ -54,4 +54,41 @@ def test_ablate_command_on_a_tiny_synthetic_run(tmp_path: Path) -> None:
     # resumable: a second call reuses the finished runs
     rc = main(["ablate", "-c", str(cfg), "--variants", "base", "--seeds", "0", "--max-steps", "1",
                "-o", str(tmp_path / "runs"), "--json", str(tmp_path / "again.json"), "--quiet"])
-    assert rc == 0 and json.loads((tmp_path / "again.json").read_text())["runs"][0]["steps"] == 1
+    again = json.loads((tmp_path / "again.json").read_text())["runs"][0]
+    assert rc == 0 and again["steps"] == 1
+    # ... and their saved scores: no sets given now, yet the same weights keep the scores of the first call
+    # only when the evaluation was the same; here it was not (no --human-sets), so none are reused
+    assert "facemask_ap" not in again
+    cache = tmp_path / "runs" / "base-s0" / "ablation_eval.json"
+    first = json.loads(cache.read_text())
+    assert first["key"]["weights_sha256"] and first["scores"]["params"] > 0
+
+
+def test_ablate_reuses_the_saved_scores_of_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import featherface.tools.ablate as ablate
+
+    root = make_sets(tmp_path / "data")
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("synthetic_images: 8\nimg_size: 64\nbatch_size: 4\nepochs: 1\nworkers: 0\n"
+                   "backbone_init: none\ntensorboard: false\nsave_every: 0\n")
+    args = ["ablate", "-c", str(cfg), "--variants", "base", "--seeds", "0", "--max-steps", "1", "-o",
+            str(tmp_path / "runs"), "--human-sets", str(root), "--caltech-split", "all", "--quiet"]
+    assert main(args + ["--json", str(tmp_path / "a.json")]) == 0
+    calls: list[object] = []
+    real = ablate.evaluate_human
+
+    def counting(*a: object, **k: object) -> object:
+        calls.append(a)
+        return real(*a, **k)
+
+    monkeypatch.setattr(ablate, "evaluate_human", counting)
+    assert main(args + ["--json", str(tmp_path / "b.json")]) == 0
+    a, b = (json.loads((tmp_path / n).read_text())["runs"][0] for n in ("a.json", "b.json"))
+    assert calls == [] and a == b and a["facemask_ap"] is not None
+    # other weights under the same run folder: scored again
+    cache = tmp_path / "runs" / "base-s0" / "ablation_eval.json"
+    doc = json.loads(cache.read_text())
+    doc["key"]["weights_sha256"] = "0" * 64
+    cache.write_text(json.dumps(doc))
+    assert main(args + ["--json", str(tmp_path / "c.json")]) == 0
+    assert len(calls) == 1 and json.loads(cache.read_text())["key"]["weights_sha256"] != "0" * 64
