@@ -7,13 +7,43 @@ tensor moved there (an ``AssertionError`` deep inside ``torch.cuda``); ``"bogus"
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 
 from featherface.errors import ConfigError
 
-__all__ = ["resolve_device"]
+__all__ = ["resolve_device", "torch_threads"]
+
+_threads_lock = threading.Lock()
+_threads_depth = 0
+_threads_saved = 0
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the process's setting.
+
+    For small tensor work between network calls (post-processing): torch's second OpenMP worker
+    keeps spinning after each parallel op, and on a 2-core machine it takes a core from the next
+    onnxruntime call (measured: 640² latency with 2 threads 21 -> 15 ms). Safe across Python
+    threads: the first to enter saves the setting and the last to leave restores it."""
+    global _threads_depth, _threads_saved
+    with _threads_lock:
+        if _threads_depth == 0:
+            _threads_saved = torch.get_num_threads()
+            if _threads_saved != n:
+                torch.set_num_threads(n)
+        _threads_depth += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_depth -= 1
+            if _threads_depth == 0 and torch.get_num_threads() != _threads_saved:
+                torch.set_num_threads(_threads_saved)
 
 
 def resolve_device(device: Any, option: str = "device") -> Any:

@@ -252,14 +252,18 @@ class FaceDetector:
         else:
             H = max(int(math.ceil(im.shape[0] / PAD_MULTIPLE) * PAD_MULTIPLE) for im in images)
             W = max(int(math.ceil(im.shape[1] / PAD_MULTIPLE) * PAD_MULTIPLE) for im in images)
-        if self._mean_u8 is not None and all(im.dtype == np.uint8 for im in images):
-            # one C++ pass per image (pad with the mean colour, subtract, HWC -> CHW): 2-3x faster than
-            # numpy, and exactly the same numbers, since the integer mean pads to exact zeros
-            blobs = [cv2.dnn.blobFromImage(
-                cv2.copyMakeBorder(im, 0, H - im.shape[0], 0, W - im.shape[1], cv2.BORDER_CONSTANT,
-                                   value=self._mean_u8), 1.0, None, self._mean_u8, False, False) for im in images]
-            return blobs[0] if len(blobs) == 1 else np.concatenate(blobs, 0)
         batch = np.zeros((len(images), 3, H, W), dtype=np.float32)  # zero == mean colour after subtraction
+        if self._mean_u8 is not None and all(im.dtype == np.uint8 and im.ndim == 3 for im in images):
+            # per colour plane, one OpenCV subtraction written straight into the batch (uint8 -> float32):
+            # the same numbers as numpy, 5x faster, and 15x faster than cv2.dnn.blobFromImage
+            for i, im in enumerate(images):
+                h, w = im.shape[:2]
+                for c, plane in enumerate(cv2.split(im)):
+                    view = batch[i, c, :h, :w]
+                    got = cv2.subtract(plane, self._mean_u8[c], dst=view, dtype=cv2.CV_32F)
+                    if not np.shares_memory(got, view):  # OpenCV allocated instead of writing in place
+                        view[...] = got
+            return batch
         for i, im in enumerate(images):
             h, w = im.shape[:2]
             batch[i, :, :h, :w] = (im.astype(np.float32) - self.mean).transpose(2, 0, 1)
@@ -342,9 +346,11 @@ class FaceDetector:
             b[:, 0::2] = b[:, 0::2].clamp(0, ow)
             b[:, 1::2] = b[:, 1::2].clamp(0, oh)
             valid = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+            # one conversion to Python floats per image, not per face (a crowd photo has hundreds)
             faces_per_image.append([
-                Face.from_arrays(bb.tolist(), float(ss), ll.numpy())
-                for bb, ss, ll in zip(b[valid], sc[valid], lm[valid])
+                Face(box=tuple(bb), score=ss, landmarks=tuple(map(tuple, ll)))  # type: ignore[arg-type]
+                for bb, ss, ll in zip(b[valid].double().tolist(), sc[valid].double().tolist(),
+                                      lm[valid].double().tolist())
             ])
         return faces_per_image
 

@@ -1,7 +1,9 @@
-"""From raw head outputs to faces: softmax, decode against priors, threshold, top-k, NMS.
+"""From raw head outputs to faces: face scores, threshold, top-k, decode against priors, NMS.
 
 Shared by the detector, the evaluation runner, the training learning check and the ONNX backend,
-so every path turns network outputs into faces the same way.
+so every path turns network outputs into faces the same way. Post-processing runs on one torch
+thread (:func:`featherface.device.torch_threads`): its tensors are small, and on a 2-core CPU the
+spinning workers of a second OpenMP thread slow the next network call down more than they help.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Sequence
 
 import torch
 
+from featherface.device import torch_threads
 from featherface.ops.boxes import decode_boxes, decode_landmarks
 from featherface.ops.nms import batched_nms
 
@@ -34,18 +37,35 @@ def decode_outputs(
     """Raw outputs -> ``boxes (B,N,4)`` x1y1x2y2 and ``landmarks (B,N,10)`` normalised, ``scores (B,N)``."""
     boxes = decode_boxes(outputs["bbox"].float(), priors, variances)
     landmarks = decode_landmarks(outputs["ldm"].float(), priors, variances)
-    scores = torch.softmax(outputs["cls"].float(), dim=-1)[..., 1]
-    return boxes, scores, landmarks
+    return boxes, face_scores(outputs["cls"]), landmarks
+
+
+def face_scores(cls_logits: torch.Tensor) -> torch.Tensor:
+    """``softmax(logits)[..., 1]`` of ``(..., 2)`` (background, face) logits, computed as the sigmoid
+    of their difference: the same values (to float rounding), 50x faster than torch's softmax over a
+    last dimension of 2 (0.7 ms for the 16,800 priors of a 640² image, on one core)."""
+    cls_logits = cls_logits.float()
+    return torch.sigmoid(cls_logits[..., 1] - cls_logits[..., 0])
 
 
 def _candidates(scores: torch.Tensor, cfg: PostprocessConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top-k then threshold per image: ``(image ids, prior indices, scores)`` of the candidates."""
-    bsz, n = scores.shape
-    k = min(cfg.pre_nms_top_k, n)
-    top_scores, top_idx = scores.topk(k, dim=1)  # (B, k), sorted
-    keep_mask = top_scores > cfg.score_threshold
-    img_ids = torch.arange(bsz, device=scores.device)[:, None].expand(bsz, k)[keep_mask]
-    return img_ids, top_idx[keep_mask], top_scores[keep_mask]
+    """The ``pre_nms_top_k`` best scores above the threshold, per image: ``(image ids, prior
+    indices, scores)``, by image, best first (ties: lower prior index first).
+
+    Threshold first, then rank only the survivors: a full top-k over the ~16,800 priors costs more
+    than everything after it when a few hundred pass the threshold."""
+    img_ids, idx = torch.nonzero(scores > cfg.score_threshold, as_tuple=True)  # by image, then prior
+    cand = scores[img_ids, idx]
+    order = torch.argsort(cand, descending=True, stable=True)
+    order = order[torch.argsort(img_ids[order], stable=True)]  # by image, best first within each
+    img_ids, idx, cand = img_ids[order], idx[order], cand[order]
+    counts = torch.bincount(img_ids, minlength=scores.shape[0])
+    if len(cand) and int(counts.max()) > cfg.pre_nms_top_k:
+        starts = torch.cumsum(counts, 0) - counts
+        rank = torch.arange(len(cand), device=scores.device) - starts[img_ids]
+        keep = rank < cfg.pre_nms_top_k
+        img_ids, idx, cand = img_ids[keep], idx[keep], cand[keep]
+    return img_ids, idx, cand
 
 
 def _nms_per_image(boxes: torch.Tensor, scores: torch.Tensor, landmarks: torch.Tensor, img_ids: torch.Tensor,
@@ -70,8 +90,9 @@ def select_detections(
     Inputs are ``(B, N, ...)`` already decoded; returns per image ``(boxes (K,4), scores (K,),
     landmarks (K,10))`` sorted by score, in the same coordinates as the inputs.
     """
-    img_ids, idx, cand_scores = _candidates(scores, cfg)
-    return _nms_per_image(boxes[img_ids, idx], cand_scores, landmarks[img_ids, idx], img_ids, scores.shape[0], cfg)
+    with torch_threads(1):
+        img_ids, idx, cand_scores = _candidates(scores, cfg)
+        return _nms_per_image(boxes[img_ids, idx], cand_scores, landmarks[img_ids, idx], img_ids, scores.shape[0], cfg)
 
 
 def postprocess(
@@ -83,21 +104,22 @@ def postprocess(
 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Raw outputs -> per image ``(boxes (K,4), scores (K,), landmarks (K,10))``, normalised, best first.
 
-    The detector's path: scores first, then top-k and the threshold, and only the survivors are
+    The detector's path: scores first, then the threshold and top-k, and only the survivors are
     decoded — at most ``pre_nms_top_k`` of the ~16,800 priors of a 640² image (32,000 at 1024²) —
     so the cost follows the number of candidates, not the image size, and NMS (kept x candidates,
     :func:`featherface.ops.nms.nms`) stays in milliseconds at the WIDER threshold of 0.02.
     Same results as :func:`decode_outputs` + :func:`select_detections`. ``timings``, when given,
     receives the seconds of ``decode`` (scores, top-k, decoding) and ``nms``, and ``candidates``.
     """
-    t0 = time.perf_counter()
-    scores = torch.softmax(outputs["cls"].float(), dim=-1)[..., 1]
-    img_ids, flat_idx, cand_scores = _candidates(scores, cfg)
-    cand_priors = priors[flat_idx]
-    cand_boxes = decode_boxes(outputs["bbox"][img_ids, flat_idx].float(), cand_priors, variances)
-    cand_ldm = decode_landmarks(outputs["ldm"][img_ids, flat_idx].float(), cand_priors, variances)
-    t1 = time.perf_counter()
-    results = _nms_per_image(cand_boxes, cand_scores, cand_ldm, img_ids, scores.shape[0], cfg)
+    with torch_threads(1):
+        t0 = time.perf_counter()
+        scores = face_scores(outputs["cls"])
+        img_ids, flat_idx, cand_scores = _candidates(scores, cfg)
+        cand_priors = priors[flat_idx]
+        cand_boxes = decode_boxes(outputs["bbox"][img_ids, flat_idx].float(), cand_priors, variances)
+        cand_ldm = decode_landmarks(outputs["ldm"][img_ids, flat_idx].float(), cand_priors, variances)
+        t1 = time.perf_counter()
+        results = _nms_per_image(cand_boxes, cand_scores, cand_ldm, img_ids, scores.shape[0], cfg)
     if timings is not None:
         timings["decode"] = timings.get("decode", 0.0) + (t1 - t0)
         timings["nms"] = timings.get("nms", 0.0) + (time.perf_counter() - t1)

@@ -164,3 +164,18 @@ def test_fast_preprocess_equals_the_reference_formula() -> None:
     one = det._to_batch(ims[:1], 90)  # a fixed input size: a square canvas of the next multiple of 32
     assert one.shape == (1, 3, 96, 96) and np.array_equal(one[0], batch[0, :, :96, :96])
     assert not one[0, :, 45:, :].any() and not one[0, :, :, 70:].any()
+
+
+def test_fast_preprocess_takes_views_and_odd_shapes() -> None:
+    """Flipped, strided and cropped views (a video frame slice, a mirrored webcam image) give the
+    same batch as their contiguous copies."""
+    det = FaceDetector(weights=None, backend="torch")
+    rng = np.random.default_rng(1)
+    im = rng.integers(0, 256, (81, 97, 3), dtype=np.uint8)
+    views = [im[:, ::-1], im[::2], im[:, :, ::-1], im[5:70, 3:90]]
+    got = det._to_batch(views, None)
+    ref = det._to_batch([np.ascontiguousarray(v) for v in views], None)
+    assert np.array_equal(got, ref)
+    for i, v in enumerate(views):
+        expect = (v.astype(np.float32) - det.mean).transpose(2, 0, 1)
+        assert np.array_equal(got[i, :, :v.shape[0], :v.shape[1]], expect)

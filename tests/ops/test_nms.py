@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from featherface.ops.nms import batched_nms, nms, nms_numpy
+from featherface.ops.nms import batched_nms, nms, nms_numpy, nms_reference
 
 
 def brute_force_nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> list[int]:
@@ -56,3 +56,28 @@ def test_nms_numpy():
     assert nms_numpy(boxes, np.array([0.5, 0.9, 0.7]), 0.4).tolist() == [1, 2]
     assert nms_numpy(np.zeros((0, 4)), np.zeros(0), 0.4).tolist() == []
     assert nms_numpy(boxes, np.array([0.5, 0.9, 0.7]), 0.4).dtype == np.int64
+
+
+@pytest.mark.parametrize("thr", [0.3, 0.4, 0.7])
+def test_opencv_path_equals_the_reference_loop_on_clustered_faces(thr: float) -> None:
+    """Detector-like input: clusters of jittered boxes around faces, with exact score ties."""
+    rng = np.random.default_rng(7)
+    centres = rng.uniform(0, 600, (40, 2))
+    sizes = rng.uniform(10, 120, 40)
+    k = rng.integers(0, 40, 2000)
+    jitter = rng.normal(0, 0.15, (2000, 4)) * sizes[k, None]
+    c = centres[k]
+    half = sizes[k, None] / 2
+    boxes = np.concatenate([c - half, c + half], 1) + jitter
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+    scores = np.round(rng.uniform(0.02, 1, 2000), 2)  # many ties
+    b, s = torch.from_numpy(boxes.astype(np.float32)), torch.from_numpy(scores.astype(np.float32))
+    assert nms(b, s, thr).tolist() == nms_reference(b, s, thr).tolist()
+
+
+def test_malformed_boxes_take_the_reference_loop() -> None:
+    boxes = torch.tensor([[0, 0, 10, 10], [5, 5, 5, 5], [0, 0, 10, 10], [20, 20, 10, 10]], dtype=torch.float32)
+    scores = torch.tensor([0.5, 0.9, float("nan"), 0.7])
+    assert nms(boxes, scores, 0.4).tolist() == nms_reference(boxes, scores, 0.4).tolist()
+    zero = torch.tensor([0.9, 0.0, 0.5, 0.7])
+    assert nms(boxes, zero, 0.4).tolist() == nms_reference(boxes, zero, 0.4).tolist()
