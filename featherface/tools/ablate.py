@@ -84,6 +84,10 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
                                          "output_dir": str(run_dir), "resume": "auto", "progress": progress}, base)
             log(f"ablate: {v.name} seed {seed} -> {run_dir}")
             result = train(cfg)
+            if result.status == "interrupted":
+                # Ctrl-C / SIGTERM stops the whole ablation, not just this run (its last.pt resumes it)
+                log(f"ablate: interrupted in {v.name} seed {seed}; the same command resumes it")
+                raise KeyboardInterrupt
             weights = result.final_weights or result.best_weights
             rec: dict[str, Any] = {"variant": v.name, "model": v.model, "overrides": dict(v.overrides), "seed": seed,
                                    "steps": result.global_step, "status": result.status,
