@@ -92,3 +92,24 @@ def test_ablate_reuses_the_saved_scores_of_the_same_weights(tmp_path: Path, monk
     cache.write_text(json.dumps(doc))
     assert main(args + ["--json", str(tmp_path / "c.json")]) == 0
     assert len(calls) == 1 and json.loads(cache.read_text())["key"]["weights_sha256"] != "0" * 64
+
+
+def test_an_interrupted_run_stops_the_ablation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C inside one variant's training must not start the next variant (nor score a half-trained one)."""
+    import featherface.tools.ablate as ablate
+    from featherface.training.trainer import TrainResult
+
+    started: list[str] = []
+
+    def interrupted(cfg: object) -> TrainResult:
+        started.append(str(getattr(cfg, "output_dir")))
+        return TrainResult(Path(str(getattr(cfg, "output_dir"))), 0, 3, 3, "interrupted",
+                           best_weights=tmp_path / "half.pt")
+
+    monkeypatch.setattr(ablate, "train", interrupted)
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("synthetic_images: 8\nimg_size: 64\nbatch_size: 4\nepochs: 1\nworkers: 0\nbackbone_init: none\n")
+    out = tmp_path / "ablation.json"
+    rc = main(["ablate", "-c", str(cfg), "--variants", "base", "ultra", "--seeds", "0", "-o", str(tmp_path / "runs"),
+               "--json", str(out), "--quiet"])
+    assert rc == 130 and len(started) == 1 and not out.exists()
