@@ -6,6 +6,7 @@ so ``torch.load(path, weights_only=True)`` reads it and loading one can never ru
     {"format": "featherface-checkpoint", "version": 1,
      "epoch": E, "step_in_epoch": S, "global_step": G,   # E = epoch in progress, S batches of it done
      "model": state_dict, "optimizer": ..., "scheduler": ..., "scaler": ... | None, "ema": ... | None,
+     "distiller": feature-imitation adapters | None,   # training-only weights, never in "weights"
      "rng": {"torch", "cuda", "numpy", "python"}, "config": TrainConfig dict,
      "best_metric": float | None, "epoch_stats": {...}, "world_size": W,
      "weights": weights_dict(EMA model or model, meta)}   # so load_weights() accepts a checkpoint
@@ -122,6 +123,7 @@ def trainer_checkpoint(trainer: "Trainer") -> dict[str, Any]:
         "scheduler": trainer.schedule.state_dict(),
         "scaler": trainer.scaler.state_dict() if trainer.scaler is not None and trainer.scaler.is_enabled() else None,
         "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
+        "distiller": trainer.distiller.extra_state() if trainer.distiller is not None else None,
         "rng": capture_rng_state(),
         "config": trainer.cfg.to_dict(),
         "best_metric": trainer.best_metric,
@@ -142,7 +144,11 @@ def restore_trainer(trainer: "Trainer", path: Path) -> None:
     except RuntimeError as exc:
         raise WeightsError(f"{path}: checkpoint does not fit model {trainer.cfg.model!r}: "
                            f"{str(exc).splitlines()[0]}") from None
-    trainer.optimizer.load_state_dict(ckpt["optimizer"])
+    try:
+        trainer.optimizer.load_state_dict(ckpt["optimizer"])
+    except ValueError as exc:  # another parameter set, e.g. feature imitation switched on or off mid-run
+        raise WeightsError(f"{path}: the optimizer state does not fit this run's parameters ({str(exc).splitlines()[0]}); "
+                           "was distill_feat_weight changed? resume with the run's own config") from None
     if ckpt.get("scheduler"):
         trainer.schedule.load_state_dict(ckpt["scheduler"])
     if trainer.ema is not None:
@@ -152,6 +158,9 @@ def restore_trainer(trainer: "Trainer", path: Path) -> None:
             trainer.ema = ModelEMA(trainer.raw_model, trainer.cfg.ema_decay)
     if trainer.scaler is not None and ckpt.get("scaler"):
         trainer.scaler.load_state_dict(ckpt["scaler"])
+    if trainer.distiller is not None and trainer.distiller.imitation is not None \
+            and not trainer.distiller.load_extra_state(ckpt.get("distiller")):
+        trainer.log(f"{path}: no feature-imitation adapters saved; they start afresh")
     trainer.epoch = int(ckpt["epoch"])
     trainer.step_in_epoch = int(ckpt["step_in_epoch"])
     trainer.global_step = int(ckpt["global_step"])

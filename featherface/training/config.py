@@ -76,6 +76,7 @@ class TrainConfig:
     distill_temperature: float = 1.0
     distill_conf: float = 0.5  # teacher face probability from which boxes/landmarks are distilled (dense) or kept (boxes)
     distill_gamma: float = 2.0
+    distill_feat_weight: float = 0.0  # dense: feature imitation of the teacher's context features near faces; 0 = off
     # precision / averaging
     amp: bool = True  # CUDA only; ignored on CPU
     amp_dtype: str = "float16"  # "float16" | "bfloat16"
@@ -183,7 +184,8 @@ class TrainConfig:
         need(self.synthetic_images >= 0, "synthetic_images must be >= 0")
         need(self.gt_weight >= 0, "gt_weight must be >= 0")
         need(self.distill in ("auto", "dense", "boxes"), f"distill must be 'auto', 'dense' or 'boxes', got {self.distill!r}")
-        need(all(w >= 0 for w in (self.distill_cls_weight, self.distill_box_weight, self.distill_ldm_weight)),
+        need(all(w >= 0 for w in (self.distill_cls_weight, self.distill_box_weight, self.distill_ldm_weight,
+                                  self.distill_feat_weight)),
              "distill_*_weight must be >= 0")
         need(self.distill_temperature > 0, "distill_temperature must be positive")
         need(0 <= self.distill_conf < 1, "distill_conf must be in [0, 1)")
@@ -192,7 +194,7 @@ class TrainConfig:
         for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "warmup_start_factor", "gamma", "min_lr_factor",
                      "grad_clip", "overlap_threshold", "neg_pos_ratio", "loc_weight", "ldm_weight", "gt_weight",
                      "distill_cls_weight", "distill_box_weight", "distill_ldm_weight", "distill_temperature",
-                     "distill_conf", "distill_gamma", "ema_decay", "mosaic_prob", "min_face_size"):
+                     "distill_conf", "distill_gamma", "distill_feat_weight", "ema_decay", "mosaic_prob", "min_face_size"):
             v = getattr(self, name)
             need(math.isfinite(v), f"{name} must be a finite number, got {v}")  # inf passes every ">= 0" check
         need(self.loc_weight >= 0 and self.ldm_weight >= 0, "loc_weight and ldm_weight must be >= 0")

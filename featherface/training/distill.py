@@ -15,13 +15,18 @@ Two ways, chosen by whether the teacher predicts at the student's priors:
 Both run *online*: the teacher sees exactly the augmented crop the student sees, so no cache has
 to follow the augmentation; on this project's 2-core CPU RetinaFace's forward pass (BN folded,
 channels-last) costs about an eighth of a student training step (see ``docs/training.md``).
+
+Dense mode can also imitate the teacher's *features* (``distill_feat_weight``,
+:class:`FeatureImitationLoss`): output targets say what the student should predict, not which
+features make it possible. The diagnosis of issue 11 found the student's landmarks limited by its
+context features: a fresh head on them did no better than the trained one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -37,8 +42,8 @@ from featherface.peers.retinaface import resolve_retinaface_weights
 from featherface.training.config import TrainConfig
 from featherface.training.loss import MultiBoxLoss
 
-__all__ = ["DistillOutput", "DenseDistillationLoss", "Distiller", "build_teacher_model", "teacher_box_targets",
-           "same_priors"]
+__all__ = ["DistillOutput", "DenseDistillationLoss", "Distiller", "FeatureImitationLoss", "build_teacher_model",
+           "teacher_box_targets", "same_priors"]
 
 
 @dataclass
@@ -97,6 +102,59 @@ class DenseDistillationLoss(nn.Module):
                                      reduction="none").sum(-1) * conf).sum() / cnorm
         total = self.cls_weight * loss_cls + self.box_weight * loss_box + self.ldm_weight * loss_ldm
         return DistillOutput(total, loss_cls, loss_box, loss_ldm)
+
+
+class FeatureImitationLoss(nn.Module):
+    """Imitation of the teacher's per-level context features (the head inputs) near its faces.
+
+    A 1x1 convolution per level (the *adapter*, trained with the student, used in training only)
+    maps the student's ``C_s`` channels onto the teacher's ``C_t``. The loss is the squared error
+    over the cells whose best anchor the teacher scores ``>= conf_threshold``, grown by one cell
+    (the context around a face), divided by the teacher's mean squared activation there: a
+    relative error, the same scale whatever the teacher's feature magnitude. Levels without such
+    cells add nothing; the levels' losses are averaged.
+    """
+
+    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_anchors: int = 2,
+                 conf_threshold: float = 0.5) -> None:
+        super().__init__()
+        if len(student_channels) != len(teacher_channels):
+            raise ConfigError(f"feature imitation needs as many levels in the student ({len(student_channels)}) "
+                              f"as in the teacher ({len(teacher_channels)})")
+        self.adapters = nn.ModuleList(nn.Conv2d(cs, ct, 1) for cs, ct in zip(student_channels, teacher_channels))
+        for conv in self.adapters:
+            nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="linear")
+            nn.init.zeros_(conv.bias)
+        self.num_anchors = int(num_anchors)
+        self.conf_threshold = float(conf_threshold)
+
+    def masks(self, t_face: torch.Tensor, shapes: list[tuple[int, int]]) -> list[torch.Tensor]:
+        """Per level ``(B, 1, H, W)`` float masks from the teacher's ``(B, N)`` face probabilities."""
+        out, start = [], 0
+        for h, w in shapes:
+            n = h * w * self.num_anchors
+            best = t_face[:, start:start + n].reshape(-1, h, w, self.num_anchors).amax(-1)
+            start += n
+            mask = (best >= self.conf_threshold).float()[:, None]
+            out.append(F.max_pool2d(mask, 3, stride=1, padding=1))
+        if start != t_face.shape[1]:
+            raise ValueError(f"feature imitation: {t_face.shape[1]} priors for levels {shapes} x {self.num_anchors} anchors")
+        return out
+
+    def forward(self, s_feats: list[torch.Tensor], t_feats: list[torch.Tensor], t_face: torch.Tensor) -> torch.Tensor:
+        masks = self.masks(t_face.detach(), [tuple(f.shape[-2:]) for f in t_feats])  # type: ignore[misc]
+        losses = []
+        for adapter, s, t, m in zip(self.adapters, s_feats, t_feats, masks):
+            cells = m.sum()
+            if float(cells) == 0:
+                continue
+            t = t.detach().float()
+            err = ((adapter(s.float()) - t) ** 2 * m).sum()
+            scale = ((t ** 2) * m).sum().clamp(min=1e-6)
+            losses.append(err / scale)
+        if not losses:
+            return t_face.new_zeros(()) + 0.0 * sum(p.sum() for p in self.parameters())
+        return torch.stack(losses).mean()
 
 
 def same_priors(student: nn.Module, teacher: nn.Module) -> bool:
@@ -167,17 +225,77 @@ class Distiller:
         self.dense_loss = (DenseDistillationLoss(cfg.distill_cls_weight, cfg.distill_box_weight, cfg.distill_ldm_weight,
                                                  cfg.distill_temperature, cfg.distill_conf, cfg.distill_gamma)
                            if mode == "dense" else None)
+        self.imitation: FeatureImitationLoss | None = None
+        self._student_feats: list[torch.Tensor] | None = None
+        if cfg.distill_feat_weight > 0:
+            if mode != "dense":
+                raise ConfigError("distill_feat_weight needs dense distillation (a teacher with the student's priors)")
+            head = getattr(student, "head", None)
+            if head is None or not hasattr(self.model, "forward_features") or not hasattr(self.model, "head"):
+                raise ConfigError("distill_feat_weight needs student and teacher networks with forward_features and a head")
+            self.imitation = FeatureImitationLoss(self._context_channels(student), self._context_channels(self.model),
+                                                  student.config.num_anchors, cfg.distill_conf).to(device)
+            # the student's head inputs, caught on the way (works through DistributedDataParallel too); a
+            # closure, not a bound method, so that deep copies of the student (its EMA) do not copy the teacher
+            def catch(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+                self._student_feats = list(inputs[0])
+
+            head.register_forward_hook(catch)
         log(f"teacher {spec} ({getattr(self.model, 'name', '?')}): {mode} distillation, "
-            f"label loss weight {cfg.gt_weight}")
+            f"label loss weight {cfg.gt_weight}"
+            + (f", feature imitation weight {cfg.distill_feat_weight}" if self.imitation is not None else ""))
+
+    @staticmethod
+    @torch.no_grad()
+    def _context_channels(net: nn.Module) -> list[int]:
+        """Channels of each level's head input, from one tiny forward pass."""
+        p = next(net.parameters())
+        was_training = net.training
+        net.eval()
+        feats = net.forward_features(torch.zeros(1, 3, 64, 64, device=p.device, dtype=p.dtype))["context"]
+        net.train(was_training)
+        return [int(f.shape[1]) for f in feats]
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The trainable parameters of the distillation itself (the imitation adapters; none otherwise)."""
+        return list(self.imitation.parameters()) if self.imitation is not None else []
+
+    def extra_state(self) -> dict[str, torch.Tensor] | None:
+        """What a resumed run needs back (the adapters), ``None`` when there is nothing."""
+        if self.imitation is None:
+            return None
+        return {k: v.detach().cpu().clone() for k, v in self.imitation.state_dict().items()}
+
+    def load_extra_state(self, state: dict[str, torch.Tensor] | None) -> bool:
+        """Restore :meth:`extra_state`; ``False`` when it has none to give (fresh adapters kept)."""
+        if self.imitation is None or not state:
+            return False
+        self.imitation.load_state_dict(state)
+        return True
 
     def loss(self, out: dict[str, torch.Tensor], images: torch.Tensor, criterion: MultiBoxLoss) -> torch.Tensor:
         """The distillation loss of the student's ``out`` on ``images`` (the teacher runs here, no grad)."""
         cfg = self.cfg
+        t_feats: list[torch.Tensor] | None = None
         with torch.no_grad():
-            t_out = self.model(images if self.shift is None else images + self.shift)
+            x = images if self.shift is None else images + self.shift
+            if self.imitation is not None:
+                t_feats = self.model.forward_features(x)["context"]
+                t_out = self.model.head(t_feats)
+            else:
+                t_out = self.model(x)
         if self.mode == "dense":
             assert self.dense_loss is not None
-            return self.dense_loss(out, t_out).total
+            total = self.dense_loss(out, t_out).total
+            if self.imitation is not None:
+                s_feats, self._student_feats = self._student_feats, None
+                if s_feats is None:
+                    raise RuntimeError("feature imitation: the student's head inputs were not caught in this step")
+                t_cls = t_out["cls"].float()
+                t_face = torch.sigmoid(t_cls[..., 1] - t_cls[..., 0])
+                assert t_feats is not None
+                total = total + cfg.distill_feat_weight * self.imitation(s_feats, t_feats, t_face)
+            return total
         size = (int(images.shape[-2]), int(images.shape[-1]))
         targets = teacher_box_targets(t_out, self.model, size, score_threshold=max(cfg.distill_conf, 0.02),
                                       prior_box=self.priors)

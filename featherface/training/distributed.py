@@ -17,7 +17,7 @@ from torch import nn
 from featherface.device import resolve_device as check_device
 from featherface.errors import ConfigError
 
-__all__ = ["DistInfo", "setup_distributed", "cleanup_distributed", "resolve_device", "all_reduce_mean",
+__all__ = ["DistInfo", "setup_distributed", "cleanup_distributed", "resolve_device", "all_reduce_mean", "all_reduce_mean_grads",
            "replicas_in_sync"]
 
 
@@ -84,6 +84,13 @@ def all_reduce_mean(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
         t /= info.world_size
     return t
+
+
+def all_reduce_mean_grads(params: list[nn.Parameter], info: DistInfo) -> None:
+    """Average the gradients of parameters that live outside DistributedDataParallel over ranks."""
+    for p in params:
+        if p.grad is not None:
+            all_reduce_mean(p.grad, info)
 
 
 def replicas_in_sync(model: nn.Module, info: DistInfo) -> bool:

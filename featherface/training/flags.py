@@ -97,6 +97,8 @@ FIELD_OPTIONS: dict[str, FieldOption] = {
     "distill_conf": FieldOption("teacher face probability from which boxes/landmarks are distilled (dense) or "
                                 "kept (boxes)", _G_DIST, lo=0.0, hi=1.0, hi_open=True),
     "distill_gamma": FieldOption("focal exponent of the distilled classification term", _G_DIST, lo=0.0),
+    "distill_feat_weight": FieldOption("dense: weight of imitating the teacher's context features near its faces "
+                                       "(through a 1x1 adapter used in training only); 0 = off", _G_DIST, lo=0.0),
     "amp": FieldOption("mixed precision on CUDA", _G_OPT),
     "amp_dtype": FieldOption("mixed-precision type", _G_OPT, choices=("float16", "bfloat16")),
     "channels_last": FieldOption("NHWC model and batches (a CPU step 1.4-2x faster)", _G_OPT),

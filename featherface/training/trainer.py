@@ -55,6 +55,7 @@ from featherface.training.distill import DenseDistillationLoss, Distiller
 from featherface.training.distributed import (
     DistInfo,
     all_reduce_mean,
+    all_reduce_mean_grads,
     cleanup_distributed,
     replicas_in_sync,
     setup_distributed,
@@ -328,13 +329,15 @@ class Trainer:
         self.criterion = MultiBoxLoss.for_model(model, overlap_threshold=cfg.overlap_threshold,
                                                 neg_pos_ratio=cfg.neg_pos_ratio, loc_weight=cfg.loc_weight,
                                                 ldm_weight=cfg.ldm_weight)
-        params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         self.ema = ModelEMA(model, cfg.ema_decay) if cfg.ema else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=bool(cfg.amp and device.type == "cuda" and cfg.amp_dtype == "float16"))
         self.model = model
         if cfg.teacher_spec() is not None:
             self.distiller = Distiller(cfg, model, device, self.log)
+        # the distillation's own trainable part (feature-imitation adapters) learns with the student
+        params = [p for p in model.parameters() if p.requires_grad]
+        params += self.distiller.trainable_parameters() if self.distiller is not None else []
+        self.optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
         dataset, val_dataset = self._build_datasets()
         sampler = EpochBatchSampler(len(dataset), cfg.batch_size, dist_info.rank, dist_info.world_size, cfg.seed,  # type: ignore[arg-type]
@@ -496,6 +499,8 @@ class Trainer:
                         "or check the labels for degenerate boxes.")
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(total).backward()
+                if self.distiller is not None and self.dist.distributed:
+                    all_reduce_mean_grads(self.distiller.trainable_parameters(), self.dist)  # not inside DDP
                 if cfg.grad_clip > 0:
                     self.scaler.unscale_(self.optimizer)
                     torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg.grad_clip)

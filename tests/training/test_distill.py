@@ -20,6 +20,7 @@ from featherface.ops.anchors import PriorBox
 from featherface.training.config import TrainConfig
 from featherface.training.distill import (
     DenseDistillationLoss,
+    FeatureImitationLoss,
     build_teacher_model,
     same_priors,
     teacher_box_targets,
@@ -274,12 +275,14 @@ def test_no_teacher_logs_zero_distill(tiny_config: TrainConfig) -> None:
     assert float(row["distill"]) == 0.0
 
 
+@pytest.mark.parametrize("feat", [0.0, 0.5])
 def test_interrupt_and_resume_with_teacher_equals_uninterrupted(tiny_config: TrainConfig, teacher_file: Path,
-                                                                tmp_path: Path) -> None:
-    """test_trainer's SIGINT/resume check with a dense teacher: bit-identical weights and logs."""
+                                                                tmp_path: Path, feat: float) -> None:
+    """test_trainer's SIGINT/resume check with a dense teacher (and feature imitation, whose adapters
+    are saved in last.pt and never in the weights): bit-identical weights and logs."""
     total = 5  # stop at step 2 (mid-epoch 1), finish mid-epoch 2
     base = _cfg(tiny_config, teacher=str(teacher_file), gt_weight=0.5, ema=True, ema_decay=0.9, deterministic=True,
-                max_steps=total)
+                max_steps=total, distill_feat_weight=feat)
     straight = Trainer(_cfg(base, output_dir=str(tmp_path / "straight"))).fit()
     assert straight.status == "max_steps" and straight.global_step == total
 
@@ -302,6 +305,11 @@ def test_interrupt_and_resume_with_teacher_equals_uninterrupted(tiny_config: Tra
     for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"])
     assert a["epoch_stats"]["sum"] == b["epoch_stats"]["sum"] and len(a["epoch_stats"]["sum"]) == 5
+    if feat:
+        assert a["distiller"] and all(torch.equal(a["distiller"][k], b["distiller"][k]) for k in a["distiller"])
+        assert not any("adapter" in k for k in a["weights"]["state_dict"])
+    else:
+        assert a["distiller"] is None
     # the logs agree row for row, distillation column included
     def no_timing(rows: list[dict[str, str]]) -> list[dict[str, str]]:
         return [{k: v for k, v in r.items() if k not in ("time", "images_per_s")} for r in rows]
@@ -339,3 +347,52 @@ def test_boxes_teacher_sees_its_own_input_normalisation(tiny_config: TrainConfig
     trainer.fit()
     assert trainer.distill_mode == "boxes" and seen
     assert float(seen[0].min()) >= -1e-3  # a zero-mean teacher expects raw BGR values in [0, 255]
+
+
+# ---------------------------------------------------------------- feature imitation
+def test_feature_imitation_is_zero_for_imitated_features_and_masks_faces_only() -> None:
+    torch.manual_seed(0)
+    loss = FeatureImitationLoss([4, 4], [4, 4], num_anchors=2, conf_threshold=0.5)
+    for conv in loss.adapters:  # identity adapters
+        torch.nn.init.zeros_(conv.bias)
+        conv.weight.data = torch.eye(4)[:, :, None, None]
+    t = [torch.randn(1, 4, 4, 4), torch.randn(1, 4, 2, 2)]
+    n = 4 * 4 * 2 + 2 * 2 * 2
+    face = torch.zeros(1, n)
+    face[0, 2 * (1 * 4 + 1) + 1] = 0.9  # level 0, cell (1, 1), second anchor
+    s = [t[0].clone(), t[1].clone()]
+    assert loss(s, t, face).item() == 0.0
+    m0, m1 = loss.masks(face, [(4, 4), (2, 2)])
+    assert m0[0, 0].tolist() == [[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 0], [0, 0, 0, 0]] and m1.sum() == 0
+    # an error outside the mask costs nothing, inside it counts relative to the teacher's energy there
+    s[0][0, :, 3, 3] += 5.0
+    assert loss(s, t, face).item() == 0.0
+    s[0][0, :, 1, 1] += 1.0
+    expect = (4 * 1.0) / float((t[0][0, :, :3, :3] ** 2).sum())
+    assert loss(s, t, face).item() == pytest.approx(expect, rel=1e-5)
+    # no face anywhere: zero, and still a graph (the step's backward does not fail)
+    none = loss(s, t, torch.zeros(1, n))
+    assert none.item() == 0.0 and none.requires_grad
+
+
+def test_feature_imitation_trains_the_adapters_and_is_refused_in_boxes_mode(tiny_config: TrainConfig,
+                                                                           teacher_file: Path, tmp_path: Path) -> None:
+    plain = Trainer(_cfg(tiny_config, teacher=str(teacher_file), max_steps=2, deterministic=True,
+                         output_dir=str(tmp_path / "plain")))
+    plain.fit()
+    feat = Trainer(_cfg(tiny_config, teacher=str(teacher_file), max_steps=2, deterministic=True, ema=True,
+                        distill_feat_weight=1.0, output_dir=str(tmp_path / "feat")))
+    assert feat.fit().status == "max_steps"
+    assert feat.distiller is not None and feat.distiller.imitation is not None
+    adapters = feat.distiller.trainable_parameters()
+    assert adapters and all(any(p is q for g in feat.optimizer.param_groups for q in g["params"]) for p in adapters)
+    d_plain = [float(r["distill"]) for r in _rows(tmp_path / "plain" / "train_log.csv")]
+    d_feat = [float(r["distill"]) for r in _rows(tmp_path / "feat" / "train_log.csv")]
+    assert d_feat[0] > d_plain[0]  # same first step, plus the imitation term
+    # the student's EMA copy holds no copy of the hook (and with it of the distiller and its teacher)
+    assert feat.ema is not None
+    own = set(map(id, feat.raw_model.head._forward_hooks.values()))
+    assert own and set(map(id, feat.ema.module.head._forward_hooks.values())) <= own
+    with pytest.raises(ConfigError, match="dense"):
+        Trainer(_cfg(tiny_config, teacher=str(teacher_file), distill="boxes", distill_feat_weight=1.0,
+                     max_steps=1, output_dir=str(tmp_path / "boxes"))).fit()

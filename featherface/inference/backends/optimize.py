@@ -55,10 +55,20 @@ class InferenceModel(nn.Module):
         self.config = getattr(net, "config", None)
         self.name = getattr(net, "name", type(net).__name__)
 
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
     def forward(self, x: torch.Tensor) -> Any:
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        return self.net(self._layout(x))
+
+    def forward_features(self, x: torch.Tensor) -> Any:
+        """The wrapped network's feature pyramids (a teacher's features for distillation)."""
+        return self.net.forward_features(self._layout(x))
+
+    @property
+    def head(self) -> nn.Module:
+        """The wrapped network's head: ``head(forward_features(x)["context"]) == forward(x)``."""
+        return self.net.head
 
 
 def optimize_for_inference(model: nn.Module, fold_bn: bool = True, channels_last: bool = True) -> InferenceModel:
