@@ -27,6 +27,9 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="which Caltech images score recall (default: val, the split no recipe trains on)")
     p.add_argument("--metric", default="facemask_ap", choices=("facemask_ap", "caltech_recall", "cuhk_found", "cuhk_nme"),
                    help="the metric of the table (default: facemask_ap)")
+    p.add_argument("--latency-size", type=positive_int, default=640, metavar="N",
+                   help="input side of the per-variant latency (PyTorch, 1 thread, random weights; default 640)")
+    p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     p.add_argument("--json", type=output_path, default="docs/ablation.json", help="every run's numbers (default: docs/ablation.json)")
     p.add_argument("--markdown", type=output_path, default=None, help="also write the table here")
     p.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. epochs=2")
@@ -47,6 +50,10 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--human-sets", str(args.human_sets), "--caltech-split", args.caltech_split]
     if args.limit:
         parts += ["--limit", str(args.limit)]
+    if args.no_latency:
+        parts.append("--no-latency")
+    elif args.latency_size != 640:
+        parts += ["--latency-size", str(args.latency_size)]
     if args.set:
         parts += ["--set", *args.set]
     return " ".join(parts)
@@ -54,7 +61,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from featherface.io.outputs import check_output_file, write_text
-    from featherface.tools.ablate import format_table, run_ablation, summarise, variants, write_json
+    from featherface.tools.ablate import format_table, measure_latency, run_ablation, summarise, variants, write_json
     from featherface.training.config import TrainConfig, parse_set_items
 
     json_out = check_output_file(args.json, "--json", suffixes={".json"})
@@ -70,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
                            Path(args.human_sets) if args.human_sets else None, limit=args.limit,
                            caltech_split=args.caltech_split,
                            log=(lambda s: None) if args.quiet else (lambda s: print(s, flush=True)))
-    rows = summarise(records, args.metric)
+    latency = None if args.no_latency else measure_latency(chosen, size=args.latency_size)
+    rows = summarise(records, args.metric, latency)
     table = format_table(rows, args.metric)
     print(table)
-    write_json(json_out, records, rows, command_line(args))
+    write_json(json_out, records, rows, command_line(args), latency)
     if md_out is not None:
         write_text(md_out, table + "\n")
     return 0

@@ -16,20 +16,25 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import torch
+
 from featherface.errors import ConfigError
 from featherface.evaluation.human import evaluate_human, human_set_dirs
-from featherface.io.outputs import write_text
+from featherface.inference.backends.optimize import optimize_for_inference
 from featherface.inference.detector import FaceDetector
+from featherface.io.outputs import write_text
+from featherface.models.registry import create_model
 from featherface.models.weights import file_sha256, model_from_weights
 from featherface.models.techniques import TECHNIQUES
 from featherface.training.config import TrainConfig
 from featherface.training.trainer import train
 
-__all__ = ["SHEET_CLAIMS", "Variant", "variants", "run_ablation", "summarise", "format_table"]
+__all__ = ["SHEET_CLAIMS", "Variant", "variants", "run_ablation", "measure_latency", "summarise", "format_table"]
 
 # mAP gains the design sheet claims for each technique (hypotheses to test)
 SHEET_CLAIMS = {"feature_reuse": 1.0, "attention_multiplication": 0.8, "progressive_enhancement": 0.7,
@@ -124,14 +129,46 @@ def _cached_eval(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
     return doc["scores"]
 
 
+def measure_latency(chosen: Sequence[Variant], size: int = 640, repeats: int = 15,
+                    threads: int = 1) -> dict[str, dict[str, float]]:
+    """Per variant, ms per ``size``² image of its network (random weights: speed does not depend on
+    them; PyTorch, BatchNorm folded, ``threads`` threads), in one process, the variants' calls
+    interleaved so that background load hits them alike. ``cpu_ms`` (process CPU time per call,
+    median) is the figure a busy machine disturbs least; ``wall_ms`` is the median wall time."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        nets = {}
+        for v in chosen:
+            nets[v.name] = optimize_for_inference(create_model(v.model, **v.overrides).eval())
+        x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+        wall: dict[str, list[float]] = {n: [] for n in nets}
+        cpu: dict[str, list[float]] = {n: [] for n in nets}
+        with torch.inference_mode():
+            for net in nets.values():  # warm-up
+                net(x)
+            for _ in range(repeats):
+                for name, net in nets.items():
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    net(x)
+                    wall[name].append((time.perf_counter() - t0) * 1e3)
+                    cpu[name].append((time.process_time() - c0) * 1e3)
+    finally:
+        torch.set_num_threads(previous)
+    return {n: {"wall_ms": round(statistics.median(wall[n]), 3), "cpu_ms": round(statistics.median(cpu[n]), 3),
+                "size": size, "threads": threads} for n in nets}
+
+
 def _stats(values: list[float]) -> tuple[float, float]:
     """Mean and spread (max - min; 0 for one seed)."""
     return statistics.fmean(values), (max(values) - min(values)) if len(values) > 1 else 0.0
 
 
-def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap") -> list[dict[str, Any]]:
+def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap",
+              latency: dict[str, dict[str, float]] | None = None) -> list[dict[str, Any]]:
     """Per technique: the sheet's claim, Δ(ultra - ultra-t) and Δ(base+t - base) in ``metric`` points
-    (x100), with the seed spread, and the verdict."""
+    (x100), with the seed spread, and the verdict; with ``latency`` (:func:`measure_latency`) the
+    CPU-time difference too."""
     by: dict[str, list[float]] = {}
     params: dict[str, int] = {}
     for r in records:
@@ -146,8 +183,11 @@ def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap") -> lis
         d, noise = ma - mb, max(sa, sb)
         n = min(len(by[a]), len(by[b]))
         verdict = "one seed: noise unknown" if n < 2 else ("real" if abs(d) > noise else "within noise")
-        return {"delta": round(d, 2), "spread": round(noise, 2), "seeds": n, "verdict": verdict,
-                "params_delta": params.get(a, 0) - params.get(b, 0)}
+        out = {"delta": round(d, 2), "spread": round(noise, 2), "seeds": n, "verdict": verdict,
+               "params_delta": params.get(a, 0) - params.get(b, 0)}
+        if latency and a in latency and b in latency:
+            out["latency_delta_ms"] = round(latency[a]["cpu_ms"] - latency[b]["cpu_ms"], 2)
+        return out
 
     rows = []
     for t in TECHNIQUES:
@@ -168,13 +208,16 @@ def format_table(rows: list[dict[str, Any]], metric: str = "facemask_ap") -> str
         return f"{d['delta']:+.2f} ± {d['spread']:.2f} ({d['verdict']}, {d['seeds']} seeds)"
 
     lines = [f"| technique | sheet's claim (mAP) | measured Δ {metric} ×100: with it vs without (from Ultra) | "
-             "from base | Δ params |", "|---|---|---|---|---|"]
+             "from base | Δ params | Δ latency (ms) |", "|---|---|---|---|---|---|"]
     for r in rows:
         claim = "–" if r["claim"] is None else f"+{r['claim']:.1f}"
         params = r["removed"]["params_delta"] if r["removed"] else "–"
-        lines.append(f"| {r['technique']} | {claim} | {cell(r['removed'])} | {cell(r['added'])} | {params} |")
+        lat = r["removed"].get("latency_delta_ms") if r["removed"] else None
+        lines.append(f"| {r['technique']} | {claim} | {cell(r['removed'])} | {cell(r['added'])} | {params} | "
+                     f"{'–' if lat is None else f'{lat:+.2f}'} |")
     return "\n".join(lines)
 
 
-def write_json(path: Path, records: list[dict[str, Any]], rows: list[dict[str, Any]], command: str) -> None:
-    write_text(path, json.dumps({"command": command, "runs": records, "summary": rows}, indent=1) + "\n")
+def write_json(path: Path, records: list[dict[str, Any]], rows: list[dict[str, Any]], command: str,
+               latency: dict[str, dict[str, float]] | None = None) -> None:
+    write_text(path, json.dumps({"command": command, "runs": records, "summary": rows, "latency": latency or {}}, indent=1) + "\n")

@@ -45,15 +45,22 @@ def test_ablate_command_on_a_tiny_synthetic_run(tmp_path: Path) -> None:
     out = tmp_path / "ablation.json"
     rc = main(["ablate", "-c", str(cfg), "--variants", "base", "ultra", "--seeds", "0", "1", "--max-steps", "1",
                "-o", str(tmp_path / "runs"), "--human-sets", str(root), "--caltech-split", "all", "--json", str(out),
-               "--quiet"])
+               "--latency-size", "64", "--quiet"])
     assert rc == 0
     doc = json.loads(out.read_text())
+    # latency per variant, and its difference in the table's "all five" row
+    assert set(doc["latency"]) == {"base", "ultra"} and all(v["cpu_ms"] > 0 and v["size"] == 64
+                                                           for v in doc["latency"].values())
+    all_five = next(r for r in doc["summary"] if r["technique"] == "all five (ultra vs base)")
+    assert all_five["removed"]["latency_delta_ms"] == pytest.approx(
+        doc["latency"]["ultra"]["cpu_ms"] - doc["latency"]["base"]["cpu_ms"], abs=0.011)
+    assert "--latency-size 64" in doc["command"]
     assert len(doc["runs"]) == 4 and {r["variant"] for r in doc["runs"]} == {"base", "ultra"}
     assert all(r["steps"] == 1 and "facemask_ap" in r and r["params"] > 0 for r in doc["runs"])
     assert doc["summary"][-3]["technique"] == "all five (ultra vs base)" and doc["command"].startswith("featherface ablate")
     # resumable: a second call reuses the finished runs
     rc = main(["ablate", "-c", str(cfg), "--variants", "base", "--seeds", "0", "--max-steps", "1",
-               "-o", str(tmp_path / "runs"), "--json", str(tmp_path / "again.json"), "--quiet"])
+               "-o", str(tmp_path / "runs"), "--json", str(tmp_path / "again.json"), "--no-latency", "--quiet"])
     again = json.loads((tmp_path / "again.json").read_text())["runs"][0]
     assert rc == 0 and again["steps"] == 1
     # ... and their saved scores: no sets given now, yet the same weights keep the scores of the first call
@@ -72,7 +79,7 @@ def test_ablate_reuses_the_saved_scores_of_the_same_weights(tmp_path: Path, monk
     cfg.write_text("synthetic_images: 8\nimg_size: 64\nbatch_size: 4\nepochs: 1\nworkers: 0\n"
                    "backbone_init: none\ntensorboard: false\nsave_every: 0\n")
     args = ["ablate", "-c", str(cfg), "--variants", "base", "--seeds", "0", "--max-steps", "1", "-o",
-            str(tmp_path / "runs"), "--human-sets", str(root), "--caltech-split", "all", "--quiet"]
+            str(tmp_path / "runs"), "--human-sets", str(root), "--caltech-split", "all", "--no-latency", "--quiet"]
     assert main(args + ["--json", str(tmp_path / "a.json")]) == 0
     calls: list[object] = []
     real = ablate.evaluate_human
