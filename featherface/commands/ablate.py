@@ -27,6 +27,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="which Caltech images score recall (default: val, the split no recipe trains on)")
     p.add_argument("--metric", default="facemask_ap", choices=("facemask_ap", "caltech_recall", "cuhk_found", "cuhk_nme"),
                    help="the metric of the table (default: facemask_ap)")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: the table of the runs already finished (scored if not yet), the rest listed as pending")
     p.add_argument("--latency-size", type=positive_int, default=640, metavar="N",
                    help="input side of the per-variant latency (PyTorch, 1 thread, random weights; default 640)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
@@ -50,6 +52,8 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--human-sets", str(args.human_sets), "--caltech-split", args.caltech_split]
     if args.limit:
         parts += ["--limit", str(args.limit)]
+    if args.report_only:
+        parts.append("--report-only")
     if args.no_latency:
         parts.append("--no-latency")
     elif args.latency_size != 640:
@@ -75,12 +79,15 @@ def run(args: argparse.Namespace) -> int:
     chosen = variants(args.variants)
     records = run_ablation(base, chosen, args.seeds, Path(args.output),
                            Path(args.human_sets) if args.human_sets else None, limit=args.limit,
-                           caltech_split=args.caltech_split,
+                           caltech_split=args.caltech_split, report_only=args.report_only,
                            log=(lambda s: None) if args.quiet else (lambda s: print(s, flush=True)))
     latency = None if args.no_latency else measure_latency(chosen, size=args.latency_size)
     rows = summarise(records, args.metric, latency)
     table = format_table(rows, args.metric)
     print(table)
+    pending = [f"{r['variant']}-s{r['seed']}" for r in records if r.get("status") == "pending"]
+    if pending:
+        print(f"{len(pending)} of {len(records)} runs not finished yet (the table leaves them out): {', '.join(pending)}")
     write_json(json_out, records, rows, command_line(args), latency)
     if md_out is not None:
         write_text(md_out, table + "\n")

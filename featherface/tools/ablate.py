@@ -78,25 +78,32 @@ def _metrics(report: Any) -> dict[str, float | None]:
 
 def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[int], out_dir: Path,
                  human_sets: Path | None, limit: int | None = None, log: Callable[[str], None] = print,
-                 progress: bool = False, **eval_overrides: Any) -> list[dict[str, Any]]:
-    """Train (or resume) and score every variant x seed; one record per run."""
+                 progress: bool = False, report_only: bool = False, **eval_overrides: Any) -> list[dict[str, Any]]:
+    """Train (or resume) and score every variant x seed; one record per run. ``report_only``: train
+    nothing, score the finished runs (their saved scores when there are), list the others as pending."""
     records = []
     sets = human_set_dirs(human_sets) if human_sets is not None else {}
     for v in chosen:
         for seed in seeds:
             run_dir = out_dir / f"{v.name}-s{seed}"
-            cfg = TrainConfig.from_dict({"model": v.model, "model_overrides": dict(v.overrides), "seed": seed,
-                                         "output_dir": str(run_dir), "resume": "auto", "progress": progress}, base)
-            log(f"ablate: {v.name} seed {seed} -> {run_dir}")
-            result = train(cfg)
-            if result.status == "interrupted":
-                # Ctrl-C / SIGTERM stops the whole ablation, not just this run (its last.pt resumes it)
-                log(f"ablate: interrupted in {v.name} seed {seed}; the same command resumes it")
-                raise KeyboardInterrupt
-            weights = result.final_weights or result.best_weights
-            rec: dict[str, Any] = {"variant": v.name, "model": v.model, "overrides": dict(v.overrides), "seed": seed,
-                                   "steps": result.global_step, "status": result.status,
-                                   "weights": str(weights) if weights else None}
+            rec: dict[str, Any] = {"variant": v.name, "model": v.model, "overrides": dict(v.overrides), "seed": seed}
+            if report_only:
+                if not (run_dir / "final.pt").is_file():
+                    records.append({**rec, "status": "pending", "weights": None})
+                    continue
+                weights: Path | None = run_dir / "final.pt"
+                rec.update(status="finished", weights=str(weights))
+            else:
+                cfg = TrainConfig.from_dict({"model": v.model, "model_overrides": dict(v.overrides), "seed": seed,
+                                             "output_dir": str(run_dir), "resume": "auto", "progress": progress}, base)
+                log(f"ablate: {v.name} seed {seed} -> {run_dir}")
+                result = train(cfg)
+                if result.status == "interrupted":
+                    # Ctrl-C / SIGTERM stops the whole ablation, not just this run (its last.pt resumes it)
+                    log(f"ablate: interrupted in {v.name} seed {seed}; the same command resumes it")
+                    raise KeyboardInterrupt
+                weights = result.final_weights or result.best_weights
+                rec.update(steps=result.global_step, status=result.status, weights=str(weights) if weights else None)
             if weights is not None:
                 key = {"weights_sha256": file_sha256(weights), "limit": limit,
                        "sets": {k: str(p) for k, p in sorted(sets.items())},

@@ -61,6 +61,12 @@ def test_ablate_command_on_a_tiny_synthetic_run(tmp_path: Path) -> None:
     # resumable: a second call reuses the finished runs
     rc = main(["ablate", "-c", str(cfg), "--variants", "base", "--seeds", "0", "--max-steps", "1",
                "-o", str(tmp_path / "runs"), "--json", str(tmp_path / "again.json"), "--no-latency", "--quiet"])
+    # --report-only: nothing trained, unfinished variants listed as pending
+    rc = main(["ablate", "-c", str(cfg), "--variants", "base", "v1", "--seeds", "0", "-o", str(tmp_path / "runs"),
+               "--report-only", "--json", str(tmp_path / "report.json"), "--no-latency", "--quiet"])
+    report = json.loads((tmp_path / "report.json").read_text())["runs"]
+    assert rc == 0 and [r["status"] for r in report] == ["finished", "pending"]
+    assert not (tmp_path / "runs" / "v1-s0").exists()
     again = json.loads((tmp_path / "again.json").read_text())["runs"][0]
     assert rc == 0 and again["steps"] == 1
     # ... and their saved scores: no sets given now, yet the same weights keep the scores of the first call
