@@ -50,9 +50,10 @@ for m in v2-ultra v1; do
     cp "$d/final.pt" "$OUT/$m-stage$k.pt"                          # distinct names for the eval table
   done
 done
-# the experiment row (configs/experiments/v2-stage8-landmarks.yaml) is skipped with a note when not run
+# the experiment rows (configs/experiments/v2-stage8-landmarks.yaml, v2-stage8-feat.yaml) are skipped with a
+# note when not run
 "$FF" eval --human-sets "$DATA" \
-    --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage7.pt,featherface-v1:$OUT/v1-stage7.pt,featherface-v2-ultra:$OUT/v2-ultra-stage6.pt,featherface-v1:$OUT/v1-stage6.pt,featherface-v2-ultra:$OUT/v2-ultra-stage5.pt,featherface-v1:$OUT/v1-stage5.pt,featherface-v2-ultra:$OUT/v2-ultra-stage4.pt,featherface-v1:$OUT/v1-stage4.pt,featherface-v2-ultra:runs/experiments/v2-stage8-landmarks/final.pt,retinaface,yunet" \
+    --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage7.pt,featherface-v1:$OUT/v1-stage7.pt,featherface-v2-ultra:$OUT/v2-ultra-stage6.pt,featherface-v1:$OUT/v1-stage6.pt,featherface-v2-ultra:$OUT/v2-ultra-stage5.pt,featherface-v1:$OUT/v1-stage5.pt,featherface-v2-ultra:$OUT/v2-ultra-stage4.pt,featherface-v1:$OUT/v1-stage4.pt,featherface-v2-ultra:runs/experiments/v2-stage8-landmarks/final.pt,featherface-v2-ultra:runs/experiments/v2-stage8-feat/final.pt,retinaface,yunet" \
     --json docs/model_card.json --plot docs/images/human_pr.png --force
 echo "to ship: cp $OUT/featherface-v2-ultra-stage7/final.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
 echo "then put their sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/models/weights.py"
