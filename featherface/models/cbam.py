@@ -38,14 +38,18 @@ class ChannelAttention(nn.Module):
 class SpatialAttention(nn.Module):
     """KxK conv over [channel-mean, channel-max] maps; width-independent, hence shareable.
 
-    ``norm=True`` puts a BatchNorm between the conv and the sigmoid (the fix of issue 17, off by
-    default): the shared map is applied to every level and, in V2 Ultra, three times in a row; without
-    a normalisation its logits drift to where the sigmoid saturates and the attention stops learning."""
+    ``norm=True`` normalises each logit map over its own pixels, then scales and shifts it (two
+    learnt numbers) before the sigmoid (the fix of issue 17, off by default): the shared map is
+    applied to every level and, in V2 Ultra, three times in a row; without a normalisation its logits
+    drift to where the sigmoid saturates and the attention stops learning. Per map, not BatchNorm:
+    one set of running statistics averaged over three levels and three repeats of very different
+    inputs made the first version of this fix collapse at evaluation (facemask AP 0.09 and 0.42 after
+    the short ablation recipe, against 0.46 without it, while its training losses looked normal)."""
 
     def __init__(self, kernel_size: int = 7, norm: bool = False):
         super().__init__()
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
-        self.norm = nn.BatchNorm2d(1) if norm else None
+        self.norm = nn.InstanceNorm2d(1, affine=True, track_running_stats=False) if norm else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         desc = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)

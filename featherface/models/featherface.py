@@ -48,7 +48,7 @@ class FeatherFaceConfig:
     fpn_conv: str = "separable"  # "separable" | "full"
     fpn_lateral_groups: int = 4
     bifpn_cbam: bool = True
-    spatial_norm: bool = False  # BatchNorm before the spatial-attention sigmoid (issue 17's fix; ablated)
+    spatial_norm: bool = False  # per-map normalisation before the spatial-attention sigmoid (issue 17's fix; ablated)
     ssh_groups: int = 4
     shuffle_groups: int = 4
     head_mid_channels: int = 16

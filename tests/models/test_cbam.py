@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 
-def test_spatial_norm_flag_adds_a_batchnorm_and_keeps_outputs_after_folding() -> None:
-    """Issue 17's fix: off by default (the shipped architecture), 4 parameters when on, and the
-    BN-folded inference copy gives the same outputs."""
+def test_spatial_norm_flag_adds_a_per_map_norm_and_keeps_outputs_after_folding() -> None:
+    """Issue 17's fix: off by default (the shipped architecture), 4 parameters when on (scale and
+    shift of the two shared spatial maps), and the BN-folded inference copy gives the same outputs."""
     import torch
 
     from featherface.inference.backends.optimize import optimize_for_inference
@@ -21,3 +21,21 @@ def test_spatial_norm_flag_adds_a_batchnorm_and_keeps_outputs_after_folding() ->
         got = optimize_for_inference(on)(x)
     for k in ref:
         torch.testing.assert_close(got[k], ref[k], atol=1e-4, rtol=1e-4)
+
+
+def test_spatial_norm_is_the_same_in_training_and_evaluation() -> None:
+    """No running statistics: the shared map normalises each input on its own, so a model scores
+    in eval mode what it trained on (a shared BatchNorm here collapsed at evaluation)."""
+    import torch
+
+    from featherface.models.cbam import SpatialAttention
+
+    att = SpatialAttention(7, norm=True)
+    torch.nn.init.normal_(att.conv.weight)
+    levels = [torch.randn(2, 8, 20, 20) * 5 + 3, torch.randn(2, 8, 10, 10) * 0.1]  # very different inputs
+    att.train()
+    train_out = [att(x) for x in levels]
+    att.eval()
+    for x, ref in zip(levels, train_out):
+        torch.testing.assert_close(att(x), ref)
+    assert not [b for b in att.buffers()]
