@@ -203,7 +203,7 @@ def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap",
     rows.append({"technique": "all five (ultra vs base)", "claim": sum(SHEET_CLAIMS.values()),
                  "removed": delta("ultra", "base"), "added": None})
     rows.append({"technique": "V2 Ultra vs V1", "claim": None, "removed": delta("ultra", "v1"), "added": None})
-    rows.append({"technique": "spatial-attention BatchNorm (fix)", "claim": None,
+    rows.append({"technique": "spatial-attention normalisation (fix)", "claim": None,
                  "removed": delta("ultra+spatial_norm", "ultra"), "added": None})
     return rows
 
@@ -212,7 +212,7 @@ def format_table(rows: list[dict[str, Any]], metric: str = "facemask_ap") -> str
     def cell(d: dict[str, Any] | None) -> str:
         if d is None:
             return "–"
-        return f"{d['delta']:+.2f} ± {d['spread']:.2f} ({d['verdict']}, {d['seeds']} seeds)"
+        return f"{d['delta']:+.2f} ± {d['spread']:.2f} ({d['verdict']}, {d['seeds']} seed{'s' if d['seeds'] != 1 else ''})"
 
     lines = [f"| technique | sheet's claim (mAP) | measured Δ {metric} ×100: with it vs without (from Ultra) | "
              "from base | Δ params | Δ latency (ms) |", "|---|---|---|---|---|---|"]
