@@ -35,7 +35,7 @@ from torch import nn
 from featherface.data.transforms import BGR_MEAN
 from featherface.errors import ConfigError
 from featherface.inference.backends.optimize import optimize_for_inference
-from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
+from featherface.inference.postprocess import PostprocessConfig, decode_outputs, face_scores, select_detections
 from featherface.models.weights import model_from_weights
 from featherface.ops.anchors import PriorBox
 from featherface.peers.retinaface import resolve_retinaface_weights
@@ -231,8 +231,11 @@ class Distiller:
             head = getattr(student, "head", None)
             if head is None or not hasattr(self.model, "forward_features") or not hasattr(self.model, "head"):
                 raise ConfigError("distill_feat_weight needs student and teacher networks with forward_features and a head")
-            self.imitation = FeatureImitationLoss(self._context_channels(student), self._context_channels(self.model),
-                                                  student.config.num_anchors, cfg.distill_conf).to(device)
+            # a FeatherFace network's context features (its head inputs) have fpn_channels at every level
+            s_cfg, t_cfg = student.config, self.model.config
+            self.imitation = FeatureImitationLoss([s_cfg.fpn_channels] * len(s_cfg.steps),
+                                                  [t_cfg.fpn_channels] * len(t_cfg.steps),
+                                                  s_cfg.num_anchors, cfg.distill_conf).to(device)
             # the student's head inputs, caught on the way (works through DistributedDataParallel too); a
             # closure, not a bound method, so that deep copies of the student (its EMA) do not copy the teacher
             def catch(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
@@ -242,17 +245,6 @@ class Distiller:
         log(f"teacher {spec} ({getattr(self.model, 'name', '?')}): {mode} distillation, "
             f"label loss weight {cfg.gt_weight}"
             + (f", feature imitation weight {cfg.distill_feat_weight}" if self.imitation is not None else ""))
-
-    @staticmethod
-    @torch.no_grad()
-    def _context_channels(net: nn.Module) -> list[int]:
-        """Channels of each level's head input, from one tiny forward pass."""
-        p = next(net.parameters())
-        was_training = net.training
-        net.eval()
-        feats = net.forward_features(torch.zeros(1, 3, 64, 64, device=p.device, dtype=p.dtype))["context"]
-        net.train(was_training)
-        return [int(f.shape[1]) for f in feats]
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         """The trainable parameters of the distillation itself (the imitation adapters; none otherwise)."""
@@ -289,10 +281,8 @@ class Distiller:
                 s_feats, self._student_feats = self._student_feats, None
                 if s_feats is None:
                     raise RuntimeError("feature imitation: the student's head inputs were not caught in this step")
-                t_cls = t_out["cls"].float()
-                t_face = torch.sigmoid(t_cls[..., 1] - t_cls[..., 0])
                 assert t_feats is not None
-                total = total + cfg.distill_feat_weight * self.imitation(s_feats, t_feats, t_face)
+                total = total + cfg.distill_feat_weight * self.imitation(s_feats, t_feats, face_scores(t_out["cls"]))
             return total
         size = (int(images.shape[-2]), int(images.shape[-1]))
         targets = teacher_box_targets(t_out, self.model, size, score_threshold=max(cfg.distill_conf, 0.02),
