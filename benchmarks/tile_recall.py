@@ -25,7 +25,7 @@ import numpy as np
 from featherface import FaceDetector
 from featherface.inference.options import DetectorOptions
 from featherface.evaluation.human_boxes import score_box_set
-from featherface.io.images import expand_inputs, is_image_path, read_image
+from featherface.io.images import image_files, read_image
 from featherface.io.paths import shared_dir
 from featherface.peers.factory import peer_detector
 
@@ -67,14 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     data = shared_dir() / "data"
-    files = [p for p in expand_inputs([data / d for d in ("photos", "faces-unlabeled") if (data / d).is_dir()])
-             if is_image_path(p)]
+    files = image_files([data / "photos", data / "faces-unlabeled"])
     if not files:
         print(f"no photos under {data}", file=sys.stderr)
         return 1
     images = [im for im in (read_image(p) for p in files) if max(im.shape[:2]) > args.max_size]
-    images += montages([p for p in expand_inputs([data / "photos"]) if is_image_path(p)]
-                       if (data / "photos").is_dir() else [])
+    images += montages(image_files([data / "photos"]))
     if not images:
         print(f"no photo is larger than {args.max_size} px", file=sys.stderr)
         return 1

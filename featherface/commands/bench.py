@@ -74,7 +74,7 @@ def run_profile(args: argparse.Namespace) -> int:
     import json
 
     from featherface.inference.detector import FaceDetector
-    from featherface.io.images import expand_inputs, is_image_path
+    from featherface.io.images import image_files
     from featherface.io.paths import find_shared
     from featherface.tools.bench.stages import format_stages, profile_stages
 
@@ -83,7 +83,7 @@ def run_profile(args: argparse.Namespace) -> int:
         shared = find_shared()
         folder = str(shared / "data" / "photos") if shared is not None and (shared / "data" / "photos").is_dir() \
             else "examples"
-    paths = [p for p in expand_inputs([folder]) if is_image_path(p)][:12]
+    paths = image_files([folder])[:12]
     if not paths:
         raise ConfigError(f"--images {folder}: no images to profile")
     json_out = check_output_file(args.json, "--json", inputs=InputSet(paths), suffixes={".json"}, force=args.force) \

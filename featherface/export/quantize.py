@@ -28,7 +28,7 @@ from featherface.data.synthetic import render_synthetic_image
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.export.onnx_export import set_metadata
 from featherface.inference.backends.metadata import FORMAT_TAG, parse_metadata
-from featherface.io.images import IMAGE_EXTENSIONS, expand_inputs, is_image_path, load_image, resize_longer_side
+from featherface.io.images import IMAGE_EXTENSIONS, image_files, load_image, resize_longer_side
 from featherface.io.outputs import atomic_write_bytes
 from featherface.io.paths import find_shared
 
@@ -72,7 +72,7 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     d = Path(folder)
     if not d.is_dir():
         raise ConfigError(f"{d}: calibration folder not found")
-    files = [p for p in expand_inputs([d], recursive=False) if is_image_path(p)]
+    files = image_files([d], recursive=False)
     if not files:
         raise ConfigError(f"{d}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) for calibration")
     return files

@@ -32,7 +32,7 @@ from featherface.io.video import is_video_path
 
 __all__ = [
     "IMAGE_EXTENSIONS", "MAX_DECODE_PIXELS", "array_to_bgr", "decode_image", "describe", "encode_image", "expand_inputs",
-    "is_image_path", "letterbox", "load_image", "max_decode_pixels", "quiet_opencv", "read_image", "resize_by",
+    "image_files", "is_image_path", "letterbox", "load_image", "max_decode_pixels", "quiet_opencv", "read_image", "resize_by",
     "resize_longer_side",
 ]
 
@@ -306,3 +306,9 @@ def expand_inputs(paths: list[str | os.PathLike], recursive: bool = True) -> lis
         else:
             out.append(p)
     return out
+
+
+def image_files(paths: list[str | os.PathLike], recursive: bool = True) -> list[Path]:
+    """:func:`expand_inputs` keeping images only: the photos of folders (videos left out), where a
+    path that is neither a folder nor an image name (a folder that does not exist) gives nothing."""
+    return [p for p in expand_inputs(paths, recursive=recursive) if is_image_path(p)]

@@ -257,3 +257,13 @@ def test_float32_tiff_is_read_not_called_corrupt(tmp_path) -> None:
     img = read_image(path)
     assert img.shape == (40, 50, 3) and img.dtype == np.uint8
     assert tuple(img[15, 20]) == (51, 128, 255) and tuple(img[0, 0]) == (0, 0, 0)
+
+
+def test_image_files_keeps_images_of_folders_and_drops_missing_ones(tmp_path) -> None:
+    from featherface.io.images import image_files
+
+    (tmp_path / "a").mkdir()
+    for name in ("2.jpg", "1.png", "clip.mp4", "notes.txt"):
+        (tmp_path / "a" / name).write_bytes(b"x")
+    assert image_files([tmp_path / "a", tmp_path / "missing"]) == [tmp_path / "a" / "1.png", tmp_path / "a" / "2.jpg"]
+    assert image_files([tmp_path / "a" / "2.jpg"]) == [tmp_path / "a" / "2.jpg"]
