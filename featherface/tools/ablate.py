@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from featherface.device import torch_threads
 from featherface.errors import ConfigError
 from featherface.evaluation.human import evaluate_human, human_set_dirs
 from featherface.inference.backends.optimize import optimize_for_inference
@@ -142,26 +143,20 @@ def measure_latency(chosen: Sequence[Variant], size: int = 640, repeats: int = 1
     them; PyTorch, BatchNorm folded, ``threads`` threads), in one process, the variants' calls
     interleaved so that background load hits them alike. ``cpu_ms`` (process CPU time per call,
     median) is the figure a busy machine disturbs least; ``wall_ms`` is the median wall time."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        nets = {}
-        for v in chosen:
-            nets[v.name] = optimize_for_inference(create_model(v.model, **v.overrides).eval())
-        x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
-        wall: dict[str, list[float]] = {n: [] for n in nets}
-        cpu: dict[str, list[float]] = {n: [] for n in nets}
-        with torch.inference_mode():
-            for net in nets.values():  # warm-up
+    nets = {v.name: optimize_for_inference(create_model(v.model, **v.overrides).eval()) for v in chosen}
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    wall: dict[str, list[float]] = {n: [] for n in nets}
+    cpu: dict[str, list[float]] = {n: [] for n in nets}
+    # interleaved calls, hence not tools.timing.time_calls (one function's repeats in a row)
+    with torch_threads(threads), torch.inference_mode():
+        for net in nets.values():  # warm-up
+            net(x)
+        for _ in range(repeats):
+            for name, net in nets.items():
+                c0, t0 = time.process_time(), time.perf_counter()
                 net(x)
-            for _ in range(repeats):
-                for name, net in nets.items():
-                    c0, t0 = time.process_time(), time.perf_counter()
-                    net(x)
-                    wall[name].append((time.perf_counter() - t0) * 1e3)
-                    cpu[name].append((time.process_time() - c0) * 1e3)
-    finally:
-        torch.set_num_threads(previous)
+                wall[name].append((time.perf_counter() - t0) * 1e3)
+                cpu[name].append((time.process_time() - c0) * 1e3)
     return {n: {"wall_ms": round(statistics.median(wall[n]), 3), "cpu_ms": round(statistics.median(cpu[n]), 3),
                 "size": size, "threads": threads} for n in nets}
 
