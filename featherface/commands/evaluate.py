@@ -82,7 +82,8 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
     src.add_argument("--images", type=Path, metavar="DIR",
                      help="WIDER_val/images: run our detector over the validation images, then evaluate")
     det = p.add_argument_group("detector options (with --images)")
-    add_detector_args(det, ("model", "weights", "input_size", "score_threshold", "nms_threshold", "device", "threads"),
+    add_detector_args(det, ("model", "weights", "input_size", "score_threshold", "nms_threshold", "vote_iou",
+                            "device", "threads"),
                       defaults={"score_threshold": None, "nms_threshold": None}, helps={
                           "input_size": "resize the longer image side to N (default: original size, the protocol's "
                                         "usual choice)",
@@ -276,7 +277,7 @@ def run_human(args: argparse.Namespace) -> int:
     detectors, skipped = build_detectors(
         specs, weights=args.weights, model=args.model, device=args.device,
         score_threshold=min(WIDER_SCORE_THRESHOLD, opts.threshold), nms_threshold=args.nms_threshold,
-        input_size=args.input_size, log=note, threads=args.threads,
+        input_size=args.input_size, log=note, threads=args.threads, vote_iou=args.vote_iou,
     )
     if not detectors:
         raise FeatherFaceError("no detector could be built (" + "; ".join(skipped or ["none named"]) + ")")

@@ -23,7 +23,7 @@ from featherface.io.outputs import InputSet, atomic_output
 
 # the detector flags of every verb that runs our detector over images and videos (detect, blur, crop)
 MEDIA_DETECTOR_FLAGS = ("model", "weights", "score_threshold", "nms_threshold", "input_size", "max_size",
-                        "tile", "tile_size", "tile_overlap", "device", "backend", "onnx_path", "threads")
+                        "tile", "tile_size", "tile_overlap", "vote_iou", "device", "backend", "onnx_path", "threads")
 # a file name is at most 255 bytes; keep "<stem>_faces-NN.jpg" and its ".<name>.XXXXXXXX.tmp"
 # temporary sibling well inside that
 MAX_STEM_BYTES = 180

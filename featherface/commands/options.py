@@ -2,7 +2,7 @@
 
 :func:`add_detector_args` adds ``--model``, ``--weights``, ``--score-threshold``,
 ``--nms-threshold``, ``--input-size``, ``--max-size``, ``--tile``, ``--tile-size``,
-``--tile-overlap``, ``--device``, ``--backend``,
+``--tile-overlap``, ``--vote-iou``, ``--device``, ``--backend``,
 ``--onnx-path`` and ``--threads`` (each verb picks the ones that apply) with the defaults of
 :class:`featherface.inference.options.DetectorOptions`, the dataclass whose fields
 :class:`~featherface.FaceDetector` takes, so a flag and the Python keyword share one name (the
@@ -82,6 +82,9 @@ _FLAGS: dict[str, _Flag] = {
     "tile_size": _Flag(f"side of a --tile tile, {PAD_MULTIPLE}..{MAX_INPUT_SIDE}", type=_side, metavar="N"),
     "tile_overlap": _Flag("pixels shared by neighbouring tiles (at most half a tile)",
                           type=int_range(0, MAX_INPUT_SIDE // 2, name="overlap"), metavar="PX"),
+    "vote_iou": _Flag("box and landmark voting: each face's box and points are the score-weighted mean of "
+                      "those of the candidates overlapping it by at least this IoU; 0 turns it off",
+                      type=unit_float, metavar="IOU"),
     "device": _Flag("cpu, cuda, cuda:1, auto", metavar="DEVICE"),
     "backend": _Flag("inference backend", choices=BACKENDS),
     "onnx_path": _Flag("exported .onnx file for --backend onnxruntime (default: exported on the fly)",

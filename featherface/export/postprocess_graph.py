@@ -10,8 +10,10 @@
   which applies the same rules as the detector: keep ``score > score_threshold``, suppress
   ``IoU > nms_threshold``, at most ``max_detections`` per image, best first.
 
-The one difference from :class:`~featherface.inference.FaceDetector`: there is no pre-NMS top-k
-(5,000) in the graph; it only matters when more than 5,000 priors pass the score threshold.
+Two differences from :class:`~featherface.inference.FaceDetector`: there is no pre-NMS top-k
+(5,000) in the graph, which only matters when more than 5,000 priors pass the score threshold; and
+no box and landmark voting (``vote_iou``): each face keeps its own prior's box and points, as
+with ``FaceDetector(vote_iou=0)``. The faces found and their scores are the same.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ tiles exactly), converted to BGR-minus-mean. Results are mapped back to original
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import os
@@ -103,6 +104,10 @@ class FaceDetector:
             pixels shared) of every image the network would see scaled down, and merge: small faces
             in big photos survive (see :mod:`featherface.inference.tiling`); costs one network call
             per tile. Tiles larger than ``max_size`` are ``max_size``; ``tile_overlap`` is at most half a tile.
+        pre_nms_top_k, max_detections: candidates kept before NMS, faces kept after it, per image.
+        vote_iou: box and landmark voting: each face's box and 5 points become the score-weighted
+            mean of those of the candidates (score >= 0.1) overlapping its box by at least this
+            IoU; ``0`` keeps each face's own prior's. The faces found and their scores do not change.
         backend: ``"auto"`` (the default): onnxruntime — the faster one on CPUs — when it is installed,
             the device is the CPU and the model comes from a weights file (the shipped weights or a
             path; exported once to the user's cache, keyed by the weights' sha256, the architecture
@@ -132,6 +137,7 @@ class FaceDetector:
         tile_overlap: int = _D.tile_overlap,
         pre_nms_top_k: int = _D.pre_nms_top_k,
         max_detections: int = _D.max_detections,
+        vote_iou: float = _D.vote_iou,
         backend: str = _D.backend,
         onnx_path: str | os.PathLike | None = _D.onnx_path,
         threads: int | None = _D.threads,
@@ -146,6 +152,7 @@ class FaceDetector:
         tile_overlap = _whole("tile_overlap", tile_overlap, 0, min(tile_size, max_size) // 2)
         pre_nms_top_k = _whole("pre_nms_top_k", pre_nms_top_k, 1)
         max_detections = _whole("max_detections", max_detections, 1)
+        vote_iou = _real("vote_iou", vote_iou, 0.0, 1.0)
         if threads is not None:
             threads = _whole("threads", threads, 1)
         if not isinstance(backend, str):
@@ -158,7 +165,8 @@ class FaceDetector:
         self.tile = _flag("tile", tile)
         self.tile_size = min(tile_size, max_size)  # a tile is never scaled down itself
         self.tile_overlap = tile_overlap
-        self.post = PostprocessConfig(score_threshold, nms_threshold, pre_nms_top_k, max_detections)
+        self.post = PostprocessConfig(score_threshold, nms_threshold, pre_nms_top_k, max_detections,
+                                      vote_iou=vote_iou)
         self.weights_path: Path | None = None
         self.weights_meta: dict[str, Any] = {}
 
@@ -284,11 +292,12 @@ class FaceDetector:
                       input_size: int | None) -> tuple[PostprocessConfig, int | None]:
         post = self.post
         if score_threshold is not None or nms_threshold is not None:
-            post = PostprocessConfig(
-                self.post.score_threshold if score_threshold is None else _real("score_threshold", score_threshold, 0.0, 1.0),
-                self.post.nms_threshold if nms_threshold is None
-                else _real("nms_threshold", nms_threshold, 0.0, 1.0, lo_open=True),
-                self.post.pre_nms_top_k, self.post.max_detections)
+            post = dataclasses.replace(
+                self.post,
+                score_threshold=self.post.score_threshold if score_threshold is None
+                else _real("score_threshold", score_threshold, 0.0, 1.0),
+                nms_threshold=self.post.nms_threshold if nms_threshold is None
+                else _real("nms_threshold", nms_threshold, 0.0, 1.0, lo_open=True))
         size = self.input_size if input_size is None else _whole("input_size", input_size, PAD_MULTIPLE, MAX_INPUT_SIDE)
         return post, size
 

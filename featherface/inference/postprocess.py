@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 
 from featherface.device import torch_threads
-from featherface.ops.boxes import decode_boxes, decode_landmarks
+from featherface.ops.boxes import box_iou, decode_boxes, decode_landmarks
 from featherface.ops.nms import batched_nms
 
 
@@ -27,6 +27,11 @@ class PostprocessConfig:
     nms_threshold: float = 0.4
     pre_nms_top_k: int = 5000
     max_detections: int = 750
+    # box and landmark voting (see _vote): the IoU at which overlapping candidates vote; 0 = off.
+    # Off here (training, its checks and the export checks see each prior's own regression);
+    # FaceDetector turns it on.
+    vote_iou: float = 0.0
+    vote_min_score: float = 0.1
 
 
 def decode_outputs(
@@ -49,12 +54,16 @@ def face_scores(cls_logits: torch.Tensor) -> torch.Tensor:
 
 
 def _candidates(scores: torch.Tensor, cfg: PostprocessConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The ``pre_nms_top_k`` best scores above the threshold, per image: ``(image ids, prior
-    indices, scores)``, by image, best first (ties: lower prior index first).
+    """The ``pre_nms_top_k`` best scores above the threshold (with voting on, above the lower of it
+    and ``vote_min_score``), per image: ``(image ids, prior indices, scores)``, by image, best
+    first (ties: lower prior index first).
 
     Threshold first, then rank only the survivors: a full top-k over the ~16,800 priors costs more
     than everything after it when a few hundred pass the threshold."""
-    img_ids, idx = torch.nonzero(scores > cfg.score_threshold, as_tuple=True)  # by image, then prior
+    threshold = cfg.score_threshold
+    if cfg.vote_iou > 0:  # the voters too: the same boxes at every score threshold
+        threshold = min(threshold, cfg.vote_min_score)
+    img_ids, idx = torch.nonzero(scores > threshold, as_tuple=True)  # by image, then prior
     cand = scores[img_ids, idx]
     order = torch.argsort(cand, descending=True, stable=True)
     order = order[torch.argsort(img_ids[order], stable=True)]  # by image, best first within each
@@ -70,13 +79,52 @@ def _candidates(scores: torch.Tensor, cfg: PostprocessConfig) -> tuple[torch.Ten
 
 def _nms_per_image(boxes: torch.Tensor, scores: torch.Tensor, landmarks: torch.Tensor, img_ids: torch.Tensor,
                    bsz: int, cfg: PostprocessConfig) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """One batched NMS over all candidates, then each image's survivors (best first, capped)."""
-    kept = batched_nms(boxes, scores, img_ids, cfg.nms_threshold)
+    """One batched NMS over all candidates, then each image's survivors (best first, capped),
+    voted (:func:`_vote`) when ``cfg.vote_iou`` is set. The candidates of one image are contiguous;
+    only those above the score threshold enter NMS, all of them vote."""
+    eligible = torch.nonzero(scores > cfg.score_threshold).flatten()
+    kept = eligible[batched_nms(boxes[eligible], scores[eligible], img_ids[eligible], cfg.nms_threshold)]
+    counts = torch.bincount(img_ids, minlength=bsz).tolist()
     results = []
+    start = 0
     for b in range(bsz):
         sel = kept[img_ids[kept] == b][: cfg.max_detections]
-        results.append((boxes[sel], scores[sel], landmarks[sel]))
+        kept_boxes, kept_scores, kept_ldm = boxes[sel], scores[sel], landmarks[sel]
+        if cfg.vote_iou > 0 and len(sel):
+            end = start + counts[b]
+            kept_boxes, kept_ldm = _vote(kept_boxes, kept_scores, kept_ldm, boxes[start:end], scores[start:end],
+                                         landmarks[start:end], cfg)
+        results.append((kept_boxes, kept_scores, kept_ldm))
+        start += counts[b]
     return results
+
+
+def _vote(kept_boxes: torch.Tensor, kept_scores: torch.Tensor, kept_ldm: torch.Tensor,
+          boxes: torch.Tensor, scores: torch.Tensor, landmarks: torch.Tensor,
+          cfg: PostprocessConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Box and landmark voting: each kept face's box and points become the score-weighted mean of
+    those of the candidates overlapping its box by IoU >= ``vote_iou`` (itself included); its
+    score stays. Neighbouring priors see one face from shifted windows, and their regression
+    errors partly cancel.
+
+    Only candidates and kept faces scoring >= ``vote_min_score`` take part. Both lists are sorted
+    best first, so they are prefixes, and the cost does not grow at low score thresholds."""
+    n_vote = int(torch.count_nonzero(scores >= cfg.vote_min_score))
+    k_vote = int(torch.count_nonzero(kept_scores >= cfg.vote_min_score))
+    if not n_vote or not k_vote:
+        return kept_boxes, kept_ldm
+    voters = torch.cat([boxes[:n_vote], landmarks[:n_vote]], 1)
+    finite = torch.isfinite(voters).all(1)  # a malformed candidate never votes
+    iou = box_iou(kept_boxes[:k_vote], boxes[:n_vote])
+    weights = torch.where((iou >= cfg.vote_iou) & finite, scores[:n_vote].expand_as(iou), 0.0)
+    total = weights.sum(1, keepdim=True)
+    has = total > 0
+    weights = weights / total.clamp_min(1e-12)
+    voted = weights @ torch.nan_to_num(voters, 0.0, 0.0, 0.0)  # weight 0 there, but 0 x NaN = NaN
+    out_boxes, out_ldm = kept_boxes.clone(), kept_ldm.clone()
+    out_boxes[:k_vote] = torch.where(has, voted[:, :4], kept_boxes[:k_vote])
+    out_ldm[:k_vote] = torch.where(has, voted[:, 4:], kept_ldm[:k_vote])
+    return out_boxes, out_ldm
 
 
 def select_detections(

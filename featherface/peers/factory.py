@@ -86,13 +86,17 @@ def our_detector(
     input_size: int | None = None,
     device: str | None = "cpu",
     threads: int | None = None,
+    vote_iou: float | None = None,
 ) -> Detector:
     """A :class:`~featherface.FaceDetector` of ``model`` with ``weights`` (``None``: the shipped ones;
-    ``"none"``: an untrained network); ``nms_threshold=None`` keeps the detector's default."""
+    ``"none"``: an untrained network); ``nms_threshold=None`` / ``vote_iou=None`` keep the
+    detector's defaults."""
     kw: dict[str, Any] = {"score_threshold": score_threshold, "input_size": input_size, "device": device,
                           "threads": threads}
     if nms_threshold is not None:
         kw["nms_threshold"] = nms_threshold
+    if vote_iou is not None:
+        kw["vote_iou"] = vote_iou
     return FaceDetector(model=model, weights=weights if weights else "default", **kw)
 
 
@@ -196,6 +200,7 @@ def build_detectors(
     input_size: int | None = None,
     log: Callable[[str], None] | None = None,
     threads: int | None = None,
+    vote_iou: float | None = None,
 ) -> tuple[dict[str, Detector], list[str]]:
     """``--detectors`` specs -> (``{row name: detector}``, notes on the skipped ones).
 
@@ -206,10 +211,12 @@ def build_detectors(
     was trained as (added when the list has none); ``weights="none"`` (or ``"random"``, as
     ``MODEL:none`` in a spec) is an untrained, randomly initialised ``model``. A detector whose
     files are missing (or for which no weights ship) is skipped with a note; an unknown name is a
-    :class:`ConfigError`.
+    :class:`ConfigError`. ``vote_iou`` (``None``: the detectors' default) goes to ours and
+    RetinaFace-mnet0.25, the detectors built on :class:`~featherface.FaceDetector`.
     """
     say = log or (lambda _m: None)
     models = set(list_models())
+    vote = {} if vote_iou is None else {"vote_iou": vote_iou}
     notes: list[str] = []
     entries: list[tuple[str, str | None]] = []  # (kind or model name, path); ("missing", note): skipped
     for raw in specs:
@@ -254,7 +261,8 @@ def build_detectors(
             if key.startswith("peer:"):  # the peers, RetinaFace-mnet0.25 (``retinaface[:PATH]``) included
                 det = peer_detector(key[5:], score_threshold=score_threshold, nms_threshold=nms_threshold,
                                     input_size=input_size, threads=threads, log=say,
-                                    **({"device": device} if parse_spec(key[5:])[0].kind == "retinaface" else {}))
+                                    **({"device": device, **vote} if parse_spec(key[5:])[0].kind == "retinaface"
+                                       else {}))
                 label = det.name
             else:
                 if path is None and not default_weights_available(key):
@@ -264,7 +272,7 @@ def build_detectors(
                     notes.append(f"skipped {label}: weights file {path} not found")
                     continue
                 det = our_detector(key, path, score_threshold=score_threshold, nms_threshold=nms_threshold,
-                                   input_size=input_size, device=device, threads=threads)
+                                   input_size=input_size, device=device, threads=threads, **vote)
         except PeerUnavailableError as exc:
             notes.append(f"skipped {exc}")
             continue

@@ -114,8 +114,11 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
                     log(f"ablate: {v.name} seed {seed}: scores of these weights from {run_dir / EVAL_CACHE}")
                     rec.update(cached)
                 else:
-                    # the variant's own architecture comes with its weights file
-                    det = FaceDetector(model_from_weights(weights), score_threshold=0.02, backend="torch", threads=1)
+                    # the variant's own architecture comes with its weights file; box and landmark
+                    # voting off: the ablation compares the networks' own outputs (and its first runs
+                    # were scored before voting existed)
+                    det = FaceDetector(model_from_weights(weights), score_threshold=0.02, backend="torch", threads=1,
+                                       vote_iou=0.0)
                     scores: dict[str, Any] = {"params": int(sum(p.numel() for p in det.model.parameters()))}
                     if sets:
                         res = evaluate_human({v.name: det}, limit=limit, progress=progress, **sets, **eval_overrides)

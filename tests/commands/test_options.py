@@ -65,9 +65,10 @@ def test_old_spellings_are_aliases():
 
 @pytest.mark.parametrize("verb,names", [
     ("detect", ("--model", "--weights", "--score-threshold", "--threshold", "--nms-threshold", "--nms",
-                "--input-size", "--max-size", "--device", "--backend", "--onnx-path", "--onnx", "--threads")),
+                "--input-size", "--max-size", "--device", "--backend", "--onnx-path", "--onnx", "--threads",
+                "--vote-iou")),
     ("eval", ("--model", "--weights", "--score-threshold", "--threshold", "--nms-threshold", "--nms",
-              "--input-size", "--device")),
+              "--input-size", "--device", "--vote-iou")),
     ("compare", ("--model", "--weights", "--score-threshold", "--threshold", "--nms-threshold", "--nms",
                  "--input-size", "--threads")),
     ("export", ("--model", "--weights", "--score-threshold", "--threshold", "--nms-threshold", "--nms")),
@@ -88,6 +89,14 @@ def test_verb_defaults():
     assert parsed("compare", "x.jpg").nms_threshold is None  # each detector's own
     assert parsed("export").score_threshold == DetectorOptions.score_threshold
     assert parsed("autolabel", "x.jpg", "-o", "l.txt").score_threshold is None  # build_teacher's own
+    assert detector_options(parsed("detect", "x.jpg", "--vote-iou", "0")).vote_iou == 0.0
+    assert parsed("eval", "--human-sets", "d").vote_iou == DetectorOptions.vote_iou
+
+
+def test_vote_iou_out_of_range_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["detect", "x.jpg", "--vote-iou", "1.5"])
+    assert "--vote-iou" in capsys.readouterr().err
 
 
 def test_autolabel_help_states_build_teachers_default():

@@ -179,3 +179,22 @@ def test_fast_preprocess_takes_views_and_odd_shapes() -> None:
     for i, v in enumerate(views):
         expect = (v.astype(np.float32) - det.mean).transpose(2, 0, 1)
         assert np.array_equal(got[i, :, :v.shape[0], :v.shape[1]], expect)
+
+
+def test_voting_moves_boxes_and_points_a_little_only(example_image):
+    """Shipped weights on the demo photo: voting on (the default) and off find the same faces with
+    the same scores; boxes and points move by a few pixels at most. The option is checked like the others."""
+    from featherface.io.images import load_image
+
+    image = load_image(example_image)
+    voted = FaceDetector().detect(image)
+    own = FaceDetector(vote_iou=0).detect(image)
+    assert voted and len(voted) == len(own)
+    for a, b in zip(voted, own):
+        assert abs(a.score - b.score) < 1e-5
+        side = b.box[2] - b.box[0]
+        assert np.abs(np.asarray(a.box) - np.asarray(b.box)).max() < 0.05 * side
+        assert np.abs(np.asarray(a.landmarks) - np.asarray(b.landmarks)).max() < 0.05 * side
+    assert any(not np.allclose(a.landmarks, b.landmarks) for a, b in zip(voted, own))
+    with pytest.raises(ConfigError, match="vote_iou"):
+        FaceDetector(vote_iou=1.5)

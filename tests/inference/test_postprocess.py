@@ -96,3 +96,63 @@ def test_postprocess_runs_on_one_torch_thread_and_restores_the_setting() -> None
     for t in ts:
         t.join()
     assert torch.get_num_threads() == before
+
+
+def _voting_case() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One image, four candidates: a face (0.9) with an overlapping neighbour (0.6, IoU 0.82), a
+    weak overlapping one below the voting floor (0.05) and a separate face far away (0.7)."""
+    boxes = torch.tensor([[[0.10, 0.10, 0.30, 0.30], [0.11, 0.11, 0.31, 0.31], [0.10, 0.11, 0.30, 0.31],
+                           [0.60, 0.60, 0.80, 0.80]]])
+    scores = torch.tensor([[0.9, 0.6, 0.05, 0.7]])
+    landmarks = torch.arange(40, dtype=torch.float32).reshape(1, 4, 10) / 40
+    return boxes, scores, landmarks
+
+
+def test_voting_averages_overlapping_candidates_by_score_and_keeps_faces_and_scores() -> None:
+    boxes, scores, landmarks = _voting_case()
+    off = select_detections(boxes, scores, landmarks, PostprocessConfig(score_threshold=0.02))[0]
+    on = select_detections(boxes, scores, landmarks, PostprocessConfig(score_threshold=0.02, vote_iou=0.7))[0]
+    assert torch.equal(off[1], on[1])  # the same faces, same scores, same order
+    assert torch.allclose(off[0], boxes[0, [0, 3]])
+    # the 0.05 candidate is below the floor; the far face votes for nobody
+    assert torch.allclose(on[0][0], (0.9 * boxes[0, 0] + 0.6 * boxes[0, 1]) / 1.5, atol=1e-6)
+    assert torch.allclose(on[2][0], (0.9 * landmarks[0, 0] + 0.6 * landmarks[0, 1]) / 1.5, atol=1e-6)
+    assert not torch.allclose(on[2][0], off[2][0])
+    assert torch.allclose(on[0][1], boxes[0, 3], atol=1e-7) and torch.allclose(on[2][1], landmarks[0, 3], atol=1e-7)
+    # an IoU above every overlap: each face keeps its own box and points
+    strict = select_detections(boxes, scores, landmarks, PostprocessConfig(score_threshold=0.02, vote_iou=0.95))[0]
+    assert torch.allclose(strict[0], off[0], atol=1e-7) and torch.allclose(strict[2], off[2], atol=1e-7)
+
+
+def test_voting_is_per_image_in_a_batch() -> None:
+    boxes, scores, landmarks = _voting_case()
+    other = torch.zeros_like(landmarks)  # a second image with the same boxes and other points
+    cfg = PostprocessConfig(score_threshold=0.02, vote_iou=0.7)
+    batch = select_detections(torch.cat([boxes, boxes]), torch.cat([scores, scores]), torch.cat([landmarks, other]), cfg)
+    alone = select_detections(boxes, scores, landmarks, cfg)[0]
+    assert torch.allclose(batch[0][2], alone[2]) and torch.equal(batch[1][2], torch.zeros_like(alone[2]))
+    assert torch.allclose(batch[1][0], alone[0])
+
+
+def test_voting_faces_below_the_floor_keep_their_own() -> None:
+    boxes, scores, landmarks = _voting_case()
+    scores = scores * 0.1  # every candidate below the 0.1 floor
+    on = select_detections(boxes, scores, landmarks, PostprocessConfig(score_threshold=0.001, vote_iou=0.7))[0]
+    assert torch.equal(on[0], boxes[0, [0, 3]]) and torch.equal(on[2], landmarks[0, [0, 3]])
+
+
+def test_voting_ignores_non_finite_candidates() -> None:
+    boxes, scores, landmarks = _voting_case()
+    boxes[0, 1, 2] = float("nan")  # the overlapping neighbour's box is malformed
+    scores[0, 2] = 0.5
+    landmarks[0, 2, 3] = float("inf")  # and the third candidate's points
+    on = select_detections(boxes, scores, landmarks, PostprocessConfig(score_threshold=0.02, vote_iou=0.7))[0]
+    assert torch.allclose(on[0][0], boxes[0, 0], atol=1e-7) and torch.allclose(on[2][0], landmarks[0, 0], atol=1e-7)
+
+
+def test_voted_faces_do_not_depend_on_the_score_threshold() -> None:
+    """Candidates below the threshold still vote: a face scoring 0.9 gets the same box at 0.02 and at 0.8."""
+    boxes, scores, landmarks = _voting_case()
+    low = select_detections(boxes, scores, landmarks, PostprocessConfig(score_threshold=0.02, vote_iou=0.7))[0]
+    high = select_detections(boxes, scores, landmarks, PostprocessConfig(score_threshold=0.8, vote_iou=0.7))[0]
+    assert len(high[1]) == 1 and torch.equal(high[0][0], low[0][0]) and torch.equal(high[2][0], low[2][0])
