@@ -376,6 +376,7 @@ class Trainer:
         last_ckpt: Path | None = None
         best_path: Path | None = None
         total_skipped = 0
+        start_step = self.global_step
         assert self._stop is not None
         while self.epoch < cfg.epochs:
             if cfg.max_steps and self.global_step >= cfg.max_steps:
@@ -433,7 +434,11 @@ class Trainer:
         self._verify_replicas()
         final_path: Path | None = None
         if status in ("finished", "max_steps") and self.is_main:
-            final_path = save_weights(self.weights_model(), self.output_dir / "final.pt", self.weights_meta("final"))
+            final_path = self.output_dir / "final.pt"
+            if self.global_step != start_step or not final_path.is_file():
+                # a resumed run that was already done keeps its file byte for byte (its sha256
+                # identifies it, e.g. in the ablation's score cache)
+                save_weights(self.weights_model(), final_path, self.weights_meta("final"))
             if best_path is None and (self.output_dir / "best.pt").is_file():
                 best_path = self.output_dir / "best.pt"
             self.log(f"done ({status}): {final_path}")

@@ -77,6 +77,18 @@ def test_interrupt_and_resume_equals_uninterrupted(tiny_config: TrainConfig, tmp
     assert steps == list(range(1, total + 1))
 
 
+def test_resuming_a_finished_run_keeps_its_final_weights_byte_for_byte(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    """A finished run resumed again trains nothing and leaves final.pt as it was (its sha256 keys
+    the ablation's score cache; rewriting it with new metadata forced every score to be redone)."""
+    cfg = _cfg(tiny_config, max_steps=3, output_dir=str(tmp_path / "run"))
+    first = Trainer(cfg).fit()
+    final = tmp_path / "run" / "final.pt"
+    before = final.read_bytes()
+    again = Trainer(_cfg(cfg, resume="auto")).fit()
+    assert again.status == first.status and again.global_step == first.global_step
+    assert again.final_weights == final and final.read_bytes() == before
+
+
 def test_resume_of_a_checkpoint_without_the_distill_sum(tiny_config: TrainConfig) -> None:
     """Checkpoints written before distillation existed keep 4 running loss sums: padded on resume."""
     base = _cfg(tiny_config, epochs=1)
