@@ -155,4 +155,5 @@ def test_voted_faces_do_not_depend_on_the_score_threshold() -> None:
     boxes, scores, landmarks = _voting_case()
     low = select_detections(boxes, scores, landmarks, PostprocessConfig(score_threshold=0.02, vote_iou=0.7))[0]
     high = select_detections(boxes, scores, landmarks, PostprocessConfig(score_threshold=0.8, vote_iou=0.7))[0]
-    assert len(high[1]) == 1 and torch.equal(high[0][0], low[0][0]) and torch.equal(high[2][0], low[2][0])
+    assert len(high[1]) == 1 and torch.allclose(high[0][0], low[0][0], atol=1e-7)
+    assert torch.allclose(high[2][0], low[2][0], atol=1e-7)
