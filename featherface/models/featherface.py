@@ -58,6 +58,11 @@ class FeatherFaceConfig:
     feature_reuse: bool = True
     attention_multiplication: bool = True
     attention_repeats: int = 3
+    # each repeat as F + CBAM(F) = F * (1 + attention) instead of F * attention (issue 17's second fix;
+    # ablated): masks in [0, 1] multiplied three times shrink the features at every position they
+    # do not favour (1/64 at a 0.5 gate), the failure "attention residual learning" (Wang et al.
+    # 2017, Residual Attention Network) was made for
+    attention_residual: bool = False
     progressive_enhancement: bool = True
     multiscale_weighting: bool = True
     dynamic_sharing: bool = True
@@ -133,7 +138,8 @@ class FeatherFace(nn.Module):
         if need_attention and self.bifpn_cbam is None:
             raise ValueError("feature_reuse and attention_multiplication re-use the BiFPN CBAM: set bifpn_cbam=True")
         self.attention_mult = (
-            AttentionMultiplication(cfg.attention_repeats if cfg.attention_multiplication else 1)
+            AttentionMultiplication(cfg.attention_repeats if cfg.attention_multiplication else 1,
+                                    residual=cfg.attention_residual)
             if self.bifpn_cbam is not None else None
         )
         self.feature_reuse = SmartFeatureReuse() if cfg.feature_reuse else None

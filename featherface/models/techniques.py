@@ -53,24 +53,28 @@ class AttentionMultiplication(nn.Module):
     """Technique 2 — attention multiplication (0 parameters): ``CBAM(CBAM(CBAM(F)))``.
 
     Applies the *shared* BiFPN CBAM ``repeats`` times per level instead of once. Switched off, the
-    model applies it once (the plain "shared CBAM on the BiFPN outputs" stage).
+    model applies it once (the plain "shared CBAM on the BiFPN outputs" stage). ``residual``: each
+    application is ``F + CBAM(F)``, i.e. ``F * (1 + mask)``, so stacked masks in [0, 1] re-weight
+    the features without shrinking them towards zero (attention residual learning).
     """
 
-    def __init__(self, repeats: int = 3):
+    def __init__(self, repeats: int = 3, residual: bool = False):
         super().__init__()
         if repeats < 1:
             raise ValueError("repeats must be >= 1")
         self.repeats = repeats
+        self.residual = bool(residual)
 
     def forward(self, feats: Sequence[torch.Tensor],
                 attention: Callable[[Sequence[torch.Tensor]], Features]) -> Features:
         out = list(feats)
         for _ in range(self.repeats):
-            out = attention(out)
+            att = attention(out)
+            out = [f + a for f, a in zip(out, att)] if self.residual else list(att)
         return out
 
     def extra_repr(self) -> str:
-        return f"repeats={self.repeats}"
+        return f"repeats={self.repeats}, residual={self.residual}"
 
 
 class ProgressiveEnhancement(nn.Module):

@@ -61,6 +61,7 @@ def variants(names: Sequence[str] | None = None) -> list[Variant]:
     allv += [Variant(f"base+{t}", "featherface-v2-ultra", {**off, t: True}) for t in TECHNIQUES]
     allv.append(Variant("v1", "featherface-v1"))
     allv.append(Variant("ultra+spatial_norm", "featherface-v2-ultra", {"spatial_norm": True}))
+    allv.append(Variant("ultra+attention_residual", "featherface-v2-ultra", {"attention_residual": True}))
     if names is None:
         return allv
     by = {v.name: v for v in allv}
@@ -203,6 +204,8 @@ def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap",
     rows.append({"technique": "V2 Ultra vs V1", "claim": None, "removed": delta("ultra", "v1"), "added": None})
     rows.append({"technique": "spatial-attention normalisation (fix)", "claim": None,
                  "removed": delta("ultra+spatial_norm", "ultra"), "added": None})
+    rows.append({"technique": "residual attention repeats (fix)", "claim": None,
+                 "removed": delta("ultra+attention_residual", "ultra"), "added": None})
     return rows
 
 

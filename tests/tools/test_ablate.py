@@ -15,7 +15,8 @@ from tests.evaluation.test_human import make_sets
 
 def test_variants_cover_the_design() -> None:
     names = [v.name for v in variants()]
-    assert names[:2] == ["base", "ultra"] and names[-2:] == ["v1", "ultra+spatial_norm"] and len(names) == 14
+    assert names[:2] == ["base", "ultra"] and names[-3:] == ["v1", "ultra+spatial_norm", "ultra+attention_residual"]
+    assert len(names) == 15
     base = variants(["base"])[0]
     assert not any(base.overrides.values())
     with pytest.raises(ConfigError, match="unknown ablation variant"):
@@ -57,7 +58,7 @@ def test_ablate_command_on_a_tiny_synthetic_run(tmp_path: Path) -> None:
     assert "--latency-size 64" in doc["command"]
     assert len(doc["runs"]) == 4 and {r["variant"] for r in doc["runs"]} == {"base", "ultra"}
     assert all(r["steps"] == 1 and "facemask_ap" in r and r["params"] > 0 for r in doc["runs"])
-    assert doc["summary"][-3]["technique"] == "all five (ultra vs base)" and doc["command"].startswith("featherface ablate")
+    assert doc["summary"][-4]["technique"] == "all five (ultra vs base)" and doc["command"].startswith("featherface ablate")
     # resumable: a second call reuses the finished runs
     rc = main(["ablate", "-c", str(cfg), "--variants", "base", "--seeds", "0", "--max-steps", "1",
                "-o", str(tmp_path / "runs"), "--json", str(tmp_path / "again.json"), "--no-latency", "--quiet"])
