@@ -40,7 +40,13 @@ from featherface.inference.tiling import merge_tiled
 from featherface.io.images import describe, load_image, resize_by
 from featherface.models.featherface import FeatherFaceConfig
 from featherface.models.registry import create_model
-from featherface.models.weights import load_weights, resolve_weights
+from featherface.models.weights import (
+    config_differences,
+    load_weights,
+    model_from_weights,
+    read_weights,
+    resolve_weights,
+)
 from featherface.ops.anchors import PriorBox
 from featherface.types import Face
 
@@ -182,7 +188,7 @@ class FaceDetector:
                     stacklevel=2,
                 )
             else:
-                self._load_into(net, weights)
+                net = self._load_named(net, weights)
         self.model = net
         self.name = getattr(net, "name", type(net).__name__)
         cfg = getattr(net, "config", None)
@@ -229,6 +235,20 @@ class FaceDetector:
     def from_options(cls, options: DetectorOptions, **overrides: Any) -> "FaceDetector":
         """``FaceDetector(**options.kwargs())``, with ``overrides`` (``model=`` a module, say) on top."""
         return cls(**{**options.kwargs(), **overrides})
+
+    def _load_named(self, net: nn.Module, weights: str | os.PathLike) -> nn.Module:
+        """Weights for a registered model name: a file of that model trained with other
+        architecture options (``featherface train --set model_overrides=...``, the ablation's
+        variants) gets the network its file records; another model's file is refused."""
+        path = resolve_weights(str(weights), model_name=getattr(net, "name", None))
+        obj = read_weights(path)
+        if obj["model"] == getattr(net, "name", None) and config_differences(net, obj):
+            net = model_from_weights(path)
+        else:
+            load_weights(net, path)
+        self.weights_path = Path(path)
+        self.weights_meta = dict(obj.get("meta", {}))
+        return net
 
     def _load_into(self, net: nn.Module, weights: str | os.PathLike) -> None:
         path = resolve_weights(str(weights), model_name=getattr(net, "name", None))

@@ -244,13 +244,18 @@ def model_from_weights(path: str | os.PathLike) -> nn.Module:
     return model
 
 
+def config_differences(model: nn.Module, obj: dict[str, Any]) -> list[str]:
+    """The architecture fields in which a weights dict differs from ``model`` (fields the file does
+    not record keep their defaults; fields this version does not know count as differences)."""
+    ours, theirs = model.config.to_dict(), obj["config"]
+    diff = [k for k in ours if k in theirs and json.dumps(ours[k]) != json.dumps(theirs[k])]
+    return diff + [k for k in theirs if k not in ours]
+
+
 def _apply_weights(model: nn.Module, obj: dict[str, Any], path: str | os.PathLike, strict_arch: bool) -> None:
     """Load a verified weights dict into ``model`` (architecture checked first when ``strict_arch``)."""
-    ours = model.config.to_dict()
-    theirs = obj["config"]
     if strict_arch:
-        diff = [k for k in ours if k in theirs and json.dumps(ours[k]) != json.dumps(theirs[k])]
-        diff += [k for k in theirs if k not in ours]
+        diff = config_differences(model, obj)
         if diff:
             raise WeightsError(
                 f"{path}: weights are for '{obj['model']}' with a different architecture "

@@ -198,3 +198,18 @@ def test_voting_moves_boxes_and_points_a_little_only(example_image):
     assert any(not np.allclose(a.landmarks, b.landmarks) for a, b in zip(voted, own))
     with pytest.raises(ConfigError, match="vote_iou"):
         FaceDetector(vote_iou=1.5)
+
+
+def test_weights_of_a_variant_build_the_network_their_file_records(tmp_path):
+    """A file trained with architecture options (an ablation variant, ``model_overrides``) runs as
+    trained under its model's name; another model's name is still refused."""
+    from featherface.models import create_model
+    from featherface.models.weights import save_weights
+
+    variant = create_model("featherface-v2-ultra", attention_residual=True, dynamic_sharing=False)
+    path = save_weights(variant, tmp_path / "variant.pt")
+    det = FaceDetector(weights=path, backend="torch")
+    assert det.model.config.attention_residual and not det.model.config.dynamic_sharing
+    assert det.weights_path == path
+    with pytest.raises(WeightsError, match="different architecture"):
+        FaceDetector("featherface-v1", weights=path)
