@@ -111,9 +111,9 @@ def _vote(kept_boxes: torch.Tensor, kept_scores: torch.Tensor, kept_ldm: torch.T
     Only candidates and kept faces scoring >= ``vote_min_score`` take part. Both lists are sorted
     best first, so they are prefixes, and the cost does not grow at low score thresholds."""
     if kept_boxes.device.type != "cpu":  # numpy below: a few microseconds per op instead of ~10
-        boxes_cpu = _vote(kept_boxes.cpu(), kept_scores.cpu(), kept_ldm.cpu(), boxes.cpu(), scores.cpu(),
-                          landmarks.cpu(), cfg)
-        return boxes_cpu[0].to(kept_boxes.device), boxes_cpu[1].to(kept_ldm.device)
+        vb, vl = _vote(kept_boxes.cpu(), kept_scores.cpu(), kept_ldm.cpu(), boxes.cpu(), scores.cpu(),
+                       landmarks.cpu(), cfg)
+        return vb.to(kept_boxes.device), vl.to(kept_ldm.device)
     vs = scores.numpy()
     n = int(np.count_nonzero(vs >= cfg.vote_min_score))
     k = int(np.count_nonzero(kept_scores.numpy() >= cfg.vote_min_score))
