@@ -176,6 +176,11 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     return _check_weights_obj(p, obj)
 
 
+# architecture fields added after weights files existed, with the behaviour those files were trained
+# with: a file that does not record a field predates it (whatever the field's default is now)
+LEGACY_CONFIG = {"spatial_norm": False, "attention_residual": False}
+
+
 def _check_weights_obj(p: Path, obj: Any) -> dict[str, Any]:
     """Verify an object loaded from ``p`` as a weights file (or checkpoint, or RetinaFace release
     file) -> the weights dict; see :func:`read_weights` for what is refused."""
@@ -206,6 +211,7 @@ def _check_weights_obj(p: Path, obj: Any) -> dict[str, Any]:
     if bad_value is not None:
         raise WeightsError(f"{p}: tensor {bad_value!r} holds NaN or infinite values (a diverged training run?); "
                            "these weights cannot detect anything")
+    obj["config"] = {**LEGACY_CONFIG, **obj["config"]}
     return obj
 
 

@@ -188,3 +188,15 @@ def test_compressed_tensor_bomb_refused_before_loading(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="refused"):
         torch_load_plain(bomb)
     check_archive_bounds(genuine)  # a genuine torch.save archive passes
+
+
+def test_a_file_older_than_a_field_reads_with_the_behaviour_it_was_trained_with(tmp_path):
+    """Files written before ``attention_residual`` / ``spatial_norm`` existed were trained without
+    them: they read as False, whatever the registry's default becomes."""
+    path = save_weights(create_model("featherface-v2-ultra"), tmp_path / "old.pt")
+    obj = torch.load(path, weights_only=True)
+    for key in ("attention_residual", "spatial_norm"):
+        del obj["config"][key]
+    torch.save(obj, path)
+    cfg = read_weights(path)["config"]
+    assert cfg["attention_residual"] is False and cfg["spatial_norm"] is False
