@@ -40,6 +40,8 @@ __all__ = ["SHEET_CLAIMS", "Variant", "variants", "run_ablation", "measure_laten
 # mAP gains the design sheet claims for each technique (hypotheses to test)
 SHEET_CLAIMS = {"feature_reuse": 1.0, "attention_multiplication": 0.8, "progressive_enhancement": 0.7,
                 "multiscale_weighting": 0.5, "dynamic_sharing": 0.5}
+# the design sheet's attention, pinned in every V2 variant (the two fixes each switch one on)
+SHEET_ATTENTION = {"spatial_norm": False, "attention_residual": False}
 METRICS = ("facemask_ap", "caltech_recall", "cuhk_found", "cuhk_nme")
 # each run's scores, kept beside its weights: several `ablate` processes can share the work, and a last
 # call that lists every variant assembles the table without evaluating anything twice
@@ -54,14 +56,18 @@ class Variant:
 
 
 def variants(names: Sequence[str] | None = None) -> list[Variant]:
-    """The named variants (all when ``None``), in a stable order."""
-    off = dict.fromkeys(TECHNIQUES, False)
-    allv = [Variant("base", "featherface-v2-ultra", off), Variant("ultra", "featherface-v2-ultra")]
-    allv += [Variant(f"ultra-{t}", "featherface-v2-ultra", {t: False}) for t in TECHNIQUES]
+    """The named variants (all when ``None``), in a stable order.
+
+    Every V2 variant pins the sheet's attention (plain repeats, no normalisation) unless it is one
+    of the fixes: the ablation measures the sheet's design whatever the registry's default is."""
+    sheet = dict(SHEET_ATTENTION)
+    off = {**sheet, **dict.fromkeys(TECHNIQUES, False)}
+    allv = [Variant("base", "featherface-v2-ultra", off), Variant("ultra", "featherface-v2-ultra", sheet)]
+    allv += [Variant(f"ultra-{t}", "featherface-v2-ultra", {**sheet, t: False}) for t in TECHNIQUES]
     allv += [Variant(f"base+{t}", "featherface-v2-ultra", {**off, t: True}) for t in TECHNIQUES]
     allv.append(Variant("v1", "featherface-v1"))
-    allv.append(Variant("ultra+spatial_norm", "featherface-v2-ultra", {"spatial_norm": True}))
-    allv.append(Variant("ultra+attention_residual", "featherface-v2-ultra", {"attention_residual": True}))
+    allv.append(Variant("ultra+spatial_norm", "featherface-v2-ultra", {**sheet, "spatial_norm": True}))
+    allv.append(Variant("ultra+attention_residual", "featherface-v2-ultra", {**sheet, "attention_residual": True}))
     if names is None:
         return allv
     by = {v.name: v for v in allv}
