@@ -4,9 +4,10 @@
 # Steps:
 #   1. RetinaFace-mnet0.25 + YuNet-n label the training photos (faces fused; featherface autolabel),
 #      with the deterministic 10 % hold-out whose Caltech part is the Caltech validation split;
-#   2. V2 Ultra and V1 are trained with the same recipe (configs/default-weights-*.yaml), seven
+#   2. V2 Ultra and V1 are trained with the same recipe (configs/default-weights-*.yaml), eight
 #      stages: RetinaFace backbone, matched-prior loss on the fused labels + dense distillation from
-#      RetinaFace; stage 5 adds occlusion/degradation, stages 6-7 multi-scale batches;
+#      RetinaFace; stage 5 adds occlusion/degradation, stages 6-8 multi-scale batches; V2 Ultra's
+#      stage 8 switches its attention repeats to the residual form (attention_residual);
 #   3. `featherface eval` scores both beside RetinaFace and YuNet on the human-labelled sets.
 # Training data: Caltech WebFaces (minus its validation split), photos/, faces-unlabeled/. Never the
 # evaluation-only sets (facemask-kaggle, cuhk-landmarks).
@@ -39,13 +40,14 @@ for m in v2-ultra v1; do
   "$FF" train -c "configs/default-weights-$m-stage4.yaml" --set "label_file=$OUT/labels_train.txt" "image_root=$DATA" \
       "output_dir=$OUT/featherface-$m-stage4" "init_weights=$OUT/featherface-$m-stage3/final.pt" --resume auto --no-progress
   # stage 5: + occlusion and degradation augmentation (8 epochs); stages 6 and 7: + multi-scale batches
-  # (320/480/640) and zoom-in crops, so faces up to 640 px are seen (8 + 8 epochs, lr 3e-3 then 2e-3)
-  for k in 5 6 7; do
+  # (320/480/640) and zoom-in crops, so faces up to 640 px are seen (8 + 8 epochs, lr 3e-3 then 2e-3);
+  # stage 8: 8 more epochs of stage 7's recipe (V2 Ultra: with residual attention repeats)
+  for k in 5 6 7 8; do
     "$FF" train -c "configs/default-weights-$m-stage$k.yaml" --set "label_file=$OUT/labels_train.txt" "image_root=$DATA" \
         "output_dir=$OUT/featherface-$m-stage$k" "init_weights=$OUT/featherface-$m-stage$((k - 1))/final.pt" \
         --resume auto --no-progress
   done
-  for k in 1 2 3 4 5 6 7; do
+  for k in 1 2 3 4 5 6 7 8; do
     d="$OUT/featherface-$m"; [ "$k" = 1 ] || d="$d-stage$k"
     cp "$d/final.pt" "$OUT/$m-stage$k.pt"                          # distinct names for the eval table
   done
@@ -53,7 +55,7 @@ done
 # the experiment rows (configs/experiments/v2-stage8-landmarks.yaml, v2-stage8-feat.yaml) are skipped with a
 # note when not run
 "$FF" eval --human-sets "$DATA" \
-    --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage7.pt,featherface-v1:$OUT/v1-stage7.pt,featherface-v2-ultra:$OUT/v2-ultra-stage6.pt,featherface-v1:$OUT/v1-stage6.pt,featherface-v2-ultra:$OUT/v2-ultra-stage5.pt,featherface-v1:$OUT/v1-stage5.pt,featherface-v2-ultra:$OUT/v2-ultra-stage4.pt,featherface-v1:$OUT/v1-stage4.pt,featherface-v2-ultra:runs/experiments/v2-stage8-landmarks/final.pt,featherface-v2-ultra:runs/experiments/v2-stage8-feat/final.pt,retinaface,yunet" \
+    --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage8.pt,featherface-v1:$OUT/v1-stage8.pt,featherface-v2-ultra:$OUT/v2-ultra-stage7.pt,featherface-v1:$OUT/v1-stage7.pt,featherface-v2-ultra:$OUT/v2-ultra-stage6.pt,featherface-v1:$OUT/v1-stage6.pt,featherface-v2-ultra:$OUT/v2-ultra-stage5.pt,featherface-v1:$OUT/v1-stage5.pt,featherface-v2-ultra:$OUT/v2-ultra-stage4.pt,featherface-v1:$OUT/v1-stage4.pt,featherface-v2-ultra:runs/experiments/v2-stage8-landmarks/final.pt,featherface-v2-ultra:runs/experiments/v2-stage8-feat/final.pt,retinaface,yunet" \
     --json docs/model_card.json --plot docs/images/human_pr.png --force
-echo "to ship: cp $OUT/featherface-v2-ultra-stage7/final.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
+echo "to ship: cp $OUT/featherface-v2-ultra-stage8/final.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
 echo "then put their sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/models/weights.py"

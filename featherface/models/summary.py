@@ -170,4 +170,9 @@ def format_info(model: nn.Module, height: int = 640, width: int = 640, flops: bo
     techs = getattr(getattr(model, "config", None), "techniques", None)
     if techs is not None and not _is_fpn(model):
         lines.append("techniques: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in techs.items()))
+        cfg = model.config  # type: ignore[union-attr]
+        if cfg.attention_multiplication:
+            lines.append(f"attention repeats: {cfg.attention_repeats}, "
+                         + ("residual, F + CBAM(F) (attention_residual)" if cfg.attention_residual
+                            else "plain, CBAM(F) as in the design sheet"))
     return "\n".join(lines)

@@ -40,7 +40,7 @@ PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the dat
 BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {
     # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see README "Default weights: model card"
     "featherface-v1": ("featherface-v1.pt", "f5a4eeec029fc908b1e3e3d93f1e52165b0cbaf4839e599f015ba40e9ac1c489"),
-    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "d76c552fc448db0162b961a3ccaee353c594fd4d24a1a3212662495a1f5c9c26"),
+    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "abd1c2d8cddbdbee19fb27bb55aeefaa7fc5633cbd9e0fb7ae4ef3a044b810de"),
 }
 
 

@@ -40,7 +40,14 @@ from tqdm import tqdm
 from featherface import __version__
 from featherface.errors import FeatherFaceError
 from featherface.models import create_model
-from featherface.models.weights import atomic_torch_save, load_backbone_weights, load_weights, save_weights
+from featherface.models.weights import (
+    atomic_torch_save,
+    config_differences,
+    load_backbone_weights,
+    load_weights,
+    read_weights,
+    save_weights,
+)
 from featherface.training.checkpoint import LAST_NAME, find_resume_checkpoint, restore_trainer, trainer_checkpoint
 from featherface.training.config import TrainConfig
 from featherface.training.data import (
@@ -215,8 +222,13 @@ class Trainer:
         model = create_model(cfg.model, **cfg.model_overrides)
         if not resuming:  # a resumed run takes every weight from the checkpoint
             if cfg.init_weights:
-                obj = load_weights(model, cfg.init_weights)
-                self.log(f"initialised from {cfg.init_weights} ({obj.get('model')})")
+                # every tensor must fit (strict load); options that only rewire them may differ
+                # (a stage that switches attention_residual on starts from the previous stage)
+                obj = read_weights(cfg.init_weights)
+                diff = config_differences(model, obj)
+                load_weights(model, cfg.init_weights, strict_arch=False)
+                note = f"; its architecture differs in {', '.join(sorted(diff))}, its tensors fit" if diff else ""
+                self.log(f"initialised from {cfg.init_weights} ({obj.get('model')}{note})")
             elif cfg.backbone_init and str(cfg.backbone_init).lower() != "none":
                 what = load_backbone_init(model, cfg.backbone_init)
                 self.log(f"backbone initialised from {cfg.backbone_init}: {what}")
