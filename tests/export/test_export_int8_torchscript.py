@@ -15,10 +15,21 @@ from featherface.export.quantize import (  # noqa: E402
     quantize_onnx_int8,
     synthetic_calibration_images,
 )
+from featherface.export.onnx_export import export_onnx  # noqa: E402
 from featherface.inference.backends.metadata import read_onnx_metadata  # noqa: E402
+from featherface.models import create_model  # noqa: E402
 
 
-def test_int8_runs_and_stays_close(tmp_path, v2_model, v2_onnx):
+@pytest.fixture(scope="module")
+def shipped_v2_onnx(tmp_path_factory):
+    """The shipped V2 Ultra weights at 160x160: quantization noise measured on the trained network
+    users get (a random network amplifies it ~10x and flips scores near 0.5 at will)."""
+    model = create_model("featherface-v2-ultra", pretrained=True).eval()
+    return model, export_onnx(model, tmp_path_factory.mktemp("int8") / "v2.onnx", input_size=160)
+
+
+def test_int8_runs_and_stays_close(tmp_path, shipped_v2_onnx):
+    v2_model, v2_onnx = shipped_v2_onnx
     images = synthetic_calibration_images(6, size=160, seed=0)
     q = quantize_onnx_int8(v2_onnx, tmp_path / "v2.int8.onnx", images, input_size=160)
     assert q.stat().st_size < 0.8 * v2_onnx.stat().st_size
@@ -35,15 +46,15 @@ def test_int8_runs_and_stays_close(tmp_path, v2_model, v2_onnx):
     # conv (onnxruntime's INT8 depthwise kernel is ~4x slower than its fp32 one on x86)
     assert len(fp32_convs) - len(grouped) == 9 and len(grouped) > 20
 
-    # Tolerance, on held-out synthetic images: every raw output within 60% relative RMS of fp32 and
-    # face probabilities within 0.75. Random weights amplify quantization noise ~10x more than a
-    # trained network (docs/deployment.md), so this bounds gross breakage (wrong scales, wrong
-    # layout, wrong input normalisation give relative RMS >= 1), not trained-model accuracy.
+    # Tolerance, on held-out synthetic images, for the trained network: every raw output within 40%
+    # relative RMS of fp32 and face probabilities within 0.3 (measured: 0.24 and 0.14). Wrong scales,
+    # layout or input normalisation give relative RMS >= 1; facemask AP is the accuracy check
+    # (benchmarks/int8_variants.py --ap).
     held_out = ImageCalibrationReader(synthetic_calibration_images(3, size=160, seed=9), 160).batches
     rep = compare_sessions(ort_runner(v2_onnx), ort_runner(q), held_out, v2_model.config, score_threshold=0.5)
     assert all(np.isfinite(v["max_abs"]) for v in rep["raw"].values())
-    assert max(v["rel_rms"] for v in rep["raw"].values()) < 0.6
-    assert rep["max_score_change"] < 0.75
+    assert max(v["rel_rms"] for v in rep["raw"].values()) < 0.4
+    assert rep["max_score_change"] < 0.3
 
 
 def test_int8_depthwise_fp32_and_qoperator(tmp_path, v2_onnx):
