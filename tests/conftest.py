@@ -59,8 +59,13 @@ def few_faces(model: torch.nn.Module, face_bias: float = -2.0) -> torch.nn.Modul
 
 
 def make_model(name: str = "featherface-v2-ultra", seed: int = 0) -> torch.nn.Module:
+    """A random, BN-lively network. V2 Ultra in the sheet's plain attention form: with residual
+    repeats a random network's logits grow ~3x and its face scores saturate, so ties decide which
+    boxes NMS keeps and the backend and export comparisons stop meaning anything. The residual form
+    is compared across backends on the shipped (trained) weights (tests/inference/test_detector.py)."""
     torch.manual_seed(seed)
-    return lively(create_model(name), seed)
+    overrides = {"attention_residual": False} if name == "featherface-v2-ultra" else {}
+    return lively(create_model(name, **overrides), seed)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from featherface.errors import ConfigError  # noqa: E402
 from featherface.inference.backends.metadata import read_onnx_metadata  # noqa: E402
 from featherface.ops.anchors import num_priors  # noqa: E402
 
-TOL = 1e-4
+TOL = 1e-4  # relative to each output's largest magnitude (at least 1): float32 rounding grows with it
 
 
 def _session(path):
@@ -32,7 +32,8 @@ def test_parity_with_torch_batch2(v2_model, v2_onnx, hw):
     got = dict(zip(("bbox", "cls", "ldm"), _session(v2_onnx).run(["bbox", "cls", "ldm"], {"input": x.numpy()})))
     for k in ("bbox", "cls", "ldm"):
         assert got[k].shape == tuple(ref[k].shape)
-        assert float(np.abs(got[k] - ref[k].numpy()).max()) <= TOL, k
+        scale = max(1.0, float(np.abs(ref[k].numpy()).max()))
+        assert float(np.abs(got[k] - ref[k].numpy()).max()) <= TOL * scale, k
 
 
 def test_one_file_serves_many_sizes(v2_onnx):

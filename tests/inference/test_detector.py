@@ -213,3 +213,16 @@ def test_weights_of_a_variant_build_the_network_their_file_records(tmp_path):
     assert det.weights_path == path
     with pytest.raises(WeightsError, match="different architecture"):
         FaceDetector("featherface-v1", weights=path)
+
+
+def test_shipped_weights_give_the_same_faces_on_torch_and_onnxruntime(example_image):
+    """The shipped V2 Ultra (residual attention repeats) through both backends: same faces."""
+    from featherface.io.images import load_image
+
+    image = load_image(example_image)
+    a = FaceDetector(backend="torch", score_threshold=0.3).detect(image)
+    b = FaceDetector(backend="onnxruntime", score_threshold=0.3).detect(image)
+    assert a and len(a) == len(b)
+    for fa, fb in zip(a, b):
+        assert np.allclose(fa.box, fb.box, atol=0.05) and abs(fa.score - fb.score) < 1e-4
+        assert np.allclose(fa.landmarks, fb.landmarks, atol=0.05)

@@ -56,10 +56,12 @@ def test_residual_repeats_are_f_times_one_plus_the_mask_and_do_not_shrink() -> N
 
 def test_attention_residual_flag_adds_no_parameters_and_changes_outputs() -> None:
     torch.manual_seed(0)
-    off = create_model("featherface-v2-ultra").eval()
+    off = create_model("featherface-v2-ultra", attention_residual=False).eval()
     on = create_model("featherface-v2-ultra", attention_residual=True).eval()
     on.load_state_dict(off.state_dict())  # same tensors: only the wiring differs
     assert on.config.attention_residual and not off.config.attention_residual
+    assert create_model("featherface-v2-ultra").config.attention_residual  # the default (README: the ablation)
+    assert not create_model("featherface-v2-base").config.attention_residual
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         a, b = off(x), on(x)
