@@ -39,7 +39,7 @@ PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the dat
 # The file hash is checked before loading, so a damaged or swapped file fails loudly.
 BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {
     # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see README "Default weights: model card"
-    "featherface-v1": ("featherface-v1.pt", "f5a4eeec029fc908b1e3e3d93f1e52165b0cbaf4839e599f015ba40e9ac1c489"),
+    "featherface-v1": ("featherface-v1.pt", "7ae9467a4f8b917ace33fbb40447fef5ae3b71a48b370656dc6f820b887d0c04"),
     "featherface-v2-ultra": ("featherface-v2-ultra.pt", "abd1c2d8cddbdbee19fb27bb55aeefaa7fc5633cbd9e0fb7ae4ef3a044b810de"),
 }
 
