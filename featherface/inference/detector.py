@@ -41,9 +41,10 @@ from featherface.io.images import describe, load_image, resize_by
 from featherface.models.featherface import FeatherFaceConfig
 from featherface.models.registry import create_model
 from featherface.models.weights import (
+    apply_weights,
     config_differences,
     load_weights,
-    model_from_weights,
+    model_for_weights,
     read_weights,
     resolve_weights,
 )
@@ -241,11 +242,11 @@ class FaceDetector:
         architecture options (``featherface train --set model_overrides=...``, the ablation's
         variants) gets the network its file records; another model's file is refused."""
         path = resolve_weights(str(weights), model_name=getattr(net, "name", None))
-        obj = read_weights(path)
+        obj = read_weights(path)  # read once, whichever network gets it
         if obj["model"] == getattr(net, "name", None) and config_differences(net, obj):
-            net = model_from_weights(path)
+            net = model_for_weights(obj, path)
         else:
-            load_weights(net, path)
+            apply_weights(net, obj, path)
         self.weights_path = Path(path)
         self.weights_meta = dict(obj.get("meta", {}))
         return net

@@ -83,8 +83,11 @@ def _nms_per_image(boxes: torch.Tensor, scores: torch.Tensor, landmarks: torch.T
     """One batched NMS over all candidates, then each image's survivors (best first, capped),
     voted (:func:`_vote`) when ``cfg.vote_iou`` is set. The candidates of one image are contiguous;
     only those above the score threshold enter NMS, all of them vote."""
-    eligible = torch.nonzero(scores > cfg.score_threshold).flatten()
-    kept = eligible[batched_nms(boxes[eligible], scores[eligible], img_ids[eligible], cfg.nms_threshold)]
+    if cfg.vote_iou > 0:  # the candidates reach down to vote_min_score: only those above the threshold
+        eligible = torch.nonzero(scores > cfg.score_threshold).flatten()
+        kept = eligible[batched_nms(boxes[eligible], scores[eligible], img_ids[eligible], cfg.nms_threshold)]
+    else:
+        kept = batched_nms(boxes, scores, img_ids, cfg.nms_threshold)
     counts = torch.bincount(img_ids, minlength=bsz).tolist()
     results = []
     start = 0

@@ -235,18 +235,22 @@ def _from_retinaface_release(path: Path, state_dict: dict[str, Any]) -> dict[str
 def load_weights(model: nn.Module, path: str | os.PathLike, strict_arch: bool = True) -> dict[str, Any]:
     """Verify ``path`` and load it into ``model``; the architecture must match exactly."""
     obj = read_weights(path)
-    _apply_weights(model, obj, path, strict_arch)
+    apply_weights(model, obj, path, strict_arch)
     return obj
 
 
 def model_from_weights(path: str | os.PathLike) -> nn.Module:
     """The network a weights file records (its model name and architecture), with those weights:
     one read of the file. Config fields this version does not know are refused as by :func:`load_weights`."""
-    obj = read_weights(path)
+    return model_for_weights(read_weights(path), path)
+
+
+def model_for_weights(obj: dict[str, Any], path: str | os.PathLike) -> nn.Module:
+    """:func:`model_from_weights` for a weights dict already read (``path`` names it in errors)."""
     known = set(FeatherFaceConfig().to_dict())
     model = FeatherFace(FeatherFaceConfig.from_dict({k: v for k, v in obj["config"].items() if k in known}),
                         name=obj["model"])
-    _apply_weights(model, obj, path, strict_arch=True)
+    apply_weights(model, obj, path, strict_arch=True)
     return model
 
 
@@ -258,7 +262,7 @@ def config_differences(model: nn.Module, obj: dict[str, Any]) -> list[str]:
     return diff + [k for k in theirs if k not in ours]
 
 
-def _apply_weights(model: nn.Module, obj: dict[str, Any], path: str | os.PathLike, strict_arch: bool) -> None:
+def apply_weights(model: nn.Module, obj: dict[str, Any], path: str | os.PathLike, strict_arch: bool = True) -> None:
     """Load a verified weights dict into ``model`` (architecture checked first when ``strict_arch``)."""
     if strict_arch:
         diff = config_differences(model, obj)

@@ -41,10 +41,10 @@ from featherface import __version__
 from featherface.errors import FeatherFaceError
 from featherface.models import create_model
 from featherface.models.weights import (
+    apply_weights,
     atomic_torch_save,
     config_differences,
     load_backbone_weights,
-    load_weights,
     read_weights,
     save_weights,
 )
@@ -226,7 +226,7 @@ class Trainer:
                 # (a stage that switches attention_residual on starts from the previous stage)
                 obj = read_weights(cfg.init_weights)
                 diff = config_differences(model, obj)
-                load_weights(model, cfg.init_weights, strict_arch=False)
+                apply_weights(model, obj, cfg.init_weights, strict_arch=False)
                 note = f"; its architecture differs in {', '.join(sorted(diff))}, its tensors fit" if diff else ""
                 self.log(f"initialised from {cfg.init_weights} ({obj.get('model')}{note})")
             elif cfg.backbone_init and str(cfg.backbone_init).lower() != "none":
