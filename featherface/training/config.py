@@ -66,6 +66,9 @@ class TrainConfig:
     neg_pos_ratio: float = 3.0
     loc_weight: float = 2.0
     ldm_weight: float = 1.0
+    # smooth-L1 beta of both landmark terms (label and distilled), in encoded units: 1 is RetinaFace's;
+    # smaller keeps the gradient of the small errors a precise landmark needs from vanishing (0 = plain L1)
+    ldm_beta: float = 1.0
     gt_weight: float = 1.0  # weight of the matched-prior loss on the label file's faces
     # distillation (see featherface.training.distill)
     teacher: str | None = None  # "retinaface", "retinaface:PATH", or a weights file / checkpoint of the package
@@ -192,12 +195,13 @@ class TrainConfig:
         need(self.distill_gamma >= 0, "distill_gamma must be >= 0")
         need(isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
         for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "warmup_start_factor", "gamma", "min_lr_factor",
-                     "grad_clip", "overlap_threshold", "neg_pos_ratio", "loc_weight", "ldm_weight", "gt_weight",
+                     "grad_clip", "overlap_threshold", "neg_pos_ratio", "loc_weight", "ldm_weight", "ldm_beta", "gt_weight",
                      "distill_cls_weight", "distill_box_weight", "distill_ldm_weight", "distill_temperature",
                      "distill_conf", "distill_gamma", "distill_feat_weight", "ema_decay", "mosaic_prob", "min_face_size"):
             v = getattr(self, name)
             need(math.isfinite(v), f"{name} must be a finite number, got {v}")  # inf passes every ">= 0" check
         need(self.loc_weight >= 0 and self.ldm_weight >= 0, "loc_weight and ldm_weight must be >= 0")
+        need(self.ldm_beta >= 0, f"ldm_beta must be >= 0, got {self.ldm_beta}")
         need(all(math.isfinite(m) for m in self.milestones), "milestones must be finite numbers")
         need(self.img_size <= 4096, f"img_size must be <= 4096, got {self.img_size}")
         need(isinstance(self.multi_scale_sizes, (list, tuple))

@@ -64,10 +64,12 @@ class DenseDistillationLoss(nn.Module):
         temperature: softens both distributions before the class loss (1 = none).
         conf_threshold: teacher face probability from which a prior's box/landmarks are distilled.
         gamma: focusing exponent of the class loss (0 = plain soft BCE).
+        ldm_beta: smooth-L1 beta of the landmark term (1, as the label loss's default; 0 = L1).
     """
 
     def __init__(self, cls_weight: float = 1.0, box_weight: float = 1.0, ldm_weight: float = 0.5,
-                 temperature: float = 1.0, conf_threshold: float = 0.5, gamma: float = 2.0) -> None:
+                 temperature: float = 1.0, conf_threshold: float = 0.5, gamma: float = 2.0,
+                 ldm_beta: float = 1.0) -> None:
         super().__init__()
         if temperature <= 0:
             raise ConfigError(f"distill temperature must be positive, got {temperature}")
@@ -77,6 +79,7 @@ class DenseDistillationLoss(nn.Module):
         self.temperature = float(temperature)
         self.conf_threshold = float(conf_threshold)
         self.gamma = float(gamma)
+        self.ldm_beta = float(ldm_beta)
 
     def forward(self, student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor]) -> DistillOutput:
         s_cls, t_cls = student["cls"].float(), teacher["cls"].float().detach()
@@ -99,7 +102,7 @@ class DenseDistillationLoss(nn.Module):
         loss_box = (F.smooth_l1_loss(student["bbox"].float(), teacher["bbox"].float().detach(),
                                      reduction="none").sum(-1) * conf).sum() / cnorm
         loss_ldm = (F.smooth_l1_loss(student["ldm"].float(), teacher["ldm"].float().detach(),
-                                     reduction="none").sum(-1) * conf).sum() / cnorm
+                                     reduction="none", beta=self.ldm_beta).sum(-1) * conf).sum() / cnorm
         total = self.cls_weight * loss_cls + self.box_weight * loss_box + self.ldm_weight * loss_ldm
         return DistillOutput(total, loss_cls, loss_box, loss_ldm)
 
@@ -221,7 +224,8 @@ class Distiller:
         # boxes mode: the teacher's priors, cached per input size for the whole run
         self.priors = PriorBox(self.model.config.min_sizes, self.model.config.steps) if mode == "boxes" else None
         self.dense_loss = (DenseDistillationLoss(cfg.distill_cls_weight, cfg.distill_box_weight, cfg.distill_ldm_weight,
-                                                 cfg.distill_temperature, cfg.distill_conf, cfg.distill_gamma)
+                                                 cfg.distill_temperature, cfg.distill_conf, cfg.distill_gamma,
+                                                 cfg.ldm_beta)
                            if mode == "dense" else None)
         self.imitation: FeatureImitationLoss | None = None
         self._student_feats: list[torch.Tensor] | None = None

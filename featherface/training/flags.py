@@ -84,6 +84,8 @@ FIELD_OPTIONS: dict[str, FieldOption] = {
     "neg_pos_ratio": FieldOption("hard negatives per positive", _G_LOSS, lo=0.0, lo_open=True),
     "loc_weight": FieldOption("weight of the box loss", _G_LOSS, lo=0.0),
     "ldm_weight": FieldOption("weight of the landmark loss", _G_LOSS, lo=0.0),
+    "ldm_beta": FieldOption("smooth-L1 beta of the landmark terms, label and distilled (1: RetinaFace's; "
+                            "0: plain L1)", _G_LOSS, lo=0.0),
     "gt_weight": FieldOption("weight of the matched-prior loss on the label file (0 = distillation only)",
                              _G_LOSS, lo=0.0),
     "teacher": FieldOption("teacher network: retinaface, retinaface:PATH, or a weights file of the package",

@@ -75,6 +75,7 @@ class MultiBoxLoss(nn.Module):
         neg_pos_ratio: hard negatives per positive (3).
         loc_weight, cls_weight, ldm_weight: part weights (2, 1, 1).
         force_min_iou: see :func:`~featherface.training.matching.match_priors`.
+        ldm_beta: smooth-L1 beta of the landmark term (1, RetinaFace's; 0 = L1).
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class MultiBoxLoss(nn.Module):
         cls_weight: float = 1.0,
         ldm_weight: float = 1.0,
         force_min_iou: float = 0.2,
+        ldm_beta: float = 1.0,
     ) -> None:
         super().__init__()
         self.prior_box = PriorBox(min_sizes, steps)
@@ -97,6 +99,7 @@ class MultiBoxLoss(nn.Module):
         self.loc_weight = float(loc_weight)
         self.cls_weight = float(cls_weight)
         self.ldm_weight = float(ldm_weight)
+        self.ldm_beta = float(ldm_beta)
         self.force_min_iou = float(force_min_iou)
 
     @classmethod
@@ -160,7 +163,7 @@ class MultiBoxLoss(nn.Module):
         matched_lms = torch.gather(t.landmarks, 1, idx[..., None].expand(-1, -1, 10))
         ldm_t = encode_landmarks(matched_lms, priors_b, self.variances)
         ldm_t = torch.where(pos_ldm[..., None], ldm_t, torch.zeros_like(ldm_t))
-        loss_ldm = (F.smooth_l1_loss(ldm_p, ldm_t, reduction="none").sum(-1) * pos_ldmf).sum() / num_pos_ldm.clamp(min=1.0)
+        loss_ldm = (F.smooth_l1_loss(ldm_p, ldm_t, reduction="none", beta=self.ldm_beta).sum(-1) * pos_ldmf).sum() / num_pos_ldm.clamp(min=1.0)
 
         # --- classification: positives + hard negatives ranked by background loss
         log_probs = F.log_softmax(cls_p, dim=-1)

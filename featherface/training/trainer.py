@@ -340,7 +340,7 @@ class Trainer:
             model = model.to(memory_format=torch.channels_last)
         self.criterion = MultiBoxLoss.for_model(model, overlap_threshold=cfg.overlap_threshold,
                                                 neg_pos_ratio=cfg.neg_pos_ratio, loc_weight=cfg.loc_weight,
-                                                ldm_weight=cfg.ldm_weight)
+                                                ldm_weight=cfg.ldm_weight, ldm_beta=cfg.ldm_beta)
         self.ema = ModelEMA(model, cfg.ema_decay) if cfg.ema else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=bool(cfg.amp and device.type == "cuda" and cfg.amp_dtype == "float16"))
         self.model = model

@@ -115,6 +115,20 @@ def test_box_and_landmark_terms_count_only_confident_teacher_priors() -> None:
     assert DenseDistillationLoss(conf_threshold=0.6)(near, teacher).ldm.item() == 0.0
 
 
+def test_ldm_beta_sets_the_landmark_term_s_smooth_l1_beta() -> None:
+    probs = [0.9, 0.01, 0.01, 0.01, 0.01, 0.01]
+    teacher = _outputs(_logits_for(probs), 4)
+    near = _student_like(teacher)
+    with torch.no_grad():
+        near["ldm"][0, 0, 0] += 0.2  # one coordinate off by 0.2 on the one confident prior
+    # beta 1: 0.5 * 0.2^2 = 0.02; beta 0 (L1): 0.2; beta 0.1: 0.2 - 0.05 = 0.15 (past beta: |x| - beta/2),
+    # each weighted by the prior's teacher probability 0.9 over the normaliser max(0.9, 1) = 1
+    for beta, per_coord in ((1.0, 0.02), (0.0, 0.2), (0.1, 0.15)):
+        out = DenseDistillationLoss(ldm_beta=beta)(near, teacher)
+        assert out.ldm.item() == pytest.approx(0.9 * per_coord, rel=1e-4), beta
+        assert out.box.item() == 0.0  # the box term keeps its beta (untouched here)
+
+
 def test_shape_mismatch_and_bad_temperature_raise() -> None:
     teacher = _outputs(_logits_for([0.3] * N), 4)
     fewer = {k: v[:, :-1] for k, v in teacher.items()}

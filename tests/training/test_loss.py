@@ -159,6 +159,22 @@ def test_faces_without_landmarks_give_no_landmark_loss(priors: torch.Tensor) -> 
     assert mixed.num_pos_ldm.item() == only.num_pos_ldm.item()
 
 
+def test_ldm_beta_is_the_landmark_smooth_l1_beta_and_leaves_the_box_term(priors: torch.Tensor) -> None:
+    torch.manual_seed(3)
+    out = _zero_outputs(1, priors.shape[0])
+    out["ldm"] = (0.3 * torch.randn(1, priors.shape[0], 10)).requires_grad_(True)
+    out["bbox"] = (0.3 * torch.randn(1, priors.shape[0], 4)).requires_grad_(True)
+    face = _square(28.0, 20.0, 16.0)
+    lms = torch.tensor([[24, 16, 32, 16, 28, 20, 25, 24, 31, 24]], dtype=torch.float32) / SIZE
+    target = [_target(face, lms)]
+    ref = MultiBoxLoss()(out, target, priors=priors)
+    l1 = MultiBoxLoss(ldm_beta=0.0)(out, target, priors=priors)
+    assert l1.loc.item() == ref.loc.item() and l1.cls.item() == ref.cls.item()
+    assert l1.num_pos_ldm.item() == ref.num_pos_ldm.item() >= 1
+    # every coordinate's L1 is >= its smooth-L1 (beta 1), strictly unless the error is 0 or >= 2
+    assert l1.ldm.item() > ref.ldm.item() > 0.0
+
+
 def test_batch_loss_is_the_positive_weighted_sum_of_per_image_losses(priors: torch.Tensor) -> None:
     torch.manual_seed(3)
     crit = MultiBoxLoss()
