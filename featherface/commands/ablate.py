@@ -29,6 +29,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="the metric of the table (default: facemask_ap)")
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: the table of the runs already finished (scored if not yet), the rest listed as pending")
+    p.add_argument("--previous", default=None, metavar="JSON",
+                   help="an earlier --json table: its finished runs whose folders are gone are carried, not retrained")
     p.add_argument("--latency-size", type=positive_int, default=640, metavar="N",
                    help="input side of the per-variant latency (PyTorch, 1 thread, random weights; default 640)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
@@ -54,6 +56,8 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--limit", str(args.limit)]
     if args.report_only:
         parts.append("--report-only")
+    if args.previous:
+        parts += ["--previous", str(args.previous)]
     if args.no_latency:
         parts.append("--no-latency")
     elif args.latency_size != 640:
@@ -65,7 +69,8 @@ def command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from featherface.io.outputs import check_output_file, write_text
-    from featherface.tools.ablate import format_table, measure_latency, run_ablation, summarise, variants, write_json
+    from featherface.tools.ablate import (format_table, load_previous, measure_latency, recipe_digest, run_ablation,
+                                          summarise, variants, write_json)
     from featherface.training.config import TrainConfig, parse_set_items
 
     json_out = check_output_file(args.json, "--json", suffixes={".json"})
@@ -77,10 +82,13 @@ def run(args: argparse.Namespace) -> int:
     if extra:
         base = TrainConfig.from_dict(extra, base)
     chosen = variants(args.variants)
+    log = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
+    recipe = recipe_digest(base)
+    previous = load_previous(Path(args.previous), recipe, log) if args.previous else None
     records = run_ablation(base, chosen, args.seeds, Path(args.output),
                            Path(args.human_sets) if args.human_sets else None, limit=args.limit,
                            caltech_split=args.caltech_split, report_only=args.report_only,
-                           log=(lambda s: None) if args.quiet else (lambda s: print(s, flush=True)))
+                           previous=previous, previous_source=str(args.previous or ""), log=log)
     latency = None if args.no_latency else measure_latency(chosen, size=args.latency_size)
     rows = summarise(records, args.metric, latency)
     table = format_table(rows, args.metric)
@@ -88,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     pending = [f"{r['variant']}-s{r['seed']}" for r in records if r.get("status") == "pending"]
     if pending:
         print(f"{len(pending)} of {len(records)} runs not finished yet (the table leaves them out): {', '.join(pending)}")
-    write_json(json_out, records, rows, command_line(args), latency)
+    write_json(json_out, records, rows, command_line(args), latency, recipe)
     if md_out is not None:
         write_text(md_out, table + "\n")
     return 0

@@ -13,6 +13,7 @@ Variants (``--variants``): ``base`` (no technique), ``ultra`` (all five), ``ultr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import statistics
@@ -35,7 +36,8 @@ from featherface.models.techniques import TECHNIQUES
 from featherface.training.config import TrainConfig
 from featherface.training.trainer import train
 
-__all__ = ["SHEET_CLAIMS", "Variant", "variants", "run_ablation", "measure_latency", "summarise", "format_table"]
+__all__ = ["SHEET_CLAIMS", "Variant", "variants", "run_ablation", "load_previous", "recipe_digest", "measure_latency",
+           "summarise", "format_table"]
 
 # mAP gains the design sheet claims for each technique (hypotheses to test)
 SHEET_CLAIMS = {"feature_reuse": 1.0, "attention_multiplication": 0.8, "progressive_enhancement": 0.7,
@@ -46,6 +48,8 @@ METRICS = ("facemask_ap", "caltech_recall", "cuhk_found", "cuhk_nme")
 # each run's scores, kept beside its weights: several `ablate` processes can share the work, and a last
 # call that lists every variant assembles the table without evaluating anything twice
 EVAL_CACHE = "ablation_eval.json"
+# recipe keys the command sets per run: they do not make two recipes different
+_PER_RUN_KEYS = ("model", "model_overrides", "seed", "output_dir", "resume", "progress")
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,40 @@ def variants(names: Sequence[str] | None = None) -> list[Variant]:
     return [by[n] for n in names]
 
 
+def recipe_digest(cfg: TrainConfig) -> str:
+    """A short fingerprint of the recipe every variant shares (the per-run keys left out), so that runs
+    carried over from an earlier table are known to come from the same recipe."""
+    d = {k: v for k, v in cfg.to_dict().items() if k not in _PER_RUN_KEYS}
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_previous(path: Path, recipe: str | None = None,
+                  log: Callable[[str], None] = print) -> dict[tuple[str, int], dict[str, Any]]:
+    """The finished, scored runs of an earlier ``--json`` file, by (variant, seed).
+
+    Why: a run's folder can be lost (a new machine, a cleaned ``runs/``) while the table that scored
+    it remains; carrying its record saves retraining it. A file that names another recipe (its
+    ``recipe`` differs from ``recipe``) carries nothing; a file written before recipes were recorded
+    is taken at the caller's word and each carried record says where it came from."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise ConfigError(f"--previous {path}: cannot read it ({e.strerror or e})") from None
+    except ValueError as e:
+        raise ConfigError(f"--previous {path}: not JSON ({e})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("runs"), list):
+        raise ConfigError(f"--previous {path}: not an ablation table (no 'runs' list)")
+    if recipe is not None and doc.get("recipe") not in (None, recipe):
+        log(f"ablate: {path} was made with another recipe ({doc.get('recipe')} vs {recipe}): nothing carried")
+        return {}
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in doc["runs"]:
+        if (isinstance(r, dict) and r.get("status") in ("finished", "max_steps") and isinstance(r.get("variant"), str)
+                and isinstance(r.get("seed"), int) and any(isinstance(r.get(m), (int, float)) for m in METRICS)):
+            out[(r["variant"], r["seed"])] = r
+    return out
+
+
 def _metrics(report: Any) -> dict[str, float | None]:
     sets = {k: v.to_dict() for k, v in report.sets.items()}
     return {"facemask_ap": sets.get("facemask", {}).get("ap"), "caltech_recall": sets.get("caltech", {}).get("recall"),
@@ -86,15 +124,25 @@ def _metrics(report: Any) -> dict[str, float | None]:
 
 def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[int], out_dir: Path,
                  human_sets: Path | None, limit: int | None = None, log: Callable[[str], None] = print,
-                 progress: bool = False, report_only: bool = False, **eval_overrides: Any) -> list[dict[str, Any]]:
+                 progress: bool = False, report_only: bool = False,
+                 previous: dict[tuple[str, int], dict[str, Any]] | None = None, previous_source: str = "",
+                 **eval_overrides: Any) -> list[dict[str, Any]]:
     """Train (or resume) and score every variant x seed; one record per run. ``report_only``: train
-    nothing, score the finished runs (their saved scores when there are), list the others as pending."""
+    nothing, score the finished runs (their saved scores when there are), list the others as pending.
+    ``previous`` (:func:`load_previous`): a run whose folder has no weights but which that table holds,
+    finished and scored with the same model and options, is carried from it instead of trained."""
     records = []
     sets = human_set_dirs(human_sets) if human_sets is not None else {}
     for v in chosen:
         for seed in seeds:
             run_dir = out_dir / f"{v.name}-s{seed}"
             rec: dict[str, Any] = {"variant": v.name, "model": v.model, "overrides": dict(v.overrides), "seed": seed}
+            old = (previous or {}).get((v.name, seed))
+            if (old is not None and not (run_dir / "final.pt").is_file() and old.get("model") == v.model
+                    and old.get("overrides") == rec["overrides"]):
+                log(f"ablate: {v.name} seed {seed}: carried from {previous_source or 'the previous table'}")
+                records.append({**old, "carried_from": previous_source})
+                continue
             if report_only:
                 if not (run_dir / "final.pt").is_file():
                     records.append({**rec, "status": "pending", "weights": None})
@@ -233,5 +281,6 @@ def format_table(rows: list[dict[str, Any]], metric: str = "facemask_ap") -> str
 
 
 def write_json(path: Path, records: list[dict[str, Any]], rows: list[dict[str, Any]], command: str,
-               latency: dict[str, dict[str, float]] | None = None) -> None:
-    write_text(path, json.dumps({"command": command, "runs": records, "summary": rows, "latency": latency or {}}, indent=1) + "\n")
+               latency: dict[str, dict[str, float]] | None = None, recipe: str | None = None) -> None:
+    doc = {"command": command, "recipe": recipe, "runs": records, "summary": rows, "latency": latency or {}}
+    write_text(path, json.dumps(doc, indent=1) + "\n")

@@ -35,7 +35,8 @@ def test_input_size_rescales_back_to_original():
     model = PlantedFacesModel(BOXES, LMS)
     det = FaceDetector(model=model, input_size=300)
     faces = det.detect(_image(480, 600))
-    assert model.calls[-1] == (1, 3, 320, 320)  # padded square canvas
+    # 240x300 after scaling, padded to the next multiples of 32: the canvas fits the image, not a square
+    assert model.calls[-1] == (1, 3, 256, 320)
     got = sorted(faces, key=lambda f: f.box[0])
     for f, box in zip(got, BOXES):
         assert np.allclose(f.box, box * 2, atol=0.1)
@@ -155,14 +156,14 @@ def test_fast_preprocess_equals_the_reference_formula() -> None:
     det = FaceDetector(weights=None, backend="torch")
     rng = np.random.default_rng(0)
     ims = [rng.integers(0, 256, (45, 70, 3), dtype=np.uint8), rng.integers(0, 256, (100, 33, 3), dtype=np.uint8)]
-    batch = det._to_batch(ims, None)
+    batch = det._to_batch(ims)
     assert batch.shape == (2, 3, 128, 96) and batch.dtype == np.float32
     for i, im in enumerate(ims):
         ref = np.zeros((3, 128, 96), np.float32)
         ref[:, :im.shape[0], :im.shape[1]] = (im.astype(np.float32) - det.mean).transpose(2, 0, 1)
         assert np.array_equal(batch[i], ref)
-    one = det._to_batch(ims[:1], 90)  # a fixed input size: a square canvas of the next multiple of 32
-    assert one.shape == (1, 3, 96, 96) and np.array_equal(one[0], batch[0, :, :96, :96])
+    one = det._to_batch(ims[:1])  # alone, an image gets its own smallest canvas
+    assert one.shape == (1, 3, 64, 96) and np.array_equal(one[0], batch[0, :, :64, :96])
     assert not one[0, :, 45:, :].any() and not one[0, :, :, 70:].any()
 
 
@@ -173,8 +174,8 @@ def test_fast_preprocess_takes_views_and_odd_shapes() -> None:
     rng = np.random.default_rng(1)
     im = rng.integers(0, 256, (81, 97, 3), dtype=np.uint8)
     views = [im[:, ::-1], im[::2], im[:, :, ::-1], im[5:70, 3:90]]
-    got = det._to_batch(views, None)
-    ref = det._to_batch([np.ascontiguousarray(v) for v in views], None)
+    got = det._to_batch(views)
+    ref = det._to_batch([np.ascontiguousarray(v) for v in views])
     assert np.array_equal(got, ref)
     for i, v in enumerate(views):
         expect = (v.astype(np.float32) - det.mean).transpose(2, 0, 1)
@@ -226,3 +227,19 @@ def test_shipped_weights_give_the_same_faces_on_torch_and_onnxruntime(example_im
     for fa, fb in zip(a, b):
         assert np.allclose(fa.box, fb.box, atol=0.05) and abs(fa.score - fb.score) < 1e-4
         assert np.allclose(fa.landmarks, fb.landmarks, atol=0.05)
+
+
+def test_input_size_gives_the_faces_of_the_photo_scaled_beforehand() -> None:
+    """``input_size`` scales the photo and pads it like any other: the faces (in original pixels) are
+    those of the same photo resized by the user and run at its own size."""
+    from pathlib import Path
+
+    from featherface.io.images import resize_by
+
+    photo = np.ascontiguousarray(load_image(Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg")[:, 40:440])
+    scale = 320 / max(photo.shape[:2])
+    sized = FaceDetector(backend="torch", input_size=320, vote_iou=0.0).detect(photo)
+    before = FaceDetector(backend="torch", vote_iou=0.0).detect(resize_by(photo, scale))
+    assert sized and len(sized) == len(before)
+    for a, b in zip(sized, before):
+        assert np.allclose(a.box, np.asarray(b.box) / scale, atol=1e-3) and a.score == pytest.approx(b.score, abs=1e-5)

@@ -127,3 +127,37 @@ def test_an_interrupted_run_stops_the_ablation(tmp_path: Path, monkeypatch: pyte
     rc = main(["ablate", "-c", str(cfg), "--variants", "base", "ultra", "--seeds", "0", "-o", str(tmp_path / "runs"),
                "--json", str(out), "--quiet"])
     assert rc == 130 and len(started) == 1 and not out.exists()
+
+
+def test_previous_table_carries_runs_whose_folders_are_gone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    root = make_sets(tmp_path / "data")
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("synthetic_images: 8\nimg_size: 64\nbatch_size: 4\nepochs: 1\nworkers: 0\n"
+                   "backbone_init: none\ntensorboard: false\nsave_every: 0\n")
+    common = ["ablate", "-c", str(cfg), "--variants", "base", "--seeds", "0", "--max-steps", "1", "-o",
+              str(tmp_path / "runs"), "--no-latency", "--quiet"]
+    first = tmp_path / "first.json"
+    assert main(common + ["--human-sets", str(root), "--caltech-split", "all", "--json", str(first)]) == 0
+    old = json.loads(first.read_text())
+    assert old["recipe"] and old["runs"][0]["status"] == "max_steps"
+    shutil.rmtree(tmp_path / "runs" / "base-s0")
+    # the folder is gone: the run is carried from the earlier table, not trained nor reported pending
+    again = tmp_path / "again.json"
+    assert main(common + ["--report-only", "--previous", str(first), "--json", str(again)]) == 0
+    run = json.loads(again.read_text())["runs"][0]
+    assert run["carried_from"] == str(first) and run["facemask_ap"] == old["runs"][0]["facemask_ap"]
+    assert not (tmp_path / "runs" / "base-s0").exists() and "--previous" in json.loads(again.read_text())["command"]
+    # an earlier table of another recipe carries nothing
+    old["recipe"] = "another"
+    first.write_text(json.dumps(old))
+    assert main(common + ["--report-only", "--previous", str(first), "--json", str(again)]) == 0
+    assert json.loads(again.read_text())["runs"][0]["status"] == "pending"
+    # a file that is no table: one line naming it
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    capsys.readouterr()
+    assert main(common + ["--report-only", "--previous", str(bad), "--json", str(again)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bad.json" in err and "not an ablation table" in err and len(err.splitlines()) == 1
