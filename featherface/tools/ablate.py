@@ -82,9 +82,13 @@ def variants(names: Sequence[str] | None = None) -> list[Variant]:
 
 
 def recipe_digest(cfg: TrainConfig) -> str:
-    """A short fingerprint of the recipe every variant shares (the per-run keys left out), so that runs
-    carried over from an earlier table are known to come from the same recipe."""
+    """A short fingerprint of the recipe every variant shares (the per-run keys left out) and of its
+    label file's content, so that runs carried over from an earlier table are known to come from the
+    same recipe and labels (labels regenerated on another machine can differ)."""
     d = {k: v for k, v in cfg.to_dict().items() if k not in _PER_RUN_KEYS}
+    label_file = d.get("label_file")
+    if label_file and Path(label_file).is_file():
+        d["label_file_sha256"] = file_sha256(Path(label_file))
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

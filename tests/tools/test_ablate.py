@@ -161,3 +161,17 @@ def test_previous_table_carries_runs_whose_folders_are_gone(tmp_path: Path, caps
     assert main(common + ["--report-only", "--previous", str(bad), "--json", str(again)]) == 2
     err = capsys.readouterr().err.strip()
     assert "bad.json" in err and "not an ablation table" in err and len(err.splitlines()) == 1
+
+
+def test_recipe_fingerprint_covers_the_label_file_content(tmp_path: Path) -> None:
+    from featherface.tools.ablate import recipe_digest
+    from featherface.training.config import TrainConfig
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("# a.jpg\n1 2 3 4\n")
+    cfg = TrainConfig.from_dict({"label_file": str(labels), "epochs": 3})
+    first = recipe_digest(cfg)
+    assert recipe_digest(TrainConfig.from_dict({"seed": 5, "output_dir": "elsewhere"}, cfg)) == first  # per-run keys
+    assert recipe_digest(TrainConfig.from_dict({"epochs": 4}, cfg)) != first
+    labels.write_text("# a.jpg\n1 2 3 5\n")  # same path, relabelled
+    assert recipe_digest(cfg) != first
