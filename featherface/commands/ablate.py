@@ -22,10 +22,17 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--output", "-o", type=output_path, default="runs/ablation", help="runs folder (default: runs/ablation)")
     p.add_argument("--human-sets", default=None, metavar="DIR",
                    help="data root with facemask-kaggle/, caltech-webfaces/, cuhk-landmarks/ (e.g. ../shared/data)")
+    p.add_argument("--wider-images", default=None, metavar="DIR",
+                   help="WIDER_val/images: also score every run's official WIDER FACE val AP (easy/medium/hard)")
+    p.add_argument("--wider-gt", default=None, metavar="DIR",
+                   help="folder with wider_face_val.mat and wider_{easy,medium,hard}_val.mat "
+                        "(default: ../shared/data/widerface's, when present)")
     p.add_argument("--limit", type=positive_int, default=None, help="first N images of each set")
     p.add_argument("--caltech-split", choices=("val", "train", "all"), default="val",
                    help="which Caltech images score recall (default: val, the split no recipe trains on)")
-    p.add_argument("--metric", default="facemask_ap", choices=("facemask_ap", "caltech_recall", "cuhk_found", "cuhk_nme"),
+    p.add_argument("--metric", default="facemask_ap",
+                   choices=("facemask_ap", "caltech_recall", "cuhk_found", "cuhk_nme", "wider_easy", "wider_medium",
+                            "wider_hard"),
                    help="the metric of the table (default: facemask_ap)")
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: the table of the runs already finished (scored if not yet), the rest listed as pending")
@@ -52,6 +59,12 @@ def command_line(args: argparse.Namespace) -> str:
     parts += ["-o", str(args.output)]
     if args.human_sets:
         parts += ["--human-sets", str(args.human_sets), "--caltech-split", args.caltech_split]
+    if args.wider_images:
+        parts += ["--wider-images", str(args.wider_images)]
+        if args.wider_gt:
+            parts += ["--wider-gt", str(args.wider_gt)]
+    if args.metric != "facemask_ap":
+        parts += ["--metric", args.metric]
     if args.limit:
         parts += ["--limit", str(args.limit)]
     if args.report_only:
@@ -68,6 +81,8 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from featherface.errors import FeatherFaceError
+    from featherface.io.paths import find_shared
     from featherface.io.outputs import check_output_file, write_text
     from featherface.tools.ablate import (format_table, load_previous, measure_latency, recipe_digest, run_ablation,
                                           summarise, variants, write_json)
@@ -82,13 +97,22 @@ def run(args: argparse.Namespace) -> int:
     if extra:
         base = TrainConfig.from_dict(extra, base)
     chosen = variants(args.variants)
+    wider = None
+    if args.wider_images:
+        gt_dir = Path(args.wider_gt) if args.wider_gt else find_shared("data", "widerface", "ground_truth")
+        if gt_dir is None or not gt_dir.is_dir():
+            raise FeatherFaceError(f"--wider-gt {args.wider_gt or '(default)'}: no WIDER ground-truth folder "
+                                   "(wider_face_val.mat and wider_{easy,medium,hard}_val.mat); give --wider-gt DIR")
+        if not Path(args.wider_images).is_dir():
+            raise FeatherFaceError(f"--wider-images {args.wider_images}: not a folder")
+        wider = (gt_dir, Path(args.wider_images))
     log = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     recipe = recipe_digest(base)
     previous = load_previous(Path(args.previous), recipe, log) if args.previous else None
     records = run_ablation(base, chosen, args.seeds, Path(args.output),
                            Path(args.human_sets) if args.human_sets else None, limit=args.limit,
                            caltech_split=args.caltech_split, report_only=args.report_only,
-                           previous=previous, previous_source=str(args.previous or ""), log=log)
+                           previous=previous, previous_source=str(args.previous or ""), wider=wider, log=log)
     latency = None if args.no_latency else measure_latency(chosen, size=args.latency_size)
     rows = summarise(records, args.metric, latency)
     table = format_table(rows, args.metric)

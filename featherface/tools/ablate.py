@@ -8,7 +8,7 @@ exceeds the spread between seeds of the two models compared, otherwise "within n
 
 Variants (``--variants``): ``base`` (no technique), ``ultra`` (all five), ``ultra-<t>`` (all but t),
 ``base+<t>`` (only t), ``v1``. With a GPU and WIDER FACE: ``--config`` a WIDER recipe and
-``--eval-widerface IMAGES`` (see docs/training.md).
+``--wider-images WIDER_val/images`` (official easy/medium/hard AP per run; see docs/training.md).
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ import torch
 from featherface.device import torch_threads
 from featherface.errors import ConfigError
 from featherface.evaluation.human import evaluate_human, human_set_dirs
+from featherface.evaluation.runner import detect_wider
+from featherface.evaluation.wider_gt import load_wider_ground_truth
+from featherface.evaluation.widerface import evaluate as evaluate_wider
 from featherface.inference.backends.optimize import optimize_for_inference
 from featherface.inference.detector import FaceDetector
 from featherface.io.outputs import write_text
@@ -44,7 +47,7 @@ SHEET_CLAIMS = {"feature_reuse": 1.0, "attention_multiplication": 0.8, "progress
                 "multiscale_weighting": 0.5, "dynamic_sharing": 0.5}
 # the design sheet's attention, pinned in every V2 variant (the two fixes each switch one on)
 SHEET_ATTENTION = {"spatial_norm": False, "attention_residual": False}
-METRICS = ("facemask_ap", "caltech_recall", "cuhk_found", "cuhk_nme")
+METRICS = ("facemask_ap", "caltech_recall", "cuhk_found", "cuhk_nme", "wider_easy", "wider_medium", "wider_hard")
 # each run's scores, kept beside its weights: several `ablate` processes can share the work, and a last
 # call that lists every variant assembles the table without evaluating anything twice
 EVAL_CACHE = "ablation_eval.json"
@@ -130,11 +133,13 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
                  human_sets: Path | None, limit: int | None = None, log: Callable[[str], None] = print,
                  progress: bool = False, report_only: bool = False,
                  previous: dict[tuple[str, int], dict[str, Any]] | None = None, previous_source: str = "",
-                 **eval_overrides: Any) -> list[dict[str, Any]]:
+                 wider: tuple[Path, Path] | None = None, **eval_overrides: Any) -> list[dict[str, Any]]:
     """Train (or resume) and score every variant x seed; one record per run. ``report_only``: train
     nothing, score the finished runs (their saved scores when there are), list the others as pending.
     ``previous`` (:func:`load_previous`): a run whose folder has no weights but which that table holds,
-    finished and scored with the same model and options, is carried from it instead of trained."""
+    finished and scored with the same model and options, is carried from it instead of trained.
+    ``wider`` (ground-truth folder, ``WIDER_val/images``): each run also gets the official WIDER FACE
+    val AP (easy / medium / hard), the benchmark the design sheet speaks of."""
     records = []
     sets = human_set_dirs(human_sets) if human_sets is not None else {}
     for v in chosen:
@@ -167,6 +172,7 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
             if weights is not None:
                 key = {"weights_sha256": file_sha256(weights), "limit": limit,
                        "sets": {k: str(p) for k, p in sorted(sets.items())},
+                       **({"wider": [str(wider[0]), str(wider[1])]} if wider is not None else {}),
                        "options": {k: eval_overrides[k] for k in sorted(eval_overrides)}}
                 cached = _cached_eval(run_dir / EVAL_CACHE, key)
                 if cached is not None:
@@ -182,6 +188,10 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
                     if sets:
                         res = evaluate_human({v.name: det}, limit=limit, progress=progress, **sets, **eval_overrides)
                         scores.update(_metrics(res.report(v.name)))
+                    if wider is not None:
+                        gt = load_wider_ground_truth(wider[0])
+                        aps = evaluate_wider(detect_wider(gt, wider[1], detector=det, progress=progress), gt)
+                        scores.update({f"wider_{k}": round(float(aps[k]), 4) for k in ("easy", "medium", "hard")})
                     write_text(run_dir / EVAL_CACHE, json.dumps({"key": key, "scores": scores}, indent=1) + "\n")
                     rec.update(scores)
             records.append(rec)

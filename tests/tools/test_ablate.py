@@ -175,3 +175,31 @@ def test_recipe_fingerprint_covers_the_label_file_content(tmp_path: Path) -> Non
     assert recipe_digest(TrainConfig.from_dict({"epochs": 4}, cfg)) != first
     labels.write_text("# a.jpg\n1 2 3 5\n")  # same path, relabelled
     assert recipe_digest(cfg) != first
+
+
+def test_ablate_scores_wider_face_when_given_the_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The WIDER form of the command (a GPU user's): every run also gets the official easy/medium/hard AP."""
+    import cv2
+    import numpy as np
+
+    from tests.evaluation._wider_eval_helpers import write_gt_mats
+
+    images = [("0--Parade", "0_Parade_1", [[10, 10, 20, 20]], {"easy": [1], "medium": [1], "hard": [1]})]
+    gt = write_gt_mats(tmp_path / "gt", images)
+    (tmp_path / "val" / "0--Parade").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "val" / "0--Parade" / "0_Parade_1.jpg"), np.full((64, 64, 3), 128, np.uint8))
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("synthetic_images: 8\nimg_size: 64\nbatch_size: 4\nepochs: 1\nworkers: 0\n"
+                   "backbone_init: none\ntensorboard: false\nsave_every: 0\n")
+    out = tmp_path / "ablation.json"
+    common = ["ablate", "-c", str(cfg), "--variants", "base", "--seeds", "0", "--max-steps", "1", "-o",
+              str(tmp_path / "runs"), "--no-latency", "--quiet", "--json", str(out)]
+    assert main(common + ["--wider-images", str(tmp_path / "val"), "--wider-gt", str(gt), "--metric", "wider_hard"]) == 0
+    doc = json.loads(out.read_text())
+    run = doc["runs"][0]
+    assert all(0.0 <= run[f"wider_{k}"] <= 1.0 for k in ("easy", "medium", "hard"))
+    assert "--wider-images" in doc["command"] and "--metric wider_hard" in doc["command"]
+    capsys.readouterr()
+    assert main(common + ["--wider-images", str(tmp_path / "nowhere"), "--wider-gt", str(gt)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nowhere" in err and len(err.splitlines()) == 1
