@@ -82,7 +82,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from featherface.errors import FeatherFaceError
-    from featherface.io.paths import find_shared
+    from featherface.evaluation.wider_gt import default_ground_truth_dir
     from featherface.io.outputs import check_output_file, write_text
     from featherface.tools.ablate import (format_table, load_previous, measure_latency, recipe_digest, run_ablation,
                                           summarise, variants, write_json)
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = variants(args.variants)
     wider = None
     if args.wider_images:
-        gt_dir = Path(args.wider_gt) if args.wider_gt else find_shared("data", "widerface", "ground_truth")
+        gt_dir = Path(args.wider_gt) if args.wider_gt else default_ground_truth_dir()
         if gt_dir is None or not gt_dir.is_dir():
             raise FeatherFaceError(f"--wider-gt {args.wider_gt or '(default)'}: no WIDER ground-truth folder "
                                    "(wider_face_val.mat and wider_{easy,medium,hard}_val.mat); give --wider-gt DIR")

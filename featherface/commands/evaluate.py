@@ -37,27 +37,18 @@ from featherface.errors import FeatherFaceError
 from featherface.evaluation.plot import plot_box_pr, plot_pr_curves
 from featherface.evaluation.predictions import EvaluationWarning, read_prediction_dir
 from featherface.evaluation.runner import WIDER_SCORE_THRESHOLD, detect_wider, wider_options
-from featherface.evaluation.wider_gt import SETTINGS, load_wider_ground_truth
+from featherface.evaluation.wider_gt import SETTINGS, default_ground_truth_dir, load_wider_ground_truth
 from featherface.evaluation.widerface import evaluate
 from featherface.io.outputs import InputSet, atomic_output, check_output_dir, check_output_file, check_plot_output, write_text
-from featherface.io.paths import find_shared
-
-_GT_PARTS = ("data", "widerface", "ground_truth")
 _DETECTOR_ONLY = ("weights", "input_size", "save_predictions")
 _HUMAN_SETS = ("human_sets", "facemask", "caltech", "cuhk")
 _HUMAN_ONLY = ("detectors", "min_face", "caltech_split", "val_fraction", "split_seed")
 _WIDER_ONLY = ("predictions", "images", "save_predictions")
 
 
-def _default_gt_dir() -> Path | None:
-    """``data/widerface/ground_truth`` in the shared folder (:func:`featherface.io.paths.find_shared`)."""
-    cand = find_shared(*_GT_PARTS)
-    return cand if cand is not None and cand.is_dir() else None
-
-
 def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
     """Register the verb: its options and ``func=run``."""
-    default_gt = _default_gt_dir()
+    default_gt = default_ground_truth_dir()
     p = subparsers.add_parser(
         name,
         help="WIDER FACE val AP (easy/medium/hard), or accuracy on human-labelled sets, of detectors",

@@ -18,8 +18,9 @@ import numpy as np
 
 from featherface.errors import FeatherFaceError
 from featherface.evaluation.predictions import image_stem
+from featherface.io.paths import find_shared
 
-__all__ = ["GT_FILES", "SETTINGS", "WiderGroundTruth", "load_wider_ground_truth"]
+__all__ = ["GT_FILES", "SETTINGS", "WiderGroundTruth", "default_ground_truth_dir", "load_wider_ground_truth"]
 
 SETTINGS: tuple[str, ...] = ("easy", "medium", "hard")
 #: file of each part of the official ground truth
@@ -195,6 +196,13 @@ def _loadmat(path: Path, keys: Sequence[str]) -> dict[str, Any]:
     if missing:
         raise FeatherFaceError(f"{path}: missing variable(s) {', '.join(missing)}; is this a WIDER FACE ground-truth file?")
     return mat
+
+
+def default_ground_truth_dir() -> Path | None:
+    """``data/widerface/ground_truth`` in the shared folder (:func:`featherface.io.paths.find_shared`),
+    where every verb that scores WIDER FACE looks when no folder is given."""
+    cand = find_shared("data", "widerface", "ground_truth")
+    return cand if cand is not None and cand.is_dir() else None
 
 
 def load_wider_ground_truth(gt_dir: str | os.PathLike[str]) -> WiderGroundTruth:

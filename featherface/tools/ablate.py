@@ -142,6 +142,8 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
     val AP (easy / medium / hard), the benchmark the design sheet speaks of."""
     records = []
     sets = human_set_dirs(human_sets) if human_sets is not None else {}
+    # read once, and before any training: a damaged ground truth fails now, not after the first run
+    wider_gt = load_wider_ground_truth(wider[0]) if wider is not None else None
     for v in chosen:
         for seed in seeds:
             run_dir = out_dir / f"{v.name}-s{seed}"
@@ -188,9 +190,8 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
                     if sets:
                         res = evaluate_human({v.name: det}, limit=limit, progress=progress, **sets, **eval_overrides)
                         scores.update(_metrics(res.report(v.name)))
-                    if wider is not None:
-                        gt = load_wider_ground_truth(wider[0])
-                        aps = evaluate_wider(detect_wider(gt, wider[1], detector=det, progress=progress), gt)
+                    if wider is not None and wider_gt is not None:
+                        aps = evaluate_wider(detect_wider(wider_gt, wider[1], detector=det, progress=progress), wider_gt)
                         scores.update({f"wider_{k}": round(float(aps[k]), 4) for k in ("easy", "medium", "hard")})
                     write_text(run_dir / EVAL_CACHE, json.dumps({"key": key, "scores": scores}, indent=1) + "\n")
                     rec.update(scores)
