@@ -1,13 +1,19 @@
 """How the tools time things: repeated calls of one function (the benchmark) and several detectors
-over the same images, interleaved (the comparison).
+over the same images, one whole pass at a time (the comparison).
 
 :func:`time_calls`: ``warmup`` untimed calls then ``repeats`` timed ones; median, 90th percentile,
 minimum, mean wall time, and the median process CPU time per call (with one thread the figure least
 disturbed by other processes on a shared machine: waiting for a core is not counted).
 
 :func:`run_detectors`: one untimed pass (warm-up; its detections are the ones returned) is followed
-by ``repeats`` timed passes, interleaved per image and rotating the detector order so that
+by ``repeats`` timed rounds. In a round each detector runs over all the images back to back, as a
+user runs one detector, and the detectors take turns, rotating who goes first, so that slow
 background load hits all of them alike. An image's latency is the median of its repeats.
+
+Why whole passes, not turns per image: calls interleaved image by image measure each library
+just after the other one ran, with the other's worker threads still spinning on the cores and its
+buffers in the caches. On a 2-core machine that slowed YuNet (OpenCV's thread pool) at 2 threads
+far more than FeatherFace, and flattered FeatherFace's ratio to it (README, "Against YuNet-n").
 """
 
 from __future__ import annotations
@@ -46,8 +52,12 @@ def run_detectors(
     images: Sequence[np.ndarray],
     repeats: int = 3,
     progress: Callable[[str], None] | None = None,
+    settle_s: float = 0.2,
 ) -> tuple[list[list[list[Face]]], list[list[float]]]:
-    """Warm-up pass (whose detections are returned) then ``repeats`` timed, interleaved passes.
+    """Warm-up pass (whose detections are returned) then ``repeats`` timed rounds of one whole pass
+    per detector. With several detectors each pass starts after a ``settle_s`` pause (the previous
+    library's worker threads stop spinning) and one untimed call (the detector's threads and
+    buffers are its own again).
 
     Returns ``faces[d][i]`` and ``latencies_ms[d][i]`` (median over repeats; empty lists when
     ``repeats == 0``).
@@ -65,9 +75,12 @@ def run_detectors(
     for r in range(repeats):
         if progress:
             progress(f"timing pass {r + 1}/{repeats}")
-        for i, img in enumerate(images):
-            for k in range(nd):
-                d = (k + i + r) % nd  # rotate who goes first
+        for k in range(nd):
+            d = (k + r) % nd  # rotate who goes first
+            if ni and nd > 1:
+                time.sleep(settle_s)  # the previous library's worker threads go idle
+                detectors[d].detect(images[-1])  # untimed: caches and threads are this detector's
+            for i, img in enumerate(images):
                 t0 = time.perf_counter()
                 detectors[d].detect(img)
                 times[d, i, r] = (time.perf_counter() - t0) * 1000.0

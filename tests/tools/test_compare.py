@@ -83,14 +83,34 @@ def _img(h=40, w=60, v=128):
 def test_run_detectors_warmup_then_repeats():
     a = FakeDetector("a", [F(0, 0, 5, 5)])
     b = FakeDetector("b", [])
-    faces, lat = run_detectors([a, b], [_img(), _img()], repeats=3)
-    assert a.calls == b.calls == 2 + 2 * 3
+    faces, lat = run_detectors([a, b], [_img(), _img()], repeats=3, settle_s=0)
+    assert a.calls == b.calls == 2 + 3 * (1 + 2)  # warm-up pass, then per round one settling call + the images
     assert len(faces[0][1]) == 1 and faces[1][0] == []
     assert len(lat[0]) == 2 and all(t >= 0 for t in lat[0])
     _, lat0 = run_detectors([a], [_img()], repeats=0)
     assert lat0 == [[]]
     with pytest.raises(ConfigError):
         run_detectors([a], [_img()], repeats=-1)
+
+
+def test_run_detectors_times_each_detector_over_all_images_in_a_row():
+    """A user runs one detector over their photos: a timed round gives each detector the whole
+    set back to back (turns per image would time each library while the other's threads spin)."""
+    order: list[str] = []
+
+    class Recorder:
+        def __init__(self, name):
+            self.name = name
+
+        def detect(self, image):
+            order.append(self.name)
+            return []
+
+    images = [_img(), _img(), _img()]
+    run_detectors([Recorder("a"), Recorder("b")], images, repeats=2, settle_s=0)
+    timed = order[2 * len(images):]  # after the warm-up pass of each
+    per_pass = 1 + len(images)  # the settling call, then the images
+    assert timed == ["a"] * per_pass + ["b"] * per_pass + ["b"] * per_pass + ["a"] * per_pass
 
 
 def test_compare_detectors_table_and_json(tmp_path):
@@ -262,7 +282,7 @@ def test_cli_compare_photos(tmp_path, fake_peers, capsys, keep_threads):
     assert data["detectors"][1]["agreement"]["recall"] == 1.0
     assert cv2.imread(str(tmp_path / "g.jpg")).shape[1] == 2 * 300 + 4
     assert (tmp_path / "t.md").read_text().startswith("| detector |")
-    assert fake_peers["yunet"].calls == 3 + 3 * 2
+    assert fake_peers["yunet"].calls == 3 + 2 * (1 + 3)  # warm-up, then 2 rounds of (settling call + 3 images)
     assert torch.get_num_threads() == 1 and data["settings"]["threads"] == 1
 
 
