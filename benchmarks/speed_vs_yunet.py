@@ -6,9 +6,9 @@ pass per detector, see :func:`featherface.tools.timing.run_detectors`).
 Then the networks alone in one runtime (onnxruntime, the default backend), on a 640x480 input (a 4:3
 photo at 640): V2 Ultra, V1, RetinaFace-mnet0.25 (the same MobileNetV1-0.25 backbone) and YuNet-n's
 own ONNX file; and V2 Ultra through the other runtimes at hand, OpenCV's DNN module and the PyTorch
-backend (the optimised eager copy), to see whether one runs it faster. It separates what the pipelines add (OpenCV's YuNet wrapper, our pre- and
-post-processing) from what the architectures cost. Random weights for ours: speed does not depend
-on them.
+backend (the optimised eager copy), to see whether one runs it faster. It separates what the
+pipelines add (OpenCV's YuNet wrapper, our pre- and post-processing) from what the architectures
+cost. Random weights for ours: speed does not depend on them.
 
     python benchmarks/speed_vs_yunet.py      # prints both tables and writes runs/compare/vs_yunet.json
 """

@@ -27,8 +27,9 @@ the WIDER val images are at hand.
 
 Latency: all detectors run in the same process on the same decoded images. One untimed pass
 (warm-up; its detections are the ones reported) is followed by ``repeats`` timed rounds: in each,
-every detector runs over all the images back to back (as a user runs one), the detectors taking
-turns and rotating who goes first so that background load hits all of them alike. An image's latency is the median of its repeats; the table gives the median and the 90th
-percentile of those over the images. Decoding the file is not timed; each detector's own
+every detector runs over all the images back to back (as a user runs one), after a short pause
+and one untimed call, the detectors taking turns and rotating who goes first so that background
+load hits all of them alike. An image's latency is the median of its repeats; the table gives the
+median and the 90th percentile of those over the images. Decoding the file is not timed; each detector's own
 resizing/pre-processing, inference and post-processing are.
 """
