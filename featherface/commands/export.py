@@ -7,7 +7,8 @@
 
 ``--weights`` takes a FeatherFace weights file, a training checkpoint, or the RetinaFace-mnet0.25
 release file (a plain state dict, read as model ``retinaface-mnet025``); the model is rebuilt from
-the architecture the file records unless ``--model`` names one.
+the architecture the file records unless ``--model`` names one. Without ``--weights`` (or with
+``--weights default``) the weights shipped for ``--model`` are exported, as every verb defaults to them.
 
 Without trained weights the export must be asked for explicitly with ``--random`` or ``--weights
 none``, as in every verb (the file then says ``trained=false`` in its metadata): nothing may pass for a trained detector by accident.
@@ -39,8 +40,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p = sub.add_parser(
         name, help="export a model to ONNX (fp32 / INT8) or TorchScript",
         description="Export a FeatherFace model to ONNX (opset >= 17, dynamic batch/height/width, metadata "
-                    "describing normalisation, anchors and outputs) or TorchScript. Needs --weights PATH, or "
-                    "--random for an untrained network (speed tests only).")
+                    "describing normalisation, anchors and outputs) or TorchScript: the weights shipped with the "
+                    "package unless --weights PATH, or --random for an untrained network (speed tests only).")
     p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="output format (default onnx)")
     add_detector_args(p, ("model",), defaults={"model": None}, helps={
         "model": f"model name (default: the one recorded in --weights, else {DetectorOptions.model})"})
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.weights is not None and is_random_weights(args.weights):  # --weights none: as in every verb
         args.weights, args.random = None, True
-    elif args.weights == DEFAULT_WEIGHTS:  # the weights shipped with the package, as in every verb
+    elif not args.random and args.weights in (None, DEFAULT_WEIGHTS):  # the shipped weights, as in every verb
         from featherface.models.weights import resolve_weights  # torch: on use
 
         args.weights = str(resolve_weights(DEFAULT_WEIGHTS, model_name=args.model or DetectorOptions.model))

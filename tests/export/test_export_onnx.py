@@ -118,11 +118,22 @@ def test_postprocess_in_graph_matches_detector(tmp_path, face_image, model_facto
     assert _rows_match(got, ref, 2e-3)
 
 
-def test_cli_requires_weights_or_random(tmp_path, capsys):
+def test_cli_defaults_to_the_shipped_weights(tmp_path, capsys):
+    """Like every verb, export without --weights uses the weights shipped for the model (issue 29)."""
     from featherface.cli import main
 
-    assert main(["export", "--output", str(tmp_path / "x.onnx")]) == 2
-    assert "--random" in capsys.readouterr().err
+    out = tmp_path / "x.onnx"
+    assert main(["export", "--output", str(out), "--input-size", "64", "--no-verify"]) == 0
+    meta = read_onnx_metadata(out)
+    assert meta["model_name"] == "featherface-v2-ultra" and meta["trained"] == "true"
+    assert meta["weights"] == "featherface-v2-ultra.pt"
+
+
+def test_cli_without_shipped_weights_asks_for_weights_or_random(tmp_path, capsys):
+    from featherface.cli import main
+
+    assert main(["export", "--model", "featherface-v2-base", "--output", str(tmp_path / "x.onnx")]) == 2
+    assert "featherface-v2-base" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
 
 
