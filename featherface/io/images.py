@@ -69,6 +69,14 @@ def describe(src: Any) -> str:
     return type(src).__name__
 
 
+# FFmpeg (inside OpenCV's video backend) prints its own lines ("[mpeg4 @ 0x...] header damaged") for
+# every damaged packet, past OpenCV's log level; OpenCV reads this variable when it first starts
+# FFmpeg and then drops every FFmpeg message (-8 is AV_LOG_QUIET). A damaged video still ends in our
+# one-line error. Set here because every video reader opens through quiet_opencv below, after this
+# module is imported; a value the user set (e.g. 32 to debug a stream) is kept.
+FFMPEG_LOGLEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
+os.environ.setdefault(FFMPEG_LOGLEVEL_ENV, "-8")
+
 _quiet_lock = threading.Lock()
 _quiet_levels: list[int] = []  # the level each running quiet_opencv() block asked for
 _saved_level: int | None = None
