@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from featherface.commands.argtypes import output_path, positive_int
-from featherface.commands.media import MEDIA_DETECTOR_FLAGS, output_name, renamed_note, source_stem
+from featherface.commands.media import MEDIA_DETECTOR_FLAGS, add_max_missed_arg, output_name, renamed_note, source_stem
 from featherface.commands.options import add_detector_args, detector_options
 from featherface.errors import FeatherFaceError, ImageError, OutputError
 from featherface.io.outputs import atomic_output, check_output_dir, check_output_file, write_bytes, write_text
@@ -43,6 +43,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--track", action="store_true",
                    help="video/stream: give each face a stable track_id across frames (drawn and in the JSON; "
                         "needs pip install 'featherface[track]')")
+    add_max_missed_arg(p)
     p.add_argument("--jsonl", type=output_path, default=None,
                    help="also write one JSON line per image/frame as soon as it is done ('-' for stdout): "
                         "for long or endless streams")
@@ -53,7 +54,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
 def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, quiet: bool,
                    used: set[str] | None = None, avoid: Any = (), track: bool = False,
                    on_frame: Any = None, replace: bool = False,
-                   renamed: list[Path] | None = None) -> list[dict[str, Any]]:
+                   renamed: list[Path] | None = None, max_missed: int = 5) -> list[dict[str, Any]]:
     """Detect (and track) frame by frame; ``on_frame(dict)`` sees each frame's entry as it is made."""
     from tqdm import tqdm
 
@@ -74,7 +75,7 @@ def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, qui
     # video leaves no half-written file
     with (atomic_output(target) if target is not None else contextlib.nullcontext(None)) as tmp:
         try:
-            for r in stream_faces(det, path, every=stride, track=track):
+            for r in stream_faces(det, path, every=stride, track=track, max_missed=max_missed):
                 entry = r.to_dict()
                 entry.pop("source", None)
                 frames.append(entry)
@@ -84,8 +85,11 @@ def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, qui
                     if writer is None:
                         h, w = r.frame.shape[:2]
                         writer = open_video_writer(tmp, fps / stride, (w, h), name=target)
-                    shown = [t.face for t in r.tracks] if r.tracks is not None else r.faces
-                    labels = [f"#{t.track_id}" for t in r.tracks] if r.tracks is not None else None
+                    # a track the detector did not match in this frame (after a scene cut, say) is
+                    # not a face seen here: it stays in the JSON (flagged "missed"), not in the picture
+                    seen = [t for t in r.tracks if not t.missed] if r.tracks is not None else None
+                    shown = [t.face for t in seen] if seen is not None else r.faces
+                    labels = [f"#{t.track_id}" for t in seen] if seen is not None else None
                     writer.write(draw_faces(r.frame, shown, labels=labels))
                 bar.update(stride)
         finally:
@@ -195,7 +199,8 @@ def run(args: argparse.Namespace) -> int:
                     if is_stream_source(str(path)) or is_video_path(Path(path)):
                         frames = _process_video(det, path, out_dir, max(1, args.video_stride), args.quiet,
                                                 used_names, avoid, track=getattr(args, "track", False),
-                                                on_frame=emit, replace=force, renamed=renamed)
+                                                on_frame=emit, replace=force, renamed=renamed,
+                                                max_missed=getattr(args, "max_missed", 5))
                         results.append({"file": str(path), "type": "video", "frames": frames})
                         n_faces += sum(len(f["faces"]) for f in frames)
                         continue

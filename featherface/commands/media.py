@@ -41,9 +41,14 @@ def add_media_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", action="store_true",
                    help="follow faces across video frames (stable IDs, faces kept through missed frames; "
                         "needs pip install 'featherface[track]')")
+    add_max_missed_arg(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_max_missed_arg(p: argparse.ArgumentParser) -> None:
+    """``--max-missed``: one spelling and default for every verb that tracks (detect, blur, crop)."""
     p.add_argument("--max-missed", type=nonneg_int, default=5,
                    help="with --track: frames a face stays followed without a detection (default: 5)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def expand_media(paths: list[str]) -> tuple[list[str | Path], InputSet]:
