@@ -29,10 +29,12 @@ if TYPE_CHECKING:
     from torch import nn
 
     from featherface.inference.detector import FaceDetector
+    from featherface.inference.results import Results
     from featherface.models.registry import create_model, list_models
 
 _LAZY = {
     "FaceDetector": "featherface.inference.detector",
+    "Results": "featherface.inference.results",
     "create_model": "featherface.models.registry",
     "list_models": "featherface.models.registry",
 }
@@ -76,6 +78,7 @@ __all__ = [
     "Detector",
     "Face",
     "FaceDetector",
+    "Results",
     "create_model",
     "list_models",
     "FeatherFaceError",

@@ -29,6 +29,7 @@ from featherface.commands.media import (
 from featherface.commands.options import detector_options
 from featherface.errors import FeatherFaceError
 from featherface.inference.anonymize import anonymize_image
+from featherface.inference.results import Results
 from featherface.io.outputs import check_output_dir, check_output_file, write_bytes, write_text
 from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES
 
@@ -85,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
                     dst = target(src, Path(str(src)).suffix.lower() if Path(str(src)).suffix.lower() in
                                  (".png", ".bmp", ".tif", ".tiff", ".webp") else ".jpg")
                     write_bytes(dst, encode_image(out, dst.suffix))
-                    results.append({"file": str(src), "output": str(dst), "faces": [f.to_dict() for f in faces]})
+                    record = Results(faces, source=str(src), image=image).to_dict()  # as every verb writes it
+                    results.append({"file": record.pop("file"), "output": str(dst), **record})
                     continue
                 with VideoReader(src) as probe:
                     fps, total = probe.fps, probe.frame_count

@@ -85,9 +85,11 @@ def run(args: argparse.Namespace) -> int:
             try:
                 with progress(None, Path(str(src)).name, args.quiet or is_still(src)) as bar:
                     for r in stream_faces(det, src, every=args.every, track=args.track, max_missed=args.max_missed):
-                        items = ([(t.track_id, t.face) for t in r.tracks if not t.missed] if r.tracks is not None
-                                 else [(None, f) for f in r.faces])
-                        for k, (tid, face) in enumerate(items):
+                        record = r.to_dict()  # the record every verb writes; one CSV row per face seen
+                        faces = r.tracks if r.tracks is not None else list(r)
+                        items = [(f.get("track_id"), getattr(x, "face", x), f)
+                                 for x, f in zip(faces, record["faces"]) if not f.get("missed")]
+                        for k, (tid, face, fd) in enumerate(items):
                             if face.score < min_score or face.landmarks is None:
                                 continue
                             tag = f"t{tid}" if tid is not None else f"{k:02d}"
@@ -100,10 +102,9 @@ def run(args: argparse.Namespace) -> int:
                                 degenerate += 1
                                 continue
                             write_bytes(out_dir / name, encode_image(crop, "." + args.format))
-                            x1, y1, x2, y2 = (round(v, 2) for v in face.box)
-                            rows.append({"crop": name, "source": r.source, "frame": r.index,
-                                         "time": None if r.timestamp is None else round(r.timestamp, 3),
-                                         "track_id": tid, "score": round(face.score, 5),
+                            x1, y1, x2, y2 = fd["box"]
+                            rows.append({"crop": name, "source": record["file"], "frame": record["frame"],
+                                         "time": record.get("time"), "track_id": tid, "score": fd["score"],
                                          "x1": x1, "y1": y1, "x2": x2, "y2": y2})
                         bar.update(args.every)
             except FeatherFaceError as exc:

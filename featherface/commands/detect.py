@@ -60,7 +60,6 @@ def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, qui
 
     from featherface.inference.stream import stream_faces
     from featherface.io.video import VideoReader, open_video_writer
-    from featherface.visualize import draw_faces
 
     used = set() if used is None else used
     with VideoReader(path) as probe:
@@ -77,7 +76,7 @@ def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, qui
         try:
             for r in stream_faces(det, path, every=stride, track=track, max_missed=max_missed):
                 entry = r.to_dict()
-                entry.pop("source", None)
+                entry.pop("file", None)
                 frames.append(entry)
                 if on_frame is not None:
                     on_frame({"file": str(path), **entry})
@@ -85,12 +84,9 @@ def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, qui
                     if writer is None:
                         h, w = r.frame.shape[:2]
                         writer = open_video_writer(tmp, fps / stride, (w, h), name=target)
-                    # a track the detector did not match in this frame (after a scene cut, say) is
-                    # not a face seen here: it stays in the JSON (flagged "missed"), not in the picture
-                    seen = [t for t in r.tracks if not t.missed] if r.tracks is not None else None
-                    shown = [t.face for t in seen] if seen is not None else r.faces
-                    labels = [f"#{t.track_id}" for t in seen] if seen is not None else None
-                    writer.write(draw_faces(r.frame, shown, labels=labels))
+                    # only the faces seen in this frame: a track the detector did not match (after a
+                    # scene cut, say) stays in the JSON, flagged "missed", not in the picture
+                    writer.write(r.plot())
                 bar.update(stride)
         finally:
             bar.close()
@@ -145,7 +141,6 @@ def run(args: argparse.Namespace) -> int:
     from featherface.inference.detector import FaceDetector
     from featherface.io.images import load_image
     from featherface.io.video import is_video_path
-    from featherface.visualize import draw_faces
 
     from featherface.commands.media import expand_media
     from featherface.io.video import is_stream_source
@@ -204,25 +199,25 @@ def run(args: argparse.Namespace) -> int:
                         results.append({"file": str(path), "type": "video", "frames": frames})
                         n_faces += sum(len(f["faces"]) for f in frames)
                         continue
-                    image = load_image(path)
-                    faces = det.detect(image)
+                    faces = det.detect(load_image(path))
+                    faces.source = str(path)
                 except FeatherFaceError as exc:
                     fail(path, str(exc))
                     results.append({"file": str(path), "error": str(exc)})
                     continue
                 n_faces += len(faces)
-                entry = {"file": str(path), "type": "image", "width": image.shape[1], "height": image.shape[0],
-                         "faces": [f.to_dict() for f in faces]}
+                record = faces.to_dict()  # the record every verb and the service write
+                entry = {"file": record.pop("file"), "type": "image", **record}
                 results.append(entry)
                 emit(entry)
                 if out_dir is not None:
                     # the faces are found: a picture that cannot be drawn or written is reported on
                     # the same JSON entry, never as a second one
                     # JPEG stops at 65500 pixels a side: a valid 1x100000 image gets a PNG instead
-                    suffix = ".jpg" if max(image.shape[:2]) <= _JPEG_MAX_SIDE else ".png"
+                    suffix = ".jpg" if max(faces.width, faces.height) <= _JPEG_MAX_SIDE else ".png"
                     target = output_name(out_dir, path.stem, "_faces", suffix, used_names, avoid, force, renamed)
                     try:
-                        _write_picture(target, draw_faces(image, faces))
+                        _write_picture(target, faces.plot())
                     except (FeatherFaceError, cv2.error, ValueError, MemoryError) as exc:
                         entry["picture_error"] = str(exc)
                         fail(path, f"{path}: faces found, but {exc}")

@@ -17,6 +17,7 @@ _HOMES = {
     "model_for_onnx": "featherface.inference.backends",
     "optimize_for_inference": "featherface.inference.backends",
     "PostprocessConfig": "featherface.inference.postprocess",
+    "Results": "featherface.inference.results",
     "decode_outputs": "featherface.inference.postprocess",
     "select_detections": "featherface.inference.postprocess",
     "load_image": "featherface.io.images",

@@ -2,7 +2,7 @@
 
     >>> from featherface import FaceDetector
     >>> det = FaceDetector(weights="path/to/weights.pt")        # or FaceDetector() once weights ship
-    >>> faces = det.detect("photo.jpg")                         # list[Face], original-image pixels
+    >>> faces = det.detect("photo.jpg")                         # Results: a list of Face, image pixels
 
 Pre-processing: the image is scaled (only when ``input_size`` is given, or when it is larger than
 ``max_size``), padded bottom/right with the mean colour to a multiple of 32 (so every pyramid level
@@ -35,6 +35,7 @@ from featherface.inference.options import (
     is_random_weights,
 )
 from featherface.inference.postprocess import PostprocessConfig, postprocess
+from featherface.inference.results import Results
 from featherface.inference.stream import FrameFaces, stream_faces
 from featherface.inference.tiling import merge_tiled
 from featherface.io.images import describe, load_image, resize_by
@@ -302,8 +303,10 @@ class FaceDetector:
     # ------------------------------------------------------------------ detection
     def detect(self, image: Any, rgb: bool = False, *, score_threshold: float | None = None,
                nms_threshold: float | None = None, input_size: int | None = None,
-               tile: bool | None = None) -> list[Face]:
-        """Faces in one image (path, bytes, numpy HxWx3 **BGR** unless ``rgb=True``, or PIL), best first.
+               tile: bool | None = None) -> Results:
+        """Faces in one image (path, bytes, numpy HxWx3 **BGR** unless ``rgb=True``, or PIL), best first,
+        as :class:`~featherface.inference.results.Results`: a list of :class:`Face` that also writes
+        them (``to_dict``/``to_json``/``to_csv``/``plot``/``save``), the record every verb writes.
 
         ``score_threshold``, ``nms_threshold``, ``input_size``, ``tile``: this call only (``None``:
         the detector's own), e.g. one HTTP request's options on a shared detector."""
@@ -325,9 +328,9 @@ class FaceDetector:
 
     def detect_batch(self, images: Iterable[Any], rgb: bool = False, *, score_threshold: float | None = None,
                      nms_threshold: float | None = None, input_size: int | None = None,
-                     tile: bool | None = None) -> list[list[Face]]:
-        """Faces in several images with one network call (images are padded to a common size);
-        the keyword options apply to this call only, as in :meth:`detect`."""
+                     tile: bool | None = None) -> list[Results]:
+        """Faces in several images with one network call (images are padded to a common size), one
+        :class:`Results` per image; the keyword options apply to this call only, as in :meth:`detect`."""
         post, size = self._call_options(score_threshold, nms_threshold, input_size)
         if images is None or isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike)) \
                 or not isinstance(images, Iterable):
@@ -336,6 +339,7 @@ class FaceDetector:
         if isinstance(images, np.ndarray) and images.ndim != 4:
             raise ImageError(f"detect_batch takes a list of images or an NxHxWxC array, got {describe(images)}; "
                              "use detect() for one image")
+        images = list(images)
         originals = [load_image(im, rgb=rgb) for im in images]
         if not originals:
             return []
@@ -345,7 +349,8 @@ class FaceDetector:
         if self.tile if tile is None else _flag("tile", tile):
             found = [self._tiled(im, faces, post, s) if s < 1.0 else faces
                      for im, faces, s in zip(originals, found, scales)]
-        return found
+        return [Results(faces, source=str(im) if isinstance(im, (str, os.PathLike)) else None, image=orig)
+                for im, orig, faces in zip(images, originals, found)]
 
     def _tiled(self, image: np.ndarray, faces: list[Face], post: PostprocessConfig, scale: float) -> list[Face]:
         def native(crops: list[np.ndarray]) -> list[list[Face]]:

@@ -9,13 +9,13 @@ far.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from featherface.errors import ImageError
+from featherface.inference.results import Results
 from featherface.inference.track import FaceTracker
 from featherface.io.images import expand_inputs, read_image
 from featherface.io.video import VideoReader, is_stream_source, is_video_path
@@ -24,27 +24,21 @@ from featherface.types import Face
 __all__ = ["FrameFaces", "stream_faces", "iter_frames"]
 
 
-@dataclass
-class FrameFaces:
-    """The faces of one frame. ``timestamp`` is seconds from the start (``None`` for still images)."""
+class FrameFaces(Results):
+    """The :class:`~featherface.inference.results.Results` of one frame: ``index``, ``timestamp``
+    (seconds from the start; ``None`` for still images), ``source``, ``frame`` (the BGR frame, unless
+    the stream was asked not to keep frames) and ``tracks`` when tracking."""
 
-    index: int
-    timestamp: float | None
-    faces: list[Face]
-    source: str
-    frame: np.ndarray | None = field(default=None, repr=False)
-    tracks: list[Any] | None = None  # TrackedFace per active track, when tracking
+    def __init__(self, index: int, timestamp: float | None, faces: Iterable[Face], source: str,
+                 frame: np.ndarray | None = None, tracks: list[Any] | None = None, *,
+                 size: tuple[int, int] | None = None) -> None:
+        h, w = size if size is not None else (None, None)
+        super().__init__(faces, source=source, index=index, timestamp=timestamp, tracks=tracks, image=frame,
+                         width=w, height=h)
 
-    def to_dict(self) -> dict[str, Any]:
-        """One JSON line of ``detect --jsonl`` (with ``track_id`` per face when tracking)."""
-        d: dict[str, Any] = {"source": self.source, "frame": self.index}
-        if self.timestamp is not None:
-            d["time"] = round(self.timestamp, 3)
-        if self.tracks is not None:
-            d["faces"] = [t.to_dict() for t in self.tracks]
-        else:
-            d["faces"] = [f.to_dict() for f in self.faces]
-        return d
+    @property
+    def frame(self) -> np.ndarray | None:
+        return self.image
 
 
 def iter_frames(source: str | os.PathLike | int) -> Iterator[tuple[str, int, float | None, np.ndarray]]:
@@ -93,4 +87,4 @@ def stream_faces(detector: Any, source: str | os.PathLike | int, every: int = 1,
                 tracker = FaceTracker(fps=fps, max_missed=max_missed, smooth=smooth)
                 current = name
             tracks = tracker.update(faces)
-        yield FrameFaces(index, ts, faces, name, frame if keep_frames else None, tracks)
+        yield FrameFaces(index, ts, faces, name, frame if keep_frames else None, tracks, size=frame.shape[:2])

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from featherface.errors import FeatherFaceError, ImageError
 from featherface.inference.anonymize import anonymize_image
+from featherface.inference.results import Results
 from featherface.io.image_header import is_known_image
 from featherface.io.images import decode_image, encode_image
 from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES
@@ -227,16 +228,11 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
         t_read = time.perf_counter()
         faces, queued, ran = await run_job(lambda det: detect_with(det, image, **opts))
         faces_total.inc(len(faces))
-        out = []
-        for f in faces:
-            d = f.to_dict()
-            if not landmarks:
-                d.pop("landmarks", None)
-            out.append(d)
+        record = Results(faces, image=image).to_dict(landmarks=landmarks)  # the record every verb writes
         return JSONResponse({
             "model": pool.info["name"],
-            "image": {"width": int(image.shape[1]), "height": int(image.shape[0])},
-            "faces": out,
+            "image": {"width": record["width"], "height": record["height"]},
+            "faces": record["faces"],
             "timings_ms": {"read_decode": round((t_read - t0) * 1000, 2), "queue": round(queued * 1000, 2),
                            "detect": round(ran * 1000, 2), "total": round((time.perf_counter() - t0) * 1000, 2)},
         })
@@ -273,11 +269,11 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
         image = await _read_image(request, settings)
         faces, _, _ = await run_job(lambda det: detect_with(det, image, **opts))
         crops = []
-        for f in faces:
+        for f, d in zip(faces, Results(faces, image=image).to_dict()["faces"]):
             if f.landmarks is None:
                 continue
             png = encode_image(f.align(image, size=int(size or 112), margin=margin), ".png")
-            crops.append({**f.to_dict(), "crop_png_base64": base64.b64encode(png).decode("ascii")})
+            crops.append({**d, "crop_png_base64": base64.b64encode(png).decode("ascii")})
         return JSONResponse({"model": pool.info["name"], "size": size, "margin": margin, "faces": crops})
 
     @endpoint("healthz", protected=False)

@@ -55,7 +55,8 @@ def test_video_frames_with_timestamps_and_faces(clip: Path, detector: FaceDetect
     assert results[-1].timestamp == pytest.approx(23 / 12.0, abs=0.02)
     assert sum(bool(r.faces) for r in results) >= 20  # the face stays in view while the camera moves
     d = results[3].to_dict()
-    assert d["frame"] == 3 and d["source"] == str(clip) and "time" in d and isinstance(d["faces"], list)
+    assert d["frame"] == 3 and d["file"] == str(clip) and "time" in d and isinstance(d["faces"], list)
+    assert (d["width"], d["height"]) == (320, 240)
     every = list(stream_faces(detector, clip, every=5, keep_frames=False))
     assert [r.index for r in every] == [0, 5, 10, 15, 20] and every[0].frame is None
 
