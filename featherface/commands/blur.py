@@ -31,7 +31,7 @@ from featherface.errors import FeatherFaceError
 from featherface.inference.anonymize import anonymize_image
 from featherface.inference.results import Results
 from featherface.io.outputs import check_output_dir, check_output_file, write_bytes, write_text
-from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES
+from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES, MARGIN, MARGIN_RANGE
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -42,8 +42,9 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--output", "-o", type=output_path, required=True, help="folder for the anonymised files")
     p.add_argument("--mode", choices=ANONYMIZE_MODES, default="blur", help="how faces are covered (default: blur)")
     p.add_argument("--shape", choices=ANONYMIZE_SHAPES, default="ellipse", help="covered region (default: ellipse)")
-    p.add_argument("--margin", type=float, default=0.3,
-                   help="grow each face region by this fraction of its size on every side (default: 0.3)")
+    p.add_argument("--margin", type=float, default=MARGIN,
+                   help=f"grow each face region by this fraction of its size on every side, "
+                        f"{MARGIN_RANGE[0]:g} to {MARGIN_RANGE[1]:g} (default: {MARGIN:g})")
     p.add_argument("--passes", type=int, default=3,
                    help="detect-and-cover rounds per image/frame: later rounds cover what is still found (default: 3)")
     p.add_argument("--json", type=output_path, default=None, help="also write the faces covered, per file/frame")
@@ -57,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     from featherface.io.images import encode_image, read_image
     from featherface.io.video import VideoReader, is_stream_source
 
-    if not (0.0 <= args.margin <= 2.0):
-        raise FeatherFaceError(f"--margin must be in [0, 2], got {args.margin}")
+    if not (MARGIN_RANGE[0] <= args.margin <= MARGIN_RANGE[1]):
+        raise FeatherFaceError(f"--margin must be in [{MARGIN_RANGE[0]:g}, {MARGIN_RANGE[1]:g}], got {args.margin}")
     if not (1 <= args.passes <= 10):
         raise FeatherFaceError(f"--passes must be 1..10, got {args.passes}")
     inputs, avoid = expand_media(args.paths)

@@ -11,14 +11,14 @@ from typing import Sequence
 
 import numpy as np
 
-from featherface.ops.anonymize import anonymize
+from featherface.ops.anonymize import MARGIN, anonymize
 from featherface.types import Detector, Face
 
 __all__ = ["anonymize_image"]
 
 
 def anonymize_image(image: np.ndarray, detector: Detector, mode: str = "blur", shape: str = "ellipse",
-                    margin: float = 0.3, color: Sequence[int] = (0, 0, 0), passes: int = 3,
+                    margin: float = MARGIN, color: Sequence[int] = (0, 0, 0), passes: int = 3,
                     faces: Sequence[Face] | None = None) -> tuple[np.ndarray, list[Face]]:
     """``(anonymised copy, faces covered in the first pass)``.
 

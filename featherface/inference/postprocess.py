@@ -16,16 +16,18 @@ import numpy as np
 import torch
 
 from featherface.device import torch_threads
+from featherface.inference.options import DetectorOptions
 from featherface.ops.boxes import decode_boxes, decode_landmarks
 from featherface.ops.nms import batched_nms
 
 
 @dataclass
 class PostprocessConfig:
-    """Thresholds of the decoding step (RetinaFace defaults; use ``score_threshold=0.02`` for WIDER eval)."""
+    """Thresholds of the decoding step (use ``score_threshold=0.02`` for WIDER eval). The score and NMS
+    defaults are :class:`DetectorOptions`' (RetinaFace's), defined there once."""
 
-    score_threshold: float = 0.5
-    nms_threshold: float = 0.4
+    score_threshold: float = DetectorOptions.score_threshold
+    nms_threshold: float = DetectorOptions.nms_threshold
     pre_nms_top_k: int = 5000
     max_detections: int = 750
     # box and landmark voting (see _vote): the IoU at which overlapping candidates vote; 0 = off.

@@ -14,10 +14,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["ANONYMIZE_MODES", "ANONYMIZE_SHAPES", "expand_box", "anonymize"]
+__all__ = ["ANONYMIZE_MODES", "ANONYMIZE_SHAPES", "MARGIN", "MARGIN_RANGE", "expand_box", "anonymize"]
 
 ANONYMIZE_MODES = ("blur", "pixelate", "fill")
 ANONYMIZE_SHAPES = ("box", "ellipse")
+# how far a covered region grows beyond the face box on every side, as a fraction of its size (hair,
+# chin, ears): the one default and range of blur, anonymize_image and the service's /v1/blur
+MARGIN = 0.3
+MARGIN_RANGE = (0.0, 2.0)
 
 
 def expand_box(box: Sequence[float], margin: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -57,7 +61,7 @@ def _cover(region: np.ndarray, mode: str, color: Sequence[int]) -> np.ndarray:
     return cv2.GaussianBlur(up, (k, k), 0)
 
 
-def anonymize(image: np.ndarray, faces: Any, mode: str = "blur", shape: str = "ellipse", margin: float = 0.3,
+def anonymize(image: np.ndarray, faces: Any, mode: str = "blur", shape: str = "ellipse", margin: float = MARGIN,
               color: Sequence[int] = (0, 0, 0)) -> np.ndarray:
     """A copy of ``image`` with every face covered.
 
@@ -75,8 +79,8 @@ def anonymize(image: np.ndarray, faces: Any, mode: str = "blur", shape: str = "e
     if shape not in ANONYMIZE_SHAPES:
         raise ValueError(f"anonymize: shape must be one of {', '.join(ANONYMIZE_SHAPES)}, got {shape!r}")
     margin = float(margin)
-    if not (0.0 <= margin <= 2.0):
-        raise ValueError(f"anonymize: margin must be in [0, 2], got {margin}")
+    if not (MARGIN_RANGE[0] <= margin <= MARGIN_RANGE[1]):
+        raise ValueError(f"anonymize: margin must be in [{MARGIN_RANGE[0]:g}, {MARGIN_RANGE[1]:g}], got {margin}")
     if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
         raise ValueError("anonymize: image must be a non-empty HxW or HxWxC numpy array")
     out = image.copy()

@@ -29,7 +29,7 @@ from featherface.inference.anonymize import anonymize_image
 from featherface.inference.results import Results
 from featherface.io.image_header import is_known_image
 from featherface.io.images import decode_image, encode_image
-from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES
+from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES, MARGIN, MARGIN_RANGE
 from featherface.serve.pool import DetectorPool, Overloaded, detect_with
 from featherface.serve.settings import ServeSettings
 
@@ -242,7 +242,7 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
         opts = _detect_options(request, settings)
         mode = _query_choice(request, "mode", "blur", ANONYMIZE_MODES)
         shape = _query_choice(request, "shape", "ellipse", ANONYMIZE_SHAPES)
-        margin = _query_float(request, "margin", 0.3, 0.0, 2.0)
+        margin = _query_float(request, "margin", MARGIN, *MARGIN_RANGE)
         fmt = _query_choice(request, "format", "jpeg", ("jpeg", "png"))
         image = await _read_image(request, settings)
 

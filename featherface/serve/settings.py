@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from featherface.errors import ConfigError
+from featherface.inference.options import DetectorOptions
 
 __all__ = ["ServeSettings"]
 
@@ -30,8 +31,8 @@ class ServeSettings:
     token: str | None = None  # bearer token required on /v1/* and /metrics when set
     max_upload_mb: float = 20.0
     timeout_s: float = 30.0  # longest a request may wait and run; then HTTP 503
-    score_threshold: float = 0.5  # defaults of the per-request query options
-    nms_threshold: float = 0.4
+    score_threshold: float = DetectorOptions.score_threshold  # defaults of the per-request query options
+    nms_threshold: float = DetectorOptions.nms_threshold
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> ConfigError:
