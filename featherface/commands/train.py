@@ -84,7 +84,7 @@ def add_config_args(parser: argparse.ArgumentParser) -> list[str]:
     added: list[str] = []
     for f in fields(TrainConfig):
         name, kind, opt = f.name, field_kind(f.name), field_option(f.name)
-        if kind == "dict":
+        if kind in ("dict", "records"):
             continue
         assert name not in _RESERVED, name
         group = groups.get(opt.group) or groups["other options"]

@@ -21,6 +21,7 @@ _EXPORTS = {
     "EvalTransform": "transforms",
     "FaceDataset": "dataset",
     "collate_faces": "dataset",
+    "MixedFaceDataset": "mixed",
     "make_synthetic_dataset": "synthetic",
     "render_synthetic_image": "synthetic",
 }

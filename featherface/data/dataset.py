@@ -82,9 +82,11 @@ class FaceDataset(torch.utils.data.Dataset):
         """Select the augmentation stream of ``epoch`` (new random crops each epoch, reproducibly)."""
         self.epoch = int(epoch)
 
-    def rng_for(self, index: int) -> np.random.Generator:
-        """The generator item ``index`` uses this epoch: a pure function of (seed, epoch, index)."""
-        return np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, int(index)]))
+    def rng_for(self, index: int, draw: int = 0) -> np.random.Generator:
+        """The generator item ``index`` uses this epoch: a pure function of (seed, epoch, index), and of
+        ``draw`` when one epoch draws the image more than once (a repeated source of a mixed set)."""
+        key = [self.seed, self.epoch, int(index)] + ([int(draw)] if draw else [])
+        return np.random.default_rng(np.random.SeedSequence(key))
 
     def image_path(self, index: int) -> Path:
         return self.image_root / self.annotations[index].path
@@ -100,15 +102,16 @@ class FaceDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return self.item(index)
 
-    def item(self, index: int, size: int | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def item(self, index: int, size: int | None = None, draw: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Item ``index``; ``size``: crop size of a multi-scale batch instead of the transform's own
-        (the transform must take a ``size`` keyword, as :class:`TrainTransform` does)."""
+        (the transform must take a ``size`` keyword, as :class:`TrainTransform` does); ``draw``: which
+        draw of this image in the epoch (its augmentation differs per draw)."""
         n = len(self)
         if index < 0:
             index += n
         if not 0 <= index < n:
             raise IndexError(f"index {index} out of range for dataset of {n}")
-        rng = self.rng_for(index)
+        rng = self.rng_for(index, draw)
         if self.mosaic_prob > 0 and n > 0 and rng.random() < self.mosaic_prob:
             others = rng.integers(0, n, size=3)
             parts = [self.load(index)] + [self.load(int(j)) for j in others]

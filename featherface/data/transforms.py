@@ -413,6 +413,7 @@ class TrainTransform:
         crop_scales: Sequence[float] = (0.3, 0.45, 0.6, 0.8, 1.0),
         crop_scale_range: tuple[float, float] | None = None,
         crop_tries: int = 250,
+        crop_ref_size: int = 0,
         zoom_out_prob: float = 0.0,
         zoom_out_max: float = 3.0,
         mirror_prob: float = 0.5,
@@ -429,6 +430,12 @@ class TrainTransform:
         self.crop_scales = tuple(float(s) for s in crop_scales)
         self.crop_scale_range = crop_scale_range
         self.crop_tries = int(crop_tries)
+        # > 0: crop scales are those of an output of this side; a multi-scale batch of side s crops
+        # s / crop_ref_size as much, so faces keep one scale distribution at every batch size (a
+        # crowd's tiny faces stay at native scale or larger in 320-px batches as in 640-px ones)
+        if crop_ref_size < 0:
+            raise ValueError(f"crop_ref_size must be >= 0, got {crop_ref_size}")
+        self.crop_ref_size = int(crop_ref_size)
         self.zoom_out_prob = float(zoom_out_prob)
         self.zoom_out_max = float(zoom_out_max)
         self.mirror_prob = float(mirror_prob)
@@ -455,9 +462,13 @@ class TrainTransform:
         img = photometric_distort(image, rng) if self.photometric else image
         if self.zoom_out_prob > 0 and rng.random() < self.zoom_out_prob:
             img, b, lm, has = zoom_out(img, b, lm, has, rng, self.zoom_out_max)
-        img, b, lm, has = random_crop(
-            img, b, lm, has, rng, self.crop_scales, self.crop_scale_range, self.crop_tries
-        )
+        scales, scale_range = self.crop_scales, self.crop_scale_range
+        out_size = self.img_size if size is None else int(size)
+        if self.crop_ref_size:
+            f = out_size / self.crop_ref_size
+            scales = tuple(min(1.0, v * f) for v in scales)
+            scale_range = None if scale_range is None else (min(1.0, scale_range[0] * f), min(1.0, scale_range[1] * f))
+        img, b, lm, has = random_crop(img, b, lm, has, rng, scales, scale_range, self.crop_tries)
         img, b, lm, has = random_mirror(img, b, lm, has, rng, self.mirror_prob)
         interp = None if self.random_interpolation else cv2.INTER_LINEAR
         img, b, lm, has = resize(img, b, lm, has, rng, self.img_size if size is None else int(size), interp)

@@ -38,6 +38,10 @@ class TrainConfig:
     image_root: str | None = None
     layout: str = "auto"
     synthetic_images: int = 0  # >0 and no label_file: generate this many synthetic pictures (smoke runs)
+    # more labelled sets trained beside label_file, each a mapping: label_file (required), image_root, layout,
+    # repeat (draws per image per epoch), min_face_size, mosaic_prob, augment (merged over `augment`)
+    extra_sources: list[dict[str, Any]] = field(default_factory=list)
+    label_repeat: float = 1.0  # draws per image of label_file per epoch, when extra_sources mix it with others
     val_label_file: str | None = None
     val_image_root: str | None = None
     img_size: int = 640
@@ -211,6 +215,9 @@ class TrainConfig:
         need(all(0 <= v <= 1 for k, v in self.augment.items() if k.endswith("_prob") and isinstance(v, (int, float))),
              "augment.*_prob must be in [0, 1]")
         need(self.teacher_spec() is not None or self.gt_weight > 0, "gt_weight is 0 and no teacher is set: nothing to learn from")
+        need(math.isfinite(self.label_repeat) and self.label_repeat >= 0, "label_repeat must be >= 0")
+        for i, src in enumerate(self.extra_sources):
+            _check_source(i, src, need)
         need(str(self.layout).lower() in LAYOUT_NAMES,
              f"unknown label layout {self.layout!r} (use one of {', '.join(LAYOUT_NAMES)})")
 
@@ -229,6 +236,25 @@ class TrainConfig:
 
     def needs_data(self) -> bool:
         return self.label_file is None and self.synthetic_images <= 0
+
+
+SOURCE_KEYS = ("label_file", "image_root", "layout", "repeat", "min_face_size", "mosaic_prob", "augment")
+
+
+def _check_source(i: int, src: Any, need: Any) -> None:
+    """One ``extra_sources`` entry: a mapping of :data:`SOURCE_KEYS` with a label file."""
+    where = f"extra_sources[{i}]"
+    need(isinstance(src, dict), f"{where} must be a mapping with a label_file")
+    bad = [k for k in src if k not in SOURCE_KEYS]
+    need(not bad, f"{where}: unknown key(s) {', '.join(map(repr, bad))} (use {', '.join(SOURCE_KEYS)})")
+    need(isinstance(src.get("label_file"), str) and bool(src["label_file"].strip()), f"{where} needs a label_file")
+    for key in ("repeat", "min_face_size", "mosaic_prob"):
+        v = src.get(key, 0)
+        need(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
+             f"{where}.{key} must be a number >= 0, got {v!r}")
+    need(src.get("mosaic_prob", 0) <= 1, f"{where}.mosaic_prob must be in [0, 1]")
+    need(isinstance(src.get("augment", {}), dict), f"{where}.augment must be a mapping of TrainTransform options")
+    need(str(src.get("layout", "auto")).lower() in LAYOUT_NAMES, f"{where}: unknown label layout {src.get('layout')!r}")
 
 
 def _coerce(name: str, type_str: str, value: Any) -> Any:
@@ -267,6 +293,12 @@ def _coerce(name: str, type_str: str, value: Any) -> Any:
             if isinstance(value, (dict, list)):
                 raise ValueError(value)
             return str(value)
+        if base.startswith("list[dict"):
+            if isinstance(value, str):
+                value = yaml.safe_load(value) or []
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, dict) for v in value):
+                raise ConfigError(f"{name}: expected a list of mappings (each entry must be a mapping), got {value!r}")
+            return [dict(v) for v in value]
         if base.startswith("list"):
             if isinstance(value, str):
                 value = [v for v in value.replace(",", " ").split() if v]

@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from featherface.data.dataset import FaceDataset, collate_faces
+from featherface.data.mixed import MixedFaceDataset
 from featherface.data.synthetic import make_synthetic_dataset
 from featherface.data.transforms import EvalTransform, TrainTransform
 from featherface.errors import ConfigError, FeatherFaceError, ImageError
@@ -199,6 +200,24 @@ def synthetic_label_file(cfg: TrainConfig, output_dir: Path, render: bool) -> Pa
     return label
 
 
+def _train_transform(cfg: TrainConfig, augment: dict[str, Any], where: str) -> TrainTransform:
+    try:
+        return TrainTransform(img_size=cfg.img_size, **augment)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _extra_source(cfg: TrainConfig, i: int) -> tuple[FaceDataset, float]:
+    """``extra_sources[i]`` as a dataset: its own keys over the main source's settings."""
+    src = cfg.extra_sources[i]
+    augment = {**cfg.augment, **src.get("augment", {})}
+    ds = FaceDataset(src["label_file"], src.get("image_root"),
+                     transform=_train_transform(cfg, augment, f"extra_sources[{i}].augment"),
+                     layout=src.get("layout", "auto"), min_size=float(src.get("min_face_size", cfg.min_face_size)),
+                     mosaic_prob=float(src.get("mosaic_prob", cfg.mosaic_prob)), seed=cfg.seed + 1000 * (i + 1))
+    return ds, float(src.get("repeat", 1.0))
+
+
 def build_datasets(cfg: TrainConfig, dataset: Dataset | None, val_dataset: Dataset | None,
                    synthetic_labels: Callable[[], Path]) -> tuple[Dataset, Dataset | None]:
     """The training set (``dataset``, else the config's label file, else the synthetic set whose label
@@ -212,12 +231,11 @@ def build_datasets(cfg: TrainConfig, dataset: Dataset | None, val_dataset: Datas
             image_root = None
         if label_file is None:
             raise ConfigError("no training data: give label_file (--labels) or synthetic_images")
-        try:
-            transform = TrainTransform(img_size=cfg.img_size, **cfg.augment)
-        except TypeError as exc:
-            raise ConfigError(f"augment: {exc}") from None
-        ds = FaceDataset(label_file, image_root, transform=transform, layout=cfg.layout,
-                         min_size=cfg.min_face_size, mosaic_prob=cfg.mosaic_prob, seed=cfg.seed)
+        ds = FaceDataset(label_file, image_root, transform=_train_transform(cfg, cfg.augment, "augment"),
+                         layout=cfg.layout, min_size=cfg.min_face_size, mosaic_prob=cfg.mosaic_prob, seed=cfg.seed)
+        if cfg.extra_sources:
+            ds = MixedFaceDataset([(ds, cfg.label_repeat)] + [_extra_source(cfg, i) for i in range(len(cfg.extra_sources))],
+                                  seed=cfg.seed)
     val = val_dataset
     if val is None and cfg.val_label_file:
         val = FaceDataset(cfg.val_label_file, cfg.val_image_root, transform=EvalTransform(cfg.img_size),

@@ -56,6 +56,10 @@ FIELD_OPTIONS: dict[str, FieldOption] = {
     "layout": FieldOption("label layout: auto, retinaface, labelv2, wider", _G_DATA),
     "synthetic_images": FieldOption("no label file: generate N synthetic pictures", _G_DATA, flag="--synthetic",
                                     metavar="N", lo=0),
+    "extra_sources": FieldOption("more labelled sets beside --labels, each with its own repeat and augmentation "
+                                 "(YAML, or --set 'extra_sources=[{label_file: F, repeat: 4}]')", _G_DATA),
+    "label_repeat": FieldOption("draws per image of --labels per epoch when extra_sources mix it with others",
+                                _G_DATA, lo=0.0),
     "val_label_file": FieldOption("validation label file (its loss picks best.pt)", _G_DATA, flag="--val-labels",
                                   metavar="FILE"),
     "val_image_root": FieldOption("validation image root", _G_DATA, flag="--val-images", metavar="DIR"),
@@ -137,9 +141,12 @@ def field_flag(name: str) -> str:
 
 
 def field_kind(name: str) -> str:
-    """``bool``, ``int``, ``float``, ``str``, ``list`` or ``dict``: how field ``name`` is read."""
+    """``bool``, ``int``, ``float``, ``str``, ``list``, ``dict`` or ``records`` (a list of mappings, set from
+    YAML or ``--set``): how field ``name`` is read."""
     known = {f.name: f for f in fields(TrainConfig)}
     base = str(known[name].type).replace("| None", "").strip()
+    if base.startswith("list[dict"):
+        return "records"
     for kind in ("list", "dict"):
         if base.startswith(kind):
             return kind
