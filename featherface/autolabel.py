@@ -23,6 +23,7 @@ from featherface.data.labels import ImageAnnotation, write_retinaface_labels
 from featherface.data.splits import holdout_fraction
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.io.images import load_image
+from featherface.ops.matching import greedy_match
 from featherface.types import Detector, Face
 
 
@@ -146,3 +147,62 @@ def autolabel(
         splits["train"] = Path(write_retinaface_labels(out.with_name(f"{out.stem}_train{out.suffix}"), train))
         splits["val"] = Path(write_retinaface_labels(out.with_name(f"{out.stem}_val{out.suffix}"), val))
     return AutolabelReport(out, root_p, per_image, dropped, failures, splits)
+
+
+@dataclass
+class LandmarkReport:
+    """What :func:`attach_landmarks` did: boxes kept, boxes that got the teacher's landmarks, failures."""
+
+    label_file: Path
+    boxes: int
+    with_landmarks: int
+    failures: list[tuple[str, str]]
+
+    def summary(self) -> str:
+        share = self.with_landmarks / max(self.boxes, 1)
+        return (f"{self.boxes} human boxes kept, {self.with_landmarks} ({share:.0%}) with the teacher's landmarks "
+                f"(a teacher face matched the box); {len(self.failures)} unreadable; labels -> {self.label_file}")
+
+
+def attach_landmarks(
+    annotations: Sequence[ImageAnnotation],
+    image_root: str | os.PathLike,
+    teacher: Detector,
+    output: str | os.PathLike,
+    match_iou: float = 0.5,
+    progress: bool = True,
+) -> LandmarkReport:
+    """Keep human boxes, add the teacher's five landmarks where one of its faces matches a box.
+
+    Why: human box sets (WIDER FACE's train boxes) carry no landmarks; the teacher's points are
+    trusted only on a face it also found (one-to-one IoU >= ``match_iou``), so its misses and false
+    faces never change a human label. Boxes without a match keep no landmarks (masked in the loss).
+    Image paths stay those of the label file; unreadable images are reported and left out.
+    """
+    if not (isinstance(match_iou, (int, float)) and 0.0 < match_iou <= 1.0):
+        raise ConfigError(f"match_iou must be in (0, 1], got {match_iou!r}")
+    root = Path(image_root)
+    out_anns: list[ImageAnnotation] = []
+    failures: list[tuple[str, str]] = []
+    n_boxes = n_lms = 0
+    for ann in tqdm(list(annotations), desc=f"landmarks ({getattr(teacher, 'name', 'teacher')})", unit="img",
+                    disable=not progress):
+        try:
+            faces = teacher.detect(load_image(root / ann.path))
+        except FeatherFaceError as exc:
+            failures.append((str(root / ann.path), str(exc)))
+            continue
+        lms = ann.landmarks.copy()
+        has = ann.has_landmarks.copy()
+        cand = [f for f in faces if f.landmarks is not None]
+        if cand and len(ann.boxes):
+            tboxes = np.array([f.box for f in cand], dtype=np.float32).reshape(-1, 4)
+            for i, j, _ in greedy_match(ann.boxes, tboxes, match_iou):
+                if not has[i]:
+                    lms[i] = np.asarray(cand[j].landmarks, dtype=np.float32).reshape(lms[i].shape)
+                    has[i] = True
+        n_boxes += len(ann.boxes)
+        n_lms += int(has.sum())
+        out_anns.append(ImageAnnotation(path=ann.path, boxes=ann.boxes.copy(), landmarks=lms, has_landmarks=has))
+    out = Path(write_retinaface_labels(output, out_anns))
+    return LandmarkReport(out, n_boxes, n_lms, failures)

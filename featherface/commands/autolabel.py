@@ -7,6 +7,7 @@ import csv
 import io
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 from featherface.commands.argtypes import fraction_float, nonneg_float, nonneg_int, output_path
 from featherface.commands.options import add_detector_args
@@ -19,7 +20,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                        description="Run a teacher detector (YuNet via OpenCV, or a FeatherFace checkpoint) over "
                                    "images and folders and write a RetinaFace-format label.txt (boxes + 5 landmarks) "
                                    "for training or fine-tuning.")
-    p.add_argument("paths", nargs="+", help="images or folders")
+    p.add_argument("paths", nargs="+", help="images or folders (with --boxes: the one folder its paths are under)")
     p.add_argument("--teacher", default="yunet",
                    help="yunet | yunet:PATH.onnx | yunet-s | retinaface[:PATH] | featherface:WEIGHTS[:MODEL], "
                         "or several joined by '+' and fused, e.g. retinaface+yunet (default yunet)")
@@ -31,6 +32,11 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--val-fraction", type=fraction_float, default=0.0,
                    help="also write a deterministic hold-out split (<stem>_train.txt, <stem>_val.txt)")
     p.add_argument("--split-seed", type=nonneg_int, default=0, help="seed of the hold-out split")
+    p.add_argument("--boxes", metavar="LABELS", default=None,
+                   help="keep the human boxes of this label file (e.g. WIDER FACE train) and add the teacher's "
+                        "landmarks where one of its faces matches a box (IoU >= --match-iou)")
+    p.add_argument("--match-iou", type=fraction_float, default=0.5,
+                   help="with --boxes: IoU a teacher face needs with a box to lend it landmarks (default 0.5)")
     p.add_argument("--report", type=output_path, default=None, help="also write faces per image to this CSV file")
     p.add_argument("--force", action="store_true",
                    help="let --output / --report replace an existing file of another kind")
@@ -45,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from featherface.peers.factory import build_teacher
 
     check_autolabel_options(args.min_size, args.val_fraction)
+    if args.boxes is not None:
+        return _run_boxes(args, build_teacher)
     images = [p for p in expand_inputs(args.paths) if is_image_path(p) or not p.exists()]
     # every output is checked before the teacher is built or an image read
     ins = InputSet(images)
@@ -72,5 +80,26 @@ def run(args: argparse.Namespace) -> int:
         for k, v in rep.faces_per_image.items():
             w.writerow([k, v])
         write_text(Path(report), buf.getvalue())
+    print(rep.summary())
+    return 1 if rep.failures else 0
+
+
+def _run_boxes(args: argparse.Namespace, build_teacher: Callable[..., Any]) -> int:
+    """``--boxes``: the human boxes stay, the teacher lends landmarks (see :func:`attach_landmarks`)."""
+    from featherface.autolabel import attach_landmarks
+    from featherface.data.labels import load_annotations
+
+    if len(args.paths) != 1 or not Path(args.paths[0]).is_dir():
+        raise ConfigError(f"--boxes: give the one image folder the label paths are under, got {' '.join(args.paths)}")
+    if args.val_fraction > 0 or args.report:
+        raise ConfigError("--boxes keeps a label file's own images: --val-fraction and --report do not apply")
+    anns = load_annotations(args.boxes)
+    out = check_output_file(args.output, "--output", inputs=InputSet([Path(args.boxes)]), suffixes={".txt"},
+                            force=args.force)
+    teacher = build_teacher(args.teacher, **({} if args.score_threshold is None
+                                             else {"score_threshold": args.score_threshold}))
+    rep = attach_landmarks(anns, args.paths[0], teacher, out, match_iou=args.match_iou, progress=not args.quiet)
+    for _, err in rep.failures:
+        print(f"featherface autolabel: skipped: {err}", file=sys.stderr)
     print(rep.summary())
     return 1 if rep.failures else 0
