@@ -36,13 +36,21 @@ from featherface.data.benchmarks import BenchmarkWarning
 from featherface.errors import FeatherFaceError
 from featherface.evaluation.plot import plot_box_pr, plot_pr_curves
 from featherface.evaluation.predictions import EvaluationWarning, read_prediction_dir
-from featherface.evaluation.runner import WIDER_SCORE_THRESHOLD, detect_wider, wider_options
+from featherface.evaluation.runner import (
+    WIDER_SCORE_THRESHOLD,
+    WiderSubset,
+    describe_subset,
+    detect_wider,
+    evaluate_detectors,
+    restrict_to_present,
+    wider_options,
+)
 from featherface.evaluation.wider_gt import SETTINGS, default_ground_truth_dir, load_wider_ground_truth
 from featherface.evaluation.widerface import evaluate
 from featherface.io.outputs import InputSet, atomic_output, check_output_dir, check_output_file, check_plot_output, write_text
 _DETECTOR_ONLY = ("weights", "input_size", "save_predictions")
 _HUMAN_SETS = ("human_sets", "facemask", "caltech", "cuhk")
-_HUMAN_ONLY = ("detectors", "min_face", "caltech_split", "val_fraction", "split_seed")
+_HUMAN_ONLY = ("min_face", "caltech_split", "val_fraction", "split_seed")
 _WIDER_ONLY = ("predictions", "images", "save_predictions")
 
 
@@ -71,7 +79,9 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
     src.add_argument("--predictions", type=Path, metavar="DIR",
                      help="existing prediction folder <event>/<image>.txt (any detector)")
     src.add_argument("--images", type=Path, metavar="DIR",
-                     help="WIDER_val/images: run our detector over the validation images, then evaluate")
+                     help="WIDER_val/images: run our detector (or --detectors) over the validation images, then "
+                          "evaluate; a folder holding only some of them is scored against the ground truth of "
+                          "those images, marked as a subset in every output")
     det = p.add_argument_group("detector options (with --images)")
     add_detector_args(det, ("model", "weights", "input_size", "score_threshold", "nms_threshold", "vote_iou",
                             "device", "threads"),
@@ -97,7 +107,7 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
     hum.add_argument("--caltech", type=Path, metavar="DIR",
                      help="Caltech WebFaces folder (WebFaces_GroundThruth.txt + images/)")
     hum.add_argument("--cuhk", type=Path, metavar="DIR", help="CUHK landmark folder (landmarks.txt + images/)")
-    hum.add_argument("--detectors", metavar="LIST",
+    p.add_argument("--detectors", metavar="LIST",
                      help="comma-separated: model names with shipped weights (featherface-v2-ultra), "
                      "MODEL:WEIGHTS, featherface:WEIGHTS, retinaface[:PATH], peer specs (yunet, yunet-s, "
                      "ultraface-rfb320, haar, NAME:PATH); default: --model (its shipped weights), "
@@ -166,6 +176,10 @@ def run(args: argparse.Namespace) -> int:
         raise FeatherFaceError("--gt DIR is required (no WIDER ground truth found at ../shared/data/widerface/"
                                "ground_truth)")
     opts = detector_options(args, base=wider_options()) if args.images is not None else None
+    if args.detectors is not None and (args.predictions is not None or args.flip or args.save_predictions
+                                       or args.plot is not None):
+        raise FeatherFaceError("--detectors runs each detector over --images; --predictions, --flip, "
+                               "--save-predictions and --plot take our one detector")
     if args.predictions is not None:
         used = [f"--{k.replace('_', '-')}" for k in _DETECTOR_ONLY if getattr(args, k, None) is not None]
         if getattr(args, "flip", False):
@@ -184,11 +198,21 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", EvaluationWarning)
         warnings.showwarning = show
         gt = load_wider_ground_truth(args.gt)
+        full_size = gt.num_images
+        subset: WiderSubset | None = None
+        if args.images is not None:
+            gt, subset = restrict_to_present(gt, args.images)
+            if subset is not None:
+                print(f"note: {subset.note()}", file=sys.stderr)
         if args.limit is not None and args.limit < gt.num_images:
             idx = np.unique(np.linspace(0, gt.num_images - 1, args.limit).round().astype(int))
             gt = gt.subset(idx)
+            subset = describe_subset(gt, full_size)
             print(f"note: evaluating {gt.num_images} of the images only (--limit); APs are not comparable "
                   "with full-set numbers", file=sys.stderr)
+        if args.detectors is not None:
+            assert opts is not None
+            return _run_wider_detectors(args, opts, gt, subset, progress)
         if args.predictions is not None:
             preds = read_prediction_dir(args.predictions, gt, progress=progress)
             source: dict[str, Any] = {"predictions": str(args.predictions)}
@@ -205,10 +229,11 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(preds, gt, args.iou)
 
     settings = [s for s in SETTINGS if s in result]
-    print(_table(result, settings))
+    print(_table(result, settings, subset))
     if args.json is not None:
         payload = {s: round(float(result[s]), 6) for s in settings}
         payload.update(
+            subset=subset.to_dict() if subset is not None else None,
             iou_threshold=result["iou_threshold"],
             num_images=result["num_images"],
             missing_images=result["missing_images"],
@@ -290,11 +315,54 @@ def run_human(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(result: dict[str, Any], settings: list[str]) -> str:
+def _specs(text: str) -> list[str]:
+    specs = [s.strip() for s in text.split(",") if s.strip()]
+    if not specs:
+        raise FeatherFaceError("--detectors is empty")
+    return specs
+
+
+def _run_wider_detectors(args: argparse.Namespace, opts: Any, gt: Any, subset: WiderSubset | None,
+                         progress: bool) -> int:
+    """``eval --images DIR --detectors LIST``: every detector over the same images, one table."""
+    from featherface.peers.factory import build_detectors
+
+    def note(m: str) -> None:
+        print(f"featherface eval: {m}", file=sys.stderr)
+
+    detectors, skipped = build_detectors(
+        _specs(args.detectors), weights=args.weights, model=args.model, device=args.device,
+        score_threshold=opts.score_threshold, nms_threshold=args.nms_threshold, input_size=args.input_size,
+        log=note, threads=args.threads, vote_iou=args.vote_iou)
+    if not detectors:
+        raise FeatherFaceError("no detector could be built (" + "; ".join(skipped or ["none named"]) + ")")
+    rows = evaluate_detectors(detectors, gt, args.images, args.iou, progress=progress)
+    head = (f"WIDER FACE val AP (IoU {args.iou:g}, {gt.num_images} images, score >= {opts.score_threshold:g}, "
+            f"{'original size' if args.input_size is None else f'longer side {args.input_size}'})")
+    lines = [head + (f"; {subset.note()}" if subset is not None else ""), "",
+             "| detector | easy | medium | hard | detections | seconds |", "|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['easy']:.3f} | {r['medium']:.3f} | {r['hard']:.3f} | {r['predictions']} "
+                     f"| {r['seconds']:.1f} |")
+    lines += [f"\nnot run: {s}" for s in skipped]
+    print("\n".join(lines))
+    if args.json is not None:
+        payload = {"benchmark": "wider_face_val", "iou_threshold": args.iou, "num_images": gt.num_images,
+                   "subset": subset.to_dict() if subset is not None else None,
+                   "score_threshold": opts.score_threshold, "input_size": args.input_size,
+                   "detectors": rows, "skipped": skipped}
+        write_text(args.json, json.dumps(payload, indent=2) + "\n")
+        print(f"APs written to {args.json}")
+    return 0
+
+
+def _table(result: dict[str, Any], settings: list[str], subset: WiderSubset | None = None) -> str:
     head = f"WIDER FACE val AP (IoU {result['iou_threshold']:g}, {result['num_images']} images"
     if result["missing_images"]:
         head += f", {result['missing_images']} without predictions"
     head += ")"
+    if subset is not None:
+        head += f"; {subset.note()}"
     cells = [f"{result[s]:.4f}" for s in settings]
     widths = [max(len(s), len(c)) for s, c in zip(settings, cells)]
     top = " | ".join(s.center(w) for s, w in zip(settings, widths))

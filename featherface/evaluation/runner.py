@@ -16,9 +16,12 @@ evaluation skips it with a warning, the comparison refuses to score (it would lo
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
+import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +31,11 @@ from tqdm import tqdm
 
 from featherface.errors import FeatherFaceError, ImageError
 from featherface.evaluation.predictions import EvaluationWarning, faces_to_prediction, write_predictions
+from featherface.evaluation.widerface import evaluate
 from featherface.inference.options import DetectorOptions
 
-__all__ = ["WIDER_SCORE_THRESHOLD", "detect_wider", "find_wider_image", "wider_image_root", "wider_options"]
+__all__ = ["WIDER_SCORE_THRESHOLD", "WiderSubset", "describe_subset", "detect_wider", "evaluate_detectors", "find_wider_image",
+           "restrict_to_present", "wider_image_root", "wider_options"]
 
 # the usual WIDER FACE setting: AP needs the low-score detections of the whole ranking
 WIDER_SCORE_THRESHOLD = 0.02
@@ -63,6 +68,75 @@ def find_wider_image(root: Path, event: str, name: str) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class WiderSubset:
+    """The images a WIDER score covers when a folder holds only some of the validation images.
+
+    Why it travels with every number: AP over a subset is not comparable with published full-val AP,
+    only with other detectors scored on the same images; ``key`` (a digest of the image names) lets a
+    table refuse to mix numbers of different image sets.
+    """
+
+    images: int
+    of: int
+    key: str
+
+    def note(self) -> str:
+        return f"subset: {self.images:,} of {self.of:,} images — not comparable to full-val numbers"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"images": self.images, "of": self.of, "key": self.key, "note": self.note()}
+
+
+def restrict_to_present(gt: Any, images: str | os.PathLike[str]) -> tuple[Any, WiderSubset | None]:
+    """``gt`` restricted to the images present under ``images`` (:func:`find_wider_image`), and the
+    :class:`WiderSubset` it then is (``None`` when every image is there). None present is an error."""
+    root = wider_image_root(images, gt.events[0] if gt.num_images else "")
+    present = [i for i in range(gt.num_images) if find_wider_image(root, gt.events[i], gt.names[i]) is not None]
+    if not present:
+        raise ImageError(f"no WIDER FACE validation image found under {root} (expected <event>/<image>.jpg with "
+                         "the official names)")
+    if len(present) == gt.num_images:
+        return gt, None
+    sub = gt.subset(present)
+    return sub, describe_subset(sub, gt.num_images)
+
+
+def describe_subset(sub: Any, of: int) -> WiderSubset:
+    """The :class:`WiderSubset` of ground truth ``sub``, cut from a set of ``of`` images."""
+    digest = hashlib.sha256("\n".join(sorted(sub.key(i) for i in range(sub.num_images))).encode()).hexdigest()[:12]
+    return WiderSubset(images=sub.num_images, of=of, key=digest)
+
+
+def evaluate_detectors(detectors: dict[str, Any], gt: Any, images: str | os.PathLike[str], iou: float = 0.5,
+                       progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Every detector over the same images, scored by the official protocol: ``{name: {easy, medium, hard,
+    predictions, seconds}}`` (``seconds``: its detection time, image reading excluded)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, det in detectors.items():
+        timed = _Timed(det)
+        preds = detect_wider(gt, images, detector=timed, progress=progress, desc=name)
+        res = evaluate(preds, gt, iou)
+        out[name] = {k: round(float(res[k]), 6) for k in ("easy", "medium", "hard") if k in res}
+        out[name].update(predictions=int(res["num_predictions"]), seconds=round(timed.seconds, 2))
+    return out
+
+
+class _Timed:
+    """A detector that adds up the time its ``detect`` calls take."""
+
+    def __init__(self, det: Any) -> None:
+        self.det = det
+        self.seconds = 0.0
+
+    def detect(self, image: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.det.detect(image)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
 def _build_detector(options: DetectorOptions, flip: bool) -> tuple[Any, bool]:
     """(our detector, whether it flips by itself); looked up at call time (tests swap the class)."""
     try:  # torch: imported when a detector is built, not for ``featherface eval --help``
@@ -83,7 +157,7 @@ def _build_detector(options: DetectorOptions, flip: bool) -> tuple[Any, bool]:
 
 def detect_wider(gt: Any, images: str | os.PathLike[str], options: DetectorOptions | None = None, *,
                  detector: Any = None, flip: bool = False, save_predictions: str | os.PathLike[str] | None = None,
-                 progress: bool = False) -> dict[str, np.ndarray]:
+                 progress: bool = False, desc: str = "detecting") -> dict[str, np.ndarray]:
     """Run a detector over every ground-truth image; ``{event/image: (N, 5) x y w h score}``.
 
     ``detector``: anything with ``detect(image) -> list[Face]``; by default our
@@ -108,7 +182,7 @@ def detect_wider(gt: Any, images: str | os.PathLike[str], options: DetectorOptio
     unreadable: list[str] = []
     it: Any = range(gt.num_images)
     if progress:
-        it = tqdm(it, desc="detecting", unit="img")
+        it = tqdm(it, desc=desc, unit="img")
     for i in it:
         path = find_wider_image(root, gt.events[i], gt.names[i])
         if path is None:

@@ -131,12 +131,63 @@ def test_images_mode_runs_detector_saves_and_flip_merges(tmp_path, gt_dir, fake_
     lines = (save / "0--Parade" / "0_Parade_1.txt").read_text().splitlines()
     assert lines[1] == "3"  # mirrored duplicates merged away by NMS
     np.testing.assert_allclose([float(v) for v in lines[2].split()[:4]], BOXES[0], atol=1e-6)
-    err = capsys.readouterr().err
-    assert "1 validation image(s) not found" in err
+    cap = capsys.readouterr()
+    # the folder holds 1 of the 2 images: scored against that image's ground truth only, and said so
+    assert "subset: 1 of 2 images — not comparable to full-val numbers" in cap.err
+    assert "subset: 1 of 2 images" in cap.out
     data = json.loads((tmp_path / "a.json").read_text())
-    assert data["source"]["flip"] is True and data["missing_images"] == 1
-    assert data["easy"] == pytest.approx(1 / 3 * 1 + 0)  # 1 of 3 easy faces, at precision 1 (image 2 missing)
+    assert data["source"]["flip"] is True and data["missing_images"] == 0
+    assert data["subset"]["images"] == 1 and data["subset"]["of"] == 2 and len(data["subset"]["key"]) == 12
+    assert data["easy"] == pytest.approx(1.0)  # the one easy face of the image present, found first
     assert images.is_dir()
+
+
+class _Peer:
+    def __init__(self, k: int) -> None:
+        self.k = k  # finds the first k ground-truth faces
+
+    def detect(self, image):
+        return [Face(box=(float(x), float(y), float(x + w), float(y + h)), score=0.9 - 0.1 * i)
+                for i, (x, y, w, h) in enumerate(BOXES[: self.k])]
+
+
+def test_detectors_side_by_side_on_a_subset(tmp_path, gt_dir, monkeypatch, capsys):
+    from featherface.peers import factory
+
+    _images(tmp_path / "WIDER_val" / "images")
+    seen = {}
+
+    def fake_build(specs, **kw):
+        seen.update(kw, specs=specs)
+        return {"ours": _Peer(3), "peer": _Peer(1)}, ["ultraface: its files are missing"]
+
+    monkeypatch.setattr(factory, "build_detectors", fake_build)
+    out = tmp_path / "t.json"
+    args = parse(["--gt", str(gt_dir), "--images", str(tmp_path / "WIDER_val" / "images"),
+                  "--detectors", "featherface-v2-ultra,yunet,ultraface", "--quiet", "--json", str(out)])
+    assert cmd.run(args) == 0
+    assert seen["specs"] == ["featherface-v2-ultra", "yunet", "ultraface"] and seen["score_threshold"] == 0.02
+    cap = capsys.readouterr()
+    assert "| ours | 1.000 | 1.000 | 1.000 |" in cap.out
+    assert "| peer | 1.000 | 0.500 | 0.333 |" in cap.out  # one of the 2 medium / 3 hard faces
+    assert "subset: 1 of 2 images" in cap.out and "not run: ultraface" in cap.out
+    data = json.loads(out.read_text())
+    assert set(data["detectors"]) == {"ours", "peer"} and data["subset"]["images"] == 1
+    assert data["detectors"]["peer"]["hard"] == pytest.approx(1 / 3, abs=1e-6)
+
+
+def test_detectors_refuse_single_detector_options(tmp_path, gt_dir):
+    for extra in (["--flip"], ["--plot", str(tmp_path / "p.png")]):
+        args = parse(["--gt", str(gt_dir), "--images", str(tmp_path), "--detectors", "yunet", *extra])
+        with pytest.raises(FeatherFaceError, match="--detectors runs each detector"):
+            cmd.run(args)
+
+
+def test_no_image_present_is_an_error(tmp_path, gt_dir):
+    (tmp_path / "empty" / "0--Parade").mkdir(parents=True)
+    args = parse(["--gt", str(gt_dir), "--images", str(tmp_path / "empty"), "--quiet"])
+    with pytest.raises(FeatherFaceError, match="no WIDER FACE validation image found"):
+        cmd.run(args)
 
 
 def test_limit_and_bad_limit(tmp_path, gt_dir, capsys):

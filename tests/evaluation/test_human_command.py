@@ -70,7 +70,7 @@ def test_single_sets_threshold_min_face_limit(tmp_path, fake_build, capsys):
     (["--facemask", "{tmp}"], "no VOC .xml annotation files"),
     (["--facemask", "{tmp}", "--flip"], "--flip only apply to WIDER FACE"),
     (["--facemask", "{tmp}", "--predictions", "{tmp}"], "--predictions only apply to WIDER FACE"),
-    (["--detectors", "yunet"], "--detectors only apply with the human-labelled sets"),
+    (["--detectors", "yunet"], "nothing to evaluate"),  # WIDER takes --detectors too, with --images
     ([], "nothing to evaluate"),
     (["--facemask", "{tmp}", "--detectors", ","], "--detectors is empty"),
     (["--cuhk", "{tmp}", "--limit", "0"], "--limit: must be >= 1"),  # refused by the parser itself
