@@ -126,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning  # one line per warning, without the source line
+            if hasattr(args, "open_timeout"):  # a verb that reads videos and streams (detect, blur, crop)
+                from featherface.commands.media import apply_source_args
+
+                apply_source_args(args)
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -144,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: internal error: {type(exc).__name__}" + (f": {first}" if first else "") + hint,
               file=sys.stderr)
         return 1
+    finally:
+        if hasattr(args, "open_timeout") and "featherface.io.video" in sys.modules:
+            sys.modules["featherface.io.video"].set_default_timeouts(None)  # a later in-process run starts afresh
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from featherface.commands.argtypes import output_path, positive_int
-from featherface.commands.media import MEDIA_DETECTOR_FLAGS, add_max_missed_arg, output_name, renamed_note, source_stem
+from featherface.commands.media import (
+    MEDIA_DETECTOR_FLAGS,
+    add_max_missed_arg,
+    add_source_args,
+    output_name,
+    renamed_note,
+    source_stem,
+)
 from featherface.commands.options import add_detector_args, detector_options
 from featherface.errors import FeatherFaceError, ImageError, OutputError
 from featherface.io.outputs import atomic_output, check_output_dir, check_output_file, write_bytes, write_text
@@ -48,6 +55,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="also write one JSON line per image/frame as soon as it is done ('-' for stdout): "
                         "for long or endless streams")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_source_args(p)
     p.set_defaults(func=run)
 
 

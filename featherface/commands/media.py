@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from tqdm import tqdm
 
-from featherface.commands.argtypes import nonneg_int, positive_int
+from featherface.commands.argtypes import float_range, nonneg_int, positive_int
 from featherface.commands.options import add_detector_args
 from featherface.io.outputs import InputSet, atomic_output
 
@@ -27,6 +27,12 @@ MEDIA_DETECTOR_FLAGS = ("model", "weights", "score_threshold", "nms_threshold", 
 # a file name is at most 255 bytes; keep "<stem>_faces-NN.jpg" and its ".<name>.XXXXXXXX.tmp"
 # temporary sibling well inside that
 MAX_STEM_BYTES = 180
+
+# seconds; the defaults are featherface.io.video's (kept here too: --help must not import OpenCV;
+# tests/reliability/test_sources.py checks that both agree)
+DEFAULT_OPEN_TIMEOUT_S = 10.0
+DEFAULT_READ_TIMEOUT_S = 5.0
+_seconds = float_range(0.0, 86400.0, lo_open=True)
 
 INPUT_HELP = "image files, folders, video files, a camera index (0) or a stream URL (rtsp://, http://...)"
 
@@ -43,12 +49,37 @@ def add_media_args(p: argparse.ArgumentParser) -> None:
                         "needs pip install 'featherface[track]')")
     add_max_missed_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_source_args(p)
 
 
 def add_max_missed_arg(p: argparse.ArgumentParser) -> None:
     """``--max-missed``: one spelling and default for every verb that tracks (detect, blur, crop)."""
     p.add_argument("--max-missed", type=nonneg_int, default=5,
                    help="with --track: frames a face stays followed without a detection (default: 5)")
+
+
+def add_source_args(p: argparse.ArgumentParser) -> None:
+    """``--open-timeout`` / ``--read-timeout``: how long a video, FIFO, camera or stream may keep
+    the run waiting (a source past either is a failed input); applied by :func:`apply_source_args`."""
+    p.add_argument("--open-timeout", type=_seconds, default=None, metavar="S",
+                   help="seconds a video, FIFO, camera or stream URL may take to open and give its first frame; "
+                        f"then it is a failed input (default: {DEFAULT_OPEN_TIMEOUT_S:g}, "
+                        "or FEATHERFACE_OPEN_TIMEOUT)")
+    p.add_argument("--read-timeout", type=_seconds, default=None, metavar="S",
+                   help="seconds a running video source may go without a frame (a stalled stream or FIFO); then it is "
+                        f"a failed input (default: {DEFAULT_READ_TIMEOUT_S:g}, or FEATHERFACE_READ_TIMEOUT)")
+
+
+def apply_source_args(args: argparse.Namespace) -> None:
+    """Make the parsed ``--open-timeout`` / ``--read-timeout`` the process's source timeouts
+    (the CLI calls this before a verb that has them runs)."""
+    from dataclasses import replace
+
+    from featherface.io.video import SourceTimeouts, set_default_timeouts  # OpenCV: on use
+
+    given = {k: v for k, v in (("open_s", getattr(args, "open_timeout", None)),
+                               ("read_s", getattr(args, "read_timeout", None))) if v is not None}
+    set_default_timeouts(replace(SourceTimeouts.from_env(), **given))
 
 
 def expand_media(paths: list[str]) -> tuple[list[str | Path], InputSet]:

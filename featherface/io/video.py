@@ -8,17 +8,29 @@ Frames come out as HxWx3 uint8 BGR (OpenCV's ``VideoCapture``); a file OpenCV ca
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import queue
+import stat
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
 
 from featherface.errors import ImageError, OutputError
 
-__all__ = ["STREAM_SCHEMES", "VIDEO_EXTENSIONS", "VideoReader", "describe_source", "is_stream_source", "is_video_path",
-           "open_video_writer"]
+__all__ = ["STREAM_SCHEMES", "VIDEO_EXTENSIONS", "SourceTimeouts", "VideoReader", "default_timeouts",
+           "describe_source", "is_stream_source", "is_video_path", "open_video_writer", "set_default_timeouts"]
+
+# seconds a source may take to open (and give its first frame), and between two frames
+DEFAULT_OPEN_TIMEOUT_S = 10.0
+DEFAULT_READ_TIMEOUT_S = 5.0
+MAX_TIMEOUT_S = 86400.0
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
@@ -43,61 +55,265 @@ def describe_source(source: object) -> str:
     return str(source)
 
 
+@dataclass(frozen=True)
+class SourceTimeouts:
+    """How long a video source may keep us waiting, in seconds.
+
+    ``open_s``: to open the source and deliver its first frame (a silent RTSP/HTTP server, a FIFO
+    no writer ever opens, a camera that never starts). ``read_s``: between two frames once it runs
+    (a stream or FIFO that stalls). Past either the source is a failed input, never a finished one:
+    without them a FIFO blocked forever and a stalled MJPEG stream ended as "processed" after ~30 s.
+    Defaults: :data:`DEFAULT_OPEN_TIMEOUT_S`, :data:`DEFAULT_READ_TIMEOUT_S`, or the environment
+    variables ``FEATHERFACE_OPEN_TIMEOUT`` / ``FEATHERFACE_READ_TIMEOUT``."""
+
+    open_s: float = DEFAULT_OPEN_TIMEOUT_S
+    read_s: float = DEFAULT_READ_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        for name in ("open_s", "read_s"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v <= MAX_TIMEOUT_S):
+                raise ValueError(f"{name} must be a number of seconds in (0, {MAX_TIMEOUT_S:g}], got {v!r}")
+
+    @classmethod
+    def from_env(cls) -> "SourceTimeouts":
+        """The defaults, overridden by ``FEATHERFACE_OPEN_TIMEOUT`` / ``FEATHERFACE_READ_TIMEOUT``."""
+        kw = {}
+        for field_name, var in (("open_s", "FEATHERFACE_OPEN_TIMEOUT"), ("read_s", "FEATHERFACE_READ_TIMEOUT")):
+            raw = os.environ.get(var)
+            if raw:
+                try:
+                    kw[field_name] = float(raw)
+                except ValueError:
+                    raise ValueError(f"{var}={raw!r} is not a number of seconds") from None
+        return cls(**kw)
+
+
+_default_timeouts: list[SourceTimeouts] = []
+
+
+def default_timeouts() -> SourceTimeouts:
+    """The timeouts a :class:`VideoReader` uses when given none (see :func:`set_default_timeouts`)."""
+    return _default_timeouts[-1] if _default_timeouts else SourceTimeouts.from_env()
+
+
+def set_default_timeouts(timeouts: SourceTimeouts | None) -> None:
+    """Make ``timeouts`` the process default (``None``: back to the defaults and environment);
+    what the command line's ``--open-timeout`` / ``--read-timeout`` do."""
+    _default_timeouts.clear()
+    if timeouts is not None:
+        _default_timeouts.append(timeouts)
+
+
+# reading threads still running: waited for (a little) at exit, since a thread inside OpenCV
+# when the interpreter ends aborts the process ("terminate called without an active exception")
+_pumps: set[threading.Thread] = set()
+
+
+@atexit.register
+def _wait_for_pumps(limit_s: float = 3.0) -> None:
+    deadline = time.monotonic() + limit_s
+    for t in list(_pumps):
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _special_file(path: Path) -> str | None:
+    """``"fifo"``/``"device"`` for a FIFO or character device (which may block), ``None`` for a
+    regular file; raises :class:`ImageError` for what is no video at all."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot open video ({exc.strerror or exc})") from None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        raise ImageError(f"{path}: is a directory, not a video")
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISCHR(mode):
+        return "device"
+    raise ImageError(f"{path}: not a regular file, FIFO or device (cannot be read as a video)")
+
+
+def _unblock_fifo(path: Path) -> None:
+    """Let a reader blocked opening or reading the FIFO ``path`` go: opening the write end (there
+    is a reader, so this does not block) and closing it is an end of file for that reader."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
 class VideoReader:
-    """The frames of a video file, a webcam (an index) or a stream URL, in order; a context
-    manager that releases the source.
+    """The frames of a video file, a FIFO or device, a webcam (an index) or a stream URL, in
+    order, within :class:`SourceTimeouts`; a context manager that releases the source. The one
+    way this package opens a video or stream.
 
     ``fps`` is the frame rate the source declares (25 when it declares none), ``frame_count`` its
     declared number of frames (``None`` when unknown or endless; only a hint for progress bars).
     Iterating yields frames; :meth:`frames` yields ``(index, timestamp in s, frame)``. A file that
-    stops decoding before its declared end raises :class:`ImageError` after the good frames (so a
-    caller keeps what it wrote); a stream simply ends when it stops sending."""
+    stops decoding before its declared end, a source that stalls (no frame for ``read_s``), and one
+    that gives no frame at all raise :class:`ImageError` (after the good frames: a caller keeps what
+    it wrote). A live stream that closes after sending frames simply ends.
 
-    def __init__(self, source: str | os.PathLike | int):
+    OpenCV's open and read calls block (a FIFO without a writer, forever), so they run in a
+    thread of their own which hands frames over through a queue of two: the caller waits at most
+    the timeout, and Ctrl-C reaches it at once. A source given up on is released by that thread
+    when its call returns (OpenCV's own timeouts, set a little longer, end network calls; a FIFO
+    is sent an end of file)."""
+
+    def __init__(self, source: str | os.PathLike | int, timeouts: SourceTimeouts | None = None):
+        self.timeouts = timeouts or default_timeouts()
         self.live = is_stream_source(source) and not str(source).lower().startswith("file://")
         if isinstance(source, str) and source.isdigit():
             source = int(source)
         self.source = source
         self.path = Path(source) if isinstance(source, (str, os.PathLike)) and not is_stream_source(source) else None
         self.name = describe_source(source)
-        with _quiet():
-            self._cap = cv2.VideoCapture(source if isinstance(source, int) else str(source))
-        if not self._cap.isOpened():
-            self._cap.release()
-            if isinstance(source, int):
-                raise ImageError(f"{self.name}: cannot open (no such camera, or it is in use)")
-            if self.live:
-                raise ImageError(f"{self.name}: cannot open the stream (unreachable, or not a video stream)")
-            raise ImageError(f"{self.name}: cannot open video")
-        self.fps: float = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
+        self._special = _special_file(self.path) if self.path is not None else None
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._given_up = False
+        self._thread = threading.Thread(target=self._pump, name=f"featherface-video:{self.name}", daemon=True)
+        self._thread.start()
+        try:
+            kind, info = self._next(self.timeouts.open_s, opening=True)
+        except BaseException:  # Ctrl-C while opening: a FIFO open blocked in OpenCV holds its global lock
+            self._give_up()
+            raise
+        if kind == "error":
+            self._stop.set()
+            raise ImageError(str(info))
+        self.fps: float = info[0] or 25.0
         if not (0 < self.fps < 1000):
             self.fps = 25.0
-        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        count = int(info[1] or 0)
         self.frame_count: int | None = count if count > 0 and not self.live else None
+
+    # -- the reading thread: owns the capture from open to release
+    def _open(self) -> Any:
+        # OpenCV's own limits end a blocked network call soon after ours gave up on it (so the
+        # thread, and the process, can finish); a read that fails that late is still a stall
+        ms = int(1000 * max(self.timeouts.open_s, self.timeouts.read_s)) + 500
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        src = self.source if isinstance(self.source, int) else str(self.source)
+        with _quiet():
+            try:
+                return cv2.VideoCapture(src, cv2.CAP_ANY, params)
+            except cv2.error:  # a build whose backends refuse the timeout parameters
+                return cv2.VideoCapture(src)
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pump(self) -> None:
+        cap = None
+        _pumps.add(threading.current_thread())
+        try:
+            cap = self._open()
+            if not cap.isOpened():
+                self._put(("error", self._cannot_open()))
+                return
+            if not self._put(("open", (cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)))):
+                return
+            while not self._stop.is_set():
+                t0 = time.monotonic()
+                with _quiet():
+                    ok, frame = cap.read()
+                if not ok or frame is None:
+                    stalled = self.live and time.monotonic() - t0 >= 0.9 * self.timeouts.read_s
+                    self._put(("stall", None) if stalled else ("end", None))
+                    return
+                msec = cap.get(cv2.CAP_PROP_POS_MSEC)
+                if not self._put(("frame", (frame, msec))):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, whose error it is
+            self._put(("error", f"{self.name}: cannot read video ({type(exc).__name__}: {exc})"))
+        finally:
+            if cap is not None:
+                cap.release()
+            _pumps.discard(threading.current_thread())
+
+    def _cannot_open(self) -> str:
+        if isinstance(self.source, int):
+            return f"{self.name}: cannot open (no such camera, or it is in use)"
+        if self.live:
+            return f"{self.name}: cannot open the stream (unreachable, or not a video stream)"
+        if self._special == "fifo":
+            return f"{self.name}: the FIFO sent no video (its writer closed it, or wrote no video)"
+        return f"{self.name}: cannot open video"
+
+    # -- the caller's side
+    def _next(self, timeout: float, opening: bool = False, index: int = 0) -> tuple[str, Any]:
+        """The reading thread's next message, waiting at most ``timeout`` seconds (interruptible)."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            pass
+        self._give_up()
+        return "error", self._timeout_message(timeout, opening, index)
+
+    def _timeout_message(self, timeout: float, opening: bool, index: int) -> str:
+        if opening:
+            what = ("no writer opened the FIFO, or it stopped sending" if self._special == "fifo"
+                    else "no answer" if self.live else "the source did not open")
+            return f"{self.name}: not opened within {timeout:g} s ({what}); --open-timeout sets this limit"
+        return (f"{self.name}: no frame for {timeout:g} s after frame {index - 1} (the source stalled); "
+                f"the {index} frames before were processed; --read-timeout sets this limit")
+
+    def _give_up(self) -> None:
+        self._given_up = True
+        self._stop.set()
+        if self._special == "fifo" and self.path is not None:
+            _unblock_fifo(self.path)
 
     def frames(self) -> Iterator[tuple[int, float, np.ndarray]]:
         """``(index, timestamp in seconds, frame)`` for every frame."""
         index = 0
-        while True:
-            with _quiet():
-                ok, frame = self._cap.read()
-            if not ok or frame is None:
-                # declared counts are estimates in some containers: only a clear shortfall is damage
-                if self.frame_count is not None and 0 < index < 0.95 * self.frame_count - 1:
-                    raise ImageError(f"{self.name}: cannot decode frame {index} of {self.frame_count} "
-                                     "(damaged or truncated video); the frames before it were processed")
-                return
-            msec = self._cap.get(cv2.CAP_PROP_POS_MSEC)
-            ts = msec / 1000.0 if (msec and msec > 0 and not self.live) else index / self.fps
-            yield index, float(ts), frame
-            index += 1
+        try:
+            while True:
+                first = max(self.timeouts.open_s, self.timeouts.read_s)
+                kind, item = self._next(first if index == 0 else self.timeouts.read_s, index=index)
+                if kind == "error":
+                    raise ImageError(str(item))
+                if kind == "stall":
+                    raise ImageError(self._timeout_message(self.timeouts.read_s, index == 0, index))
+                if kind == "end":
+                    if index == 0:
+                        raise ImageError(f"{self.name}: no readable frame (empty, damaged or not a video)")
+                    # declared counts are estimates in some containers: only a clear shortfall is damage
+                    if self.frame_count is not None and 0 < index < 0.95 * self.frame_count - 1:
+                        raise ImageError(f"{self.name}: cannot decode frame {index} of {self.frame_count} "
+                                         "(damaged or truncated video); the frames before it were processed")
+                    return
+                frame, msec = item
+                ts = msec / 1000.0 if (msec and msec > 0 and not self.live) else index / self.fps
+                yield index, float(ts), frame
+                index += 1
+        except BaseException:  # Ctrl-C, a consumer's error: stop the reading thread now
+            self._give_up()
+            raise
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for _, _, frame in self.frames():
             yield frame
 
     def close(self) -> None:
-        self._cap.release()
+        """Stop reading; the thread releases the source (at once, unless a call is blocked in it)."""
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+        if not self._given_up:
+            self._thread.join(timeout=2.0)
+            if self._thread.is_alive():
+                self._give_up()
 
     def __enter__(self) -> "VideoReader":
         return self
