@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 
 from featherface.commands.argtypes import int_range, positive_float
 from featherface.commands.options import add_detector_args, detector_options
+from featherface.errors import ConfigError
 from featherface.serve.settings import ServeSettings
 
 _S = ServeSettings()
@@ -37,6 +40,22 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="largest accepted upload in MiB; larger: HTTP 413 (default: %(default)s)")
     p.add_argument("--timeout", type=positive_float, default=_S.timeout_s, dest="timeout_s",
                    help="seconds a request may wait and run; then HTTP 503 (default: %(default)s)")
+    p.add_argument("--max-megapixels", type=positive_float, default=_S.max_megapixels,
+                   help="most pixels an upload may declare, read from its header before decoding; more: HTTP 413 "
+                        "(default: %(default)s)")
+    p.add_argument("--max-input-size", type=int_range(32, 4096, name="size"), default=_S.max_input_size,
+                   help="largest ?input_size= a request may ask for, a multiple of 32 (default: %(default)s)")
+    p.add_argument("--max-crop-megapixels", type=positive_float, default=_S.max_crop_megapixels,
+                   help="faces x size^2 of one /v1/crop answer; more: HTTP 422 (default: %(default)s)")
+    p.add_argument("--max-response-mb", type=positive_float, default=_S.max_response_mb,
+                   help="largest answer in MiB; larger: HTTP 422 (default: %(default)s)")
+    p.add_argument("--header-timeout", type=positive_float, default=_S.header_timeout_s, dest="header_timeout_s",
+                   help="seconds a connection may take to send its request headers; then it is closed "
+                        "(default: %(default)s)")
+    p.add_argument("--upload-timeout", type=positive_float, default=_S.upload_timeout_s, dest="upload_timeout_s",
+                   help="seconds an upload may take to arrive; then HTTP 408 (default: %(default)s)")
+    p.add_argument("--max-connections", type=int_range(1, 100_000, name="connections"), default=_S.max_connections,
+                   help="open connections at once; more get HTTP 503 (default: %(default)s)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                    help="uvicorn log level (default: %(default)s)")
     p.set_defaults(func=run)
@@ -49,6 +68,10 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
                          backend=opts.backend, workers=args.workers, threads=args.threads, queue=args.queue,
                          token=args.token or os.environ.get("FEATHERFACE_SERVE_TOKEN") or None,
                          max_upload_mb=args.max_upload_mb, timeout_s=args.timeout_s,
+                         max_megapixels=args.max_megapixels, max_input_size=args.max_input_size,
+                         max_crop_megapixels=args.max_crop_megapixels, max_response_mb=args.max_response_mb,
+                         header_timeout_s=args.header_timeout_s, upload_timeout_s=args.upload_timeout_s,
+                         max_connections=args.max_connections,
                          score_threshold=opts.score_threshold, nms_threshold=opts.nms_threshold)
 
 
@@ -60,13 +83,38 @@ def run(args: argparse.Namespace) -> int:
     from featherface.serve.app import create_app
     from featherface.serve.pool import DetectorPool
 
+    from featherface.serve.protocol import uvicorn_options
+
     settings = settings_from_args(args)
     pool = DetectorPool.from_settings(settings)  # bad weights / model fail here, before the port is bound
     app = create_app(settings, pool)
-    where = f"http://{settings.host}:{settings.port}/"
+    sock = listen(settings.host, settings.port)  # a busy port: one line, before anything is announced
+    where = f"http://{settings.host}:{sock.getsockname()[1]}/"
     print(f"featherface serve: {pool.info['name']} x {settings.workers} worker(s), "
           f"{pool.info['threads_per_worker']} thread(s) each, on {where}"
           + (" (bearer token required)" if settings.token else ""), flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                timeout_graceful_shutdown=10)
+    config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=10, **uvicorn_options(settings))
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``; a port in use or an address that is not this
+    machine's is a :class:`ConfigError` naming it (uvicorn logged 7 lines and exited 3)."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host}: not an address of this machine ({exc.strerror or exc})") from None
+    family, kind, proto, _, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        hint = "; another server is using it: pick another --port" if exc.errno == errno.EADDRINUSE else ""
+        raise ConfigError(f"cannot listen on {host}:{port}: {why}{hint}") from None
+    sock.set_inheritable(True)
+    return sock

@@ -1,8 +1,11 @@
 """The Starlette application of ``featherface serve``.
 
-Request flow: bearer-token check -> body read with a hard size cap (413) -> guarded decode (415 not
-an image, 400 damaged) -> admission (429 when every session is busy and the queue is full) -> one
-pooled detector, exclusively, in a worker thread -> JSON / image. Every failure is a JSON body
+Request flow: bearer-token check -> body read with a hard size cap (413) and a deadline (408) ->
+header checks (415 not an image, 413 more pixels declared than ``max_megapixels``) -> admission
+(429 when every session is busy and the queue is full) -> in a worker thread, with one pooled
+detector exclusively: decode (400 damaged), detect, crop or blur, encode the answer (422 past the
+crop or response limits) -> the bytes are sent. The event loop itself only moves bytes, so
+``/healthz`` answers at once while every worker is busy. Every failure is a JSON body
 ``{"error": {"status": ..., "message": ...}}``; a bug is logged on the server and answered with a
 plain 500, never a traceback.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import logging
 import time
 from importlib import resources
@@ -27,7 +31,7 @@ from starlette.routing import Route
 from featherface.errors import FeatherFaceError, ImageError
 from featherface.inference.anonymize import anonymize_image
 from featherface.inference.results import Results
-from featherface.io.image_header import is_known_image
+from featherface.io.image_header import image_header_size, is_known_image
 from featherface.io.images import decode_image, encode_image
 from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES, MARGIN, MARGIN_RANGE
 from featherface.serve.pool import DetectorPool, Overloaded, detect_with
@@ -97,7 +101,7 @@ def _query_choice(request: Request, name: str, default: str, choices: tuple[str,
 
 
 def _detect_options(request: Request, settings: ServeSettings) -> dict[str, Any]:
-    size = _query_int(request, "input_size", None, 32, 4096)
+    size = _query_int(request, "input_size", None, 32, settings.max_input_size)
     if size is not None and size % 32:
         raise HTTPError(400, f"query option input_size={size} must be a multiple of 32")
     return {
@@ -109,26 +113,32 @@ def _detect_options(request: Request, settings: ServeSettings) -> dict[str, Any]
 
 # ------------------------------------------------------------------ body reading
 
-async def _read_capped(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) as soon as it passes ``limit`` bytes — announced or not."""
+async def _read_capped(request: Request, limit: int, timeout_s: float = 30.0) -> bytes:
+    """The request body, refusing (413) as soon as it passes ``limit`` bytes — announced or not —
+    and (408) when it has not all arrived ``timeout_s`` seconds after the headers (a slow client
+    holds a connection, not a worker, but must not hold it for ever)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPError(413, f"upload of {int(declared):,} bytes is larger than the {limit:,}-byte limit")
     chunks, total = [], 0
     try:
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > limit:
-                raise HTTPError(413, f"upload is larger than the {limit:,}-byte limit")
-            chunks.append(chunk)
+        with anyio.fail_after(timeout_s):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > limit:
+                    raise HTTPError(413, f"upload is larger than the {limit:,}-byte limit")
+                chunks.append(chunk)
     except ClientDisconnect:
         raise HTTPError(400, "the client closed the connection before the upload ended") from None
+    except TimeoutError:
+        raise HTTPError(408, f"the upload did not arrive within {timeout_s:g} s ({total:,} bytes came)") from None
     return b"".join(chunks)
 
 
-async def _read_image(request: Request, settings: ServeSettings) -> np.ndarray:
-    """The uploaded image: a raw body, or the first file of a multipart form."""
-    body = await _read_capped(request, settings.max_upload_bytes)
+async def _read_upload(request: Request, settings: ServeSettings) -> bytes:
+    """The uploaded image's bytes (a raw body, or the first file of a multipart form), checked
+    without decoding: an image format we read, declaring at most ``settings.max_megapixels``."""
+    body = await _read_capped(request, settings.max_upload_bytes, settings.upload_timeout_s)
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         body = await _multipart_file(body, ctype)
@@ -136,10 +146,36 @@ async def _read_image(request: Request, settings: ServeSettings) -> np.ndarray:
         raise HTTPError(400, "no image in the request (send the image as the body or as a multipart file)")
     if not is_known_image(body):
         raise HTTPError(415, "the upload is not an image (PNG, JPEG, BMP, WebP, TIFF, GIF, PNM or JPEG 2000)")
+    size = image_header_size(body)
+    if size is not None and size[0] * size[1] > settings.max_pixels:
+        raise HTTPError(413, f"the upload declares {size[0]}x{size[1]} pixels ({size[0] * size[1] / 1e6:,.0f} Mpx), "
+                             f"above this server's {settings.max_megapixels:g} Mpx limit; send a smaller image")
+    return body
+
+
+def _decode(body: bytes, settings: ServeSettings) -> np.ndarray:
+    """Decode an upload checked by :func:`_read_upload` (in a worker thread: decoding is the slow part)."""
     try:
-        return decode_image(body, "upload")
+        image = decode_image(body, "upload")
     except ImageError as exc:
         raise HTTPError(400, str(exc)) from None
+    h, w = image.shape[:2]
+    if h * w > settings.max_pixels:  # a format whose header we do not parse
+        raise HTTPError(413, f"the upload is {w}x{h} pixels, above this server's {settings.max_megapixels:g} Mpx limit")
+    return image
+
+
+def _json_bytes(doc: Any, settings: ServeSettings) -> bytes:
+    """``doc`` as JSON, refused (422) past the response limit."""
+    data = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    return _capped_answer(data, settings)
+
+
+def _capped_answer(data: bytes, settings: ServeSettings) -> bytes:
+    if len(data) > settings.max_response_bytes:
+        raise HTTPError(422, f"the answer would be {len(data):,} bytes, above this server's "
+                             f"{settings.max_response_bytes:,}-byte limit; ask for fewer or smaller results")
+    return data
 
 
 async def _multipart_file(body: bytes, ctype: str) -> bytes:
@@ -224,17 +260,26 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
         t0 = time.perf_counter()
         opts = _detect_options(request, settings)
         landmarks = _query_bool(request, "landmarks", True)
-        image = await _read_image(request, settings)
+        body = await _read_upload(request, settings)
         t_read = time.perf_counter()
-        faces, queued, ran = await run_job(lambda det: detect_with(det, image, **opts))
-        faces_total.inc(len(faces))
-        record = Results(faces, image=image).to_dict(landmarks=landmarks)  # the record every verb writes
+
+        def job(det: Any) -> tuple[dict[str, Any], int, float]:
+            t = time.perf_counter()
+            image = _decode(body, settings)
+            t_decoded = time.perf_counter()
+            faces = detect_with(det, image, **opts)
+            record = Results(faces, image=image).to_dict(landmarks=landmarks)  # the record every verb writes
+            return record, len(faces), t_decoded - t
+
+        (record, n, decode_s), queued, ran = await run_job(job)
+        faces_total.inc(n)
         return JSONResponse({
             "model": pool.info["name"],
             "image": {"width": record["width"], "height": record["height"]},
             "faces": record["faces"],
-            "timings_ms": {"read_decode": round((t_read - t0) * 1000, 2), "queue": round(queued * 1000, 2),
-                           "detect": round(ran * 1000, 2), "total": round((time.perf_counter() - t0) * 1000, 2)},
+            "timings_ms": {"read_decode": round((t_read - t0 + decode_s) * 1000, 2), "queue": round(queued * 1000, 2),
+                           "detect": round((ran - decode_s) * 1000, 2),
+                           "total": round((time.perf_counter() - t0) * 1000, 2)},
         })
 
     @endpoint("blur")
@@ -244,9 +289,11 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
         shape = _query_choice(request, "shape", "ellipse", ANONYMIZE_SHAPES)
         margin = _query_float(request, "margin", MARGIN, *MARGIN_RANGE)
         fmt = _query_choice(request, "format", "jpeg", ("jpeg", "png"))
-        image = await _read_image(request, settings)
+        body = await _read_upload(request, settings)
 
-        def job(det: Any) -> tuple[np.ndarray, int]:
+        def job(det: Any) -> tuple[bytes, int]:
+            image = _decode(body, settings)
+
             class _Bound:  # the request's options on every detection pass
                 name = det.name
 
@@ -255,10 +302,10 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
                     return detect_with(det, img, **opts)
 
             out, faces = anonymize_image(image, _Bound(), mode=mode, shape=shape, margin=margin)
-            return out, len(faces)
+            data = encode_image(out, ".png" if fmt == "png" else ".jpg", () if fmt == "png" else (1, 92))
+            return _capped_answer(data, settings), len(faces)
 
-        (out, n), _, _ = await run_job(job)
-        data = encode_image(out, ".png" if fmt == "png" else ".jpg", () if fmt == "png" else (1, 92))
+        (data, n), _, _ = await run_job(job)
         return Response(data, media_type=f"image/{fmt}", headers={"X-Faces": str(n)})
 
     @endpoint("crop")
@@ -266,15 +313,26 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
         opts = _detect_options(request, settings)
         size = _query_int(request, "size", 112, 16, 1024)
         margin = _query_float(request, "margin", 0.0, 0.0, 4.0)
-        image = await _read_image(request, settings)
-        faces, _, _ = await run_job(lambda det: detect_with(det, image, **opts))
-        crops = []
-        for f, d in zip(faces, Results(faces, image=image).to_dict()["faces"]):
-            if f.landmarks is None:
-                continue
-            png = encode_image(f.align(image, size=int(size or 112), margin=margin), ".png")
-            crops.append({**d, "crop_png_base64": base64.b64encode(png).decode("ascii")})
-        return JSONResponse({"model": pool.info["name"], "size": size, "margin": margin, "faces": crops})
+        body = await _read_upload(request, settings)
+        side = int(size or 112)
+
+        def job(det: Any) -> bytes:
+            image = _decode(body, settings)
+            faces = detect_with(det, image, **opts)
+            aligned = [(f, d) for f, d in zip(faces, Results(faces, image=image).to_dict()["faces"])
+                       if f.landmarks is not None]
+            if len(aligned) * side * side > settings.max_crop_pixels:  # before any crop is made
+                raise HTTPError(422, f"{len(aligned)} faces x {side}x{side} crops is "
+                                     f"{len(aligned) * side * side / 1e6:,.1f} Mpx, above this server's "
+                                     f"{settings.max_crop_megapixels:g} Mpx limit; ask for a smaller size")
+            crops = []
+            for f, d in aligned:
+                png = encode_image(f.align(image, size=side, margin=margin), ".png")
+                crops.append({**d, "crop_png_base64": base64.b64encode(png).decode("ascii")})
+            return _json_bytes({"model": pool.info["name"], "size": size, "margin": margin, "faces": crops}, settings)
+
+        data, _, _ = await run_job(job)
+        return Response(data, media_type="application/json")
 
     @endpoint("healthz", protected=False)
     async def healthz(request: Request) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import anyio
@@ -62,7 +63,8 @@ class DetectorPool:
         info = {
             "name": d0.name,
             "params": int(sum(p.numel() for p in d0.model.parameters())),
-            "weights": str(d0.weights_path) if d0.weights_path else None,
+            # the file's name, never its path: a client has no business knowing the server's folders
+            "weights": Path(d0.weights_path).name if d0.weights_path else None,
             "weights_sha256": file_sha256(d0.weights_path) if d0.weights_path else None,
             "backend": settings.backend,
             "threads_per_worker": threads,

@@ -33,6 +33,16 @@ class ServeSettings:
     timeout_s: float = 30.0  # longest a request may wait and run; then HTTP 503
     score_threshold: float = DetectorOptions.score_threshold  # defaults of the per-request query options
     nms_threshold: float = DetectorOptions.nms_threshold
+    # per-request bounds: what one client may make the server decode, compute and send back
+    max_megapixels: float = 50.0  # pixels an upload may declare (read from its header, before decoding): 413
+    max_input_size: int = 1280  # largest ?input_size= (a 1x1 upload at 4096 cost 7 s and 1 GB): 400
+    max_crop_megapixels: float = 16.0  # faces x size^2 of one /v1/crop answer (e.g. 1275 crops of 112^2): 422
+    max_response_mb: float = 32.0  # largest answer body: 422
+    # slow and idle clients: headers must arrive within header_timeout_s of connecting (or of the
+    # last answer on a kept-alive connection), the upload within upload_timeout_s (408)
+    header_timeout_s: float = 10.0
+    upload_timeout_s: float = 30.0
+    max_connections: int = 256  # open connections; more get HTTP 503 at once
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> ConfigError:
@@ -46,7 +56,13 @@ class ServeSettings:
             raise bad(f"threads must be a positive integer, got {self.threads!r}")
         if not isinstance(self.queue, int) or self.queue < 0:
             raise bad(f"queue must be >= 0, got {self.queue!r}")
-        for name in ("max_upload_mb", "timeout_s"):
+        if not isinstance(self.max_input_size, int) or not (32 <= self.max_input_size <= 4096) \
+                or self.max_input_size % 32:
+            raise bad(f"max_input_size must be a multiple of 32 in 32-4096, got {self.max_input_size!r}")
+        if not isinstance(self.max_connections, int) or not (1 <= self.max_connections <= 100_000):
+            raise bad(f"max_connections must be 1-100000, got {self.max_connections!r}")
+        for name in ("max_upload_mb", "timeout_s", "max_megapixels", "max_crop_megapixels", "max_response_mb",
+                     "header_timeout_s", "upload_timeout_s"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not (0 < float(v) < 1e6):
                 raise bad(f"{name} must be a positive number, got {v!r}")
@@ -56,6 +72,18 @@ class ServeSettings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 2**20)
+
+    @property
+    def max_pixels(self) -> int:
+        return int(self.max_megapixels * 1e6)
+
+    @property
+    def max_crop_pixels(self) -> int:
+        return int(self.max_crop_megapixels * 1e6)
+
+    @property
+    def max_response_bytes(self) -> int:
+        return int(self.max_response_mb * 2**20)
 
     def session_threads(self) -> int:
         """CPU threads of each inference session."""

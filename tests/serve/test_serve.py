@@ -73,6 +73,7 @@ def test_info_endpoints(app_url: str) -> None:
     assert httpx.get(f"{app_url}/healthz").json()["status"] == "ok"
     (m,) = httpx.get(f"{app_url}/v1/models").json()["models"]
     assert m["name"] == "featherface-v2-ultra" and m["params"] > 200_000 and len(m["weights_sha256"]) == 64
+    assert m["weights"] and "/" not in m["weights"] and "\\" not in m["weights"]  # a name, never the server's path
     page = httpx.get(f"{app_url}/")
     assert page.status_code == 200 and "<canvas" in page.text and "/v1/detect" in page.text
     metrics = httpx.get(f"{app_url}/metrics").text
@@ -195,7 +196,7 @@ def test_bad_uploads_each_get_a_4xx_and_the_server_keeps_serving(app_url: str, e
     cases = {
         "empty": (b"", {}, 400),
         "truncated": (good[: len(good) // 2], {}, 400),
-        "decompression bomb": (_png_declaring(40000, 40000), {}, 400),
+        "decompression bomb": (_png_declaring(40000, 40000), {}, 413),  # refused from its header
         "a PDF": (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n", {"Content-Type": "application/pdf"}, 415),
         "multipart header, raw body": (good, {"Content-Type": "multipart/form-data; boundary=xyz"}, 400),
         "21 MB": (b"\xff\xd8" + b"\0" * (21 * 2**20), {}, 413),
