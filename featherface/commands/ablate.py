@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from featherface.commands.argtypes import output_path, positive_int
+from featherface.commands.argtypes import int_range, output_path, positive_int
+
+# latency is measured on one SIDE x SIDE random image: past the detector's own input limit it only
+# allocates (100000 asked for ~120 GB)
+_latency_side = int_range(32, 4096, name="size")
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -38,11 +42,17 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="train nothing: the table of the runs already finished (scored if not yet), the rest listed as pending")
     p.add_argument("--previous", default=None, metavar="JSON",
                    help="an earlier --json table: its finished runs whose folders are gone are carried, not retrained")
-    p.add_argument("--latency-size", type=positive_int, default=640, metavar="N",
-                   help="input side of the per-variant latency (PyTorch, 1 thread, random weights; default 640)")
+    p.add_argument("--latency-size", type=_latency_side, default=640, metavar="N",
+                   help="input side of the per-variant latency, 32..4096 (PyTorch, 1 thread, random weights; "
+                        "default 640)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
-    p.add_argument("--json", type=output_path, default="docs/ablation.json", help="every run's numbers (default: docs/ablation.json)")
-    p.add_argument("--markdown", type=output_path, default=None, help="also write the table here")
+    p.add_argument("--json", type=output_path, default=None,
+                   help="every run's numbers (default: ablation.json in the --output folder); an existing file "
+                        "is replaced only with --force")
+    p.add_argument("--markdown", type=output_path, default=None,
+                   help="also write the table here (an existing file is replaced only with --force)")
+    p.add_argument("--force", action="store_true",
+                   help="let --json / --markdown replace existing files (e.g. the tracked docs/ablation.json)")
     p.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. epochs=2")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -88,8 +98,16 @@ def run(args: argparse.Namespace) -> int:
                                           summarise, variants, write_json)
     from featherface.training.config import TrainConfig, parse_set_items
 
-    json_out = check_output_file(args.json, "--json", suffixes={".json"})
-    md_out = check_output_file(args.markdown, "--markdown", suffixes={".md"}) if args.markdown else None
+    # a table is only written where the user said, or into the run's own folder: a default inside the
+    # repository rewrote the tracked docs/ablation.json (a --report-only table of pending runs over the
+    # measured one); a file already there is replaced only with --force
+    if args.json is None:
+        json_out = check_output_file(Path(args.output) / "ablation.json", "--json", suffixes={".json"})
+    else:
+        json_out = check_output_file(args.json, "--json", suffixes={".json"}, force=args.force,
+                                     replace_same_kind=False)
+    md_out = (check_output_file(args.markdown, "--markdown", suffixes={".md"}, force=args.force,
+                                replace_same_kind=False) if args.markdown else None)
     base = TrainConfig.from_yaml(args.config)
     extra = parse_set_items(args.set)
     if args.max_steps:

@@ -136,6 +136,8 @@ class TrainConfig:
             data = yaml.safe_load(p.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"{p}: cannot read config ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:  # a binary file given as -c: say which, not "internal error"
+            raise ConfigError(f"{p}: not a text (YAML) config: byte {exc.start} is not UTF-8") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"{p}: invalid YAML: {exc}") from None
         if data is None:

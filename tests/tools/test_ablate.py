@@ -152,13 +152,13 @@ def test_previous_table_carries_runs_whose_folders_are_gone(tmp_path: Path, caps
     # an earlier table of another recipe carries nothing
     old["recipe"] = "another"
     first.write_text(json.dumps(old))
-    assert main(common + ["--report-only", "--previous", str(first), "--json", str(again)]) == 0
+    assert main(common + ["--report-only", "--previous", str(first), "--json", str(again), "--force"]) == 0
     assert json.loads(again.read_text())["runs"][0]["status"] == "pending"
     # a file that is no table: one line naming it
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
     capsys.readouterr()
-    assert main(common + ["--report-only", "--previous", str(bad), "--json", str(again)]) == 2
+    assert main(common + ["--report-only", "--previous", str(bad), "--json", str(again), "--force"]) == 2
     err = capsys.readouterr().err.strip()
     assert "bad.json" in err and "not an ablation table" in err and len(err.splitlines()) == 1
 
@@ -200,6 +200,6 @@ def test_ablate_scores_wider_face_when_given_the_images(tmp_path: Path, capsys: 
     assert all(0.0 <= run[f"wider_{k}"] <= 1.0 for k in ("easy", "medium", "hard"))
     assert "--wider-images" in doc["command"] and "--metric wider_hard" in doc["command"]
     capsys.readouterr()
-    assert main(common + ["--wider-images", str(tmp_path / "nowhere"), "--wider-gt", str(gt)]) == 2
+    assert main(common + ["--wider-images", str(tmp_path / "nowhere"), "--wider-gt", str(gt), "--force"]) == 2
     err = capsys.readouterr().err.strip()
     assert "nowhere" in err and len(err.splitlines()) == 1
