@@ -186,8 +186,12 @@ class VideoOut:
         ``"none"`` (the source has none), ``"no PyAV"``, ``"failed: ..."``, or ``None`` (not asked)."""
         audio = None
         if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            try:
+                writer.release()  # checks the file: a full disk is an OutputError naming it
+            except BaseException:
+                self._ctx.__exit__(*sys.exc_info())  # no half-written video is left behind
+                raise
             if ok and audio_from is not None and self._tmp is not None:
                 audio = self._mux_audio(audio_from, self._tmp)
             exc = (None, None, None) if ok else (RuntimeError, RuntimeError("incomplete"), None)

@@ -25,6 +25,7 @@ run killed mid-write, never sees a half-written file. Character devices and FIFO
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -34,7 +35,7 @@ from typing import Iterable, Iterator
 from featherface.errors import OutputError
 
 __all__ = ["InputSet", "check_output_file", "check_output_dir", "write_text", "write_bytes", "atomic_output",
-           "atomic_write_bytes", "file_mode_for", "is_stream", "PLOT_SUFFIXES", "check_plot_output"]
+           "atomic_write_bytes", "file_mode_for", "is_stream", "PLOT_SUFFIXES", "check_plot_output", "write_failed"]
 
 # the formats matplotlib's Agg canvas writes, chosen by suffix
 PLOT_SUFFIXES = {".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps", ".ps"}
@@ -274,17 +275,34 @@ def glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
+def write_failed(path: str | os.PathLike, exc: OSError) -> OutputError:
+    """The one-line error of a write that failed (a full disk, a short write, a lost device),
+    naming the file: the system's own message names none ("No space left on device")."""
+    return OutputError(f"{path}: cannot write ({exc.strerror or exc})")
+
+
 def atomic_write_bytes(data: bytes | memoryview, path: str | os.PathLike) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: a reader (or a process
-    killed mid-write) never sees a half-written file. The file gets ordinary permissions."""
+    killed mid-write) never sees a half-written file. The file gets ordinary permissions. A failed
+    write (ENOSPC...) is an :class:`OutputError` naming ``path``, and leaves what was there."""
     path = Path(path)
+    try:
+        _atomic_write_bytes(data, path)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise write_failed(path, exc) from None
+
+
+def _atomic_write_bytes(data: bytes | memoryview, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = file_mode_for(path)
     remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if f.write(data) != len(memoryview(data).cast("B")):  # a short write
+                raise OSError(errno.ENOSPC, "short write")
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
@@ -301,8 +319,11 @@ def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:
     """Write ``data`` atomically (or in place for a character device / FIFO); parents are created."""
     p = Path(path)
     if is_stream(p):
-        with open(p, "wb") as f:
-            f.write(data)
+        try:
+            with open(p, "wb") as f:
+                f.write(data)
+        except OSError as exc:  # --json /dev/full
+            raise write_failed(p, exc) from None
         return p
     atomic_write_bytes(data, p)  # keeps the file's mode, or gives a new one 0666 & ~umask
     return p
@@ -332,10 +353,16 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             os.chmod(tmp_p, mode)
         os.replace(tmp_p, p)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp_p.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError) and exc.errno in _WRITE_ERRNOS:
+            raise write_failed(p, exc) from None  # the tool's own message names the temporary file, or none
         raise
+
+
+# what a failing write says (full disk, quota, file too big, I/O error, read-only file system)
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 
 
 def check_plot_output(path: str | os.PathLike, option: str = "--plot", *,

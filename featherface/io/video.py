@@ -13,6 +13,7 @@ import contextlib
 import os
 import queue
 import stat
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ import numpy as np
 from featherface.errors import ImageError, OutputError
 
 __all__ = ["STREAM_SCHEMES", "VIDEO_EXTENSIONS", "SourceTimeouts", "VideoReader", "default_timeouts",
-           "describe_source", "is_stream_source", "is_video_path", "open_video_writer", "set_default_timeouts"]
+           "describe_source", "is_stream_source", "is_video_path", "open_video_writer", "set_default_timeouts",
+           "VideoWriter", "check_video_file"]
 
 # seconds a source may take to open (and give its first frame), and between two frames
 DEFAULT_OPEN_TIMEOUT_S = 10.0
@@ -329,8 +331,8 @@ def _quiet():  # OpenCV's FFmpeg backend prints to stderr for every damaged pack
 
 
 def open_video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int], fourcc: str = "mp4v",
-                      name: str | os.PathLike | None = None) -> cv2.VideoWriter:
-    """An OpenCV writer of ``size = (width, height)`` frames at ``fps`` into ``path``; raises
+                      name: str | os.PathLike | None = None) -> "VideoWriter":
+    """A :class:`VideoWriter` of ``size = (width, height)`` frames at ``fps`` into ``path``; raises
     :class:`OutputError` naming ``name`` (default ``path``: pass the final name when ``path`` is a
     temporary one) when it cannot be opened."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
@@ -338,4 +340,66 @@ def open_video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]
         writer.release()
         raise OutputError(f"{name if name is not None else path}: cannot write the video (no {fourcc} encoder, "
                           "or the folder is not writable)")
-    return writer
+    return VideoWriter(writer, Path(path), name if name is not None else path)
+
+
+class VideoWriter:
+    """OpenCV's video writer, which never reports a failed write (a full disk left a truncated,
+    unplayable file and "1/1 processed"), checked when released: the file must be there, open
+    as a video and hold the frames written, else :class:`OutputError` naming ``name``. The check
+    is skipped while another exception is already on its way (Ctrl-C, a failed input)."""
+
+    def __init__(self, writer: Any, path: Path, name: str | os.PathLike) -> None:
+        self._writer, self.path, self.name = writer, path, name
+        self.frames = 0
+        self._released = False
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's spelling, for code written against cv2.VideoWriter
+        return not self._released
+
+    def write(self, frame: np.ndarray) -> None:
+        self._writer.write(frame)
+        self.frames += 1
+
+    def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        self._writer.release()
+        if sys.exc_info()[0] is None:
+            check_video_file(self.path, self.frames, self.name)
+
+
+def check_video_file(path: str | os.PathLike, frames: int, name: str | os.PathLike | None = None) -> None:
+    """Raise :class:`OutputError` (naming ``name``) unless the video file ``path`` opens and
+    declares at least ``frames`` frames (a FIFO or device output is not checked)."""
+    p = Path(path)
+    name = name if name is not None else p
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise OutputError(f"{name}: the video was not written ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode) or frames <= 0:
+        return
+    cap = None
+    with _quiet():
+        try:
+            cap = cv2.VideoCapture(str(p))
+            ok = cap.isOpened()
+            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if ok else 0
+            if ok and count <= 0:  # some containers declare no count: one frame must decode
+                count = 1 if cap.read()[0] else 0
+                frames = 1
+        finally:
+            if cap is not None:
+                cap.release()
+    if ok and count >= frames:
+        return
+    try:
+        vfs = os.statvfs(p.parent)
+        full = vfs.f_bavail * vfs.f_frsize < (1 << 20)
+    except OSError:
+        full = False
+    why = "the disk is full" if full else "the encoder or the disk failed"
+    got = f"{count} of {frames} frames" if ok else "an unreadable file"
+    raise OutputError(f"{name}: the video was not written completely ({got}, {st.st_size:,} bytes): {why}")
