@@ -9,8 +9,8 @@
 #      RetinaFace; stage 5 adds occlusion/degradation, stages 6-8 multi-scale batches; V2 Ultra's
 #      stage 8 switches its attention repeats to the residual form (attention_residual);
 #   3. `featherface eval` scores both beside RetinaFace and YuNet on the human-labelled sets.
-# Training data: Caltech WebFaces (minus its validation split), photos/, faces-unlabeled/. Never the
-# evaluation-only sets (facemask-kaggle, cuhk-landmarks).
+# Training data: Caltech WebFaces (minus its validation split), photos/, faces-unlabeled/, and (stage 9)
+# widerface/train-subset. Never the evaluation-only sets (facemask-kaggle, cuhk-landmarks, widerface/val-subset).
 # Interrupted? Run it again: labelling is skipped when done and each training stage resumes exactly
 # from its last.pt. Each stage fits in < 90 minutes on a 2-core CPU (run alone).
 set -euo pipefail
@@ -25,6 +25,10 @@ if [ ! -f "$OUT/labels_val.txt" ]; then
   "$FF" autolabel "$DATA/caltech-webfaces/images" "$DATA/photos" "$DATA/faces-unlabeled" \
       --teacher retinaface+yunet --score-threshold 0.5 --min-size 6 --root "$DATA" \
       --output "$OUT/labels.txt" --val-fraction 0.1 --report "$OUT/faces_per_image.csv" --quiet
+fi
+if [ ! -f "$OUT/labels_wider_train.txt" ]; then
+  "$FF" autolabel "$DATA/widerface/train-subset/images" --boxes "$DATA/widerface/train-subset/label.txt" \
+      --teacher retinaface --score-threshold 0.3 --output "$OUT/labels_wider_train.txt" --quiet
 fi
 for m in v2-ultra v1; do
   # stage 1: 12 epochs from RetinaFace's backbone
@@ -42,12 +46,13 @@ for m in v2-ultra v1; do
   # stage 5: + occlusion and degradation augmentation (8 epochs); stages 6 and 7: + multi-scale batches
   # (320/480/640) and zoom-in crops, so faces up to 640 px are seen (8 + 8 epochs, lr 3e-3 then 2e-3);
   # stage 8: 8 more epochs of stage 7's recipe (V2 Ultra: with residual attention repeats)
-  for k in 5 6 7 8; do
+  # stage 9: WIDER FACE crowds beside the stage-8 labels (configs/default-weights-$m-stage9.yaml)
+  for k in 5 6 7 8 9; do
     "$FF" train -c "configs/default-weights-$m-stage$k.yaml" --set "label_file=$OUT/labels_train.txt" "image_root=$DATA" \
         "output_dir=$OUT/featherface-$m-stage$k" "init_weights=$OUT/featherface-$m-stage$((k - 1))/final.pt" \
         --resume auto --no-progress
   done
-  for k in 1 2 3 4 5 6 7 8; do
+  for k in 1 2 3 4 5 6 7 8 9; do
     d="$OUT/featherface-$m"; [ "$k" = 1 ] || d="$d-stage$k"
     cp "$d/final.pt" "$OUT/$m-stage$k.pt"                          # distinct names for the eval table
   done

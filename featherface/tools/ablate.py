@@ -27,7 +27,7 @@ import torch
 from featherface.device import torch_threads
 from featherface.errors import ConfigError
 from featherface.evaluation.human import evaluate_human, human_set_dirs
-from featherface.evaluation.runner import detect_wider
+from featherface.evaluation.runner import detect_wider, restrict_to_present
 from featherface.evaluation.wider_gt import load_wider_ground_truth
 from featherface.evaluation.widerface import evaluate as evaluate_wider
 from featherface.inference.backends.optimize import optimize_for_inference
@@ -143,12 +143,21 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
     records = []
     sets = human_set_dirs(human_sets) if human_sets is not None else {}
     # read once, and before any training: a damaged ground truth fails now, not after the first run
-    wider_gt = load_wider_ground_truth(wider[0]) if wider is not None else None
+    wider_gt, wider_subset = (restrict_to_present(load_wider_ground_truth(wider[0]), wider[1]) if wider is not None
+                              else (None, None))
+    if wider_subset is not None:
+        log(f"ablate: WIDER {wider_subset.note()}")
+    subset_key = wider_subset.key if wider_subset is not None else None
     for v in chosen:
         for seed in seeds:
             run_dir = out_dir / f"{v.name}-s{seed}"
             rec: dict[str, Any] = {"variant": v.name, "model": v.model, "overrides": dict(v.overrides), "seed": seed}
             old = (previous or {}).get((v.name, seed))
+            if (old is not None and wider is not None and any(k.startswith("wider_") and k != "wider_subset" for k in old)
+                    and (old.get("wider_subset") or {}).get("key") != subset_key):
+                # WIDER APs of another image set are not comparable: never one table of both
+                log(f"ablate: {v.name} seed {seed}: the previous table scored other WIDER images; not carried")
+                old = None
             if (old is not None and not (run_dir / "final.pt").is_file() and old.get("model") == v.model
                     and old.get("overrides") == rec["overrides"]):
                 log(f"ablate: {v.name} seed {seed}: carried from {previous_source or 'the previous table'}")
@@ -174,7 +183,7 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
             if weights is not None:
                 key = {"weights_sha256": file_sha256(weights), "limit": limit,
                        "sets": {k: str(p) for k, p in sorted(sets.items())},
-                       **({"wider": [str(wider[0]), str(wider[1])]} if wider is not None else {}),
+                       **({"wider": [str(wider[0]), str(wider[1]), subset_key]} if wider is not None else {}),
                        "options": {k: eval_overrides[k] for k in sorted(eval_overrides)}}
                 cached = _cached_eval(run_dir / EVAL_CACHE, key)
                 if cached is not None:
@@ -193,6 +202,7 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
                     if wider is not None and wider_gt is not None:
                         aps = evaluate_wider(detect_wider(wider_gt, wider[1], detector=det, progress=progress), wider_gt)
                         scores.update({f"wider_{k}": round(float(aps[k]), 4) for k in ("easy", "medium", "hard")})
+                        scores["wider_subset"] = wider_subset.to_dict() if wider_subset is not None else None
                     write_text(run_dir / EVAL_CACHE, json.dumps({"key": key, "scores": scores}, indent=1) + "\n")
                     rec.update(scores)
             records.append(rec)

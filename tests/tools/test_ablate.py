@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -184,8 +185,9 @@ def test_ablate_scores_wider_face_when_given_the_images(tmp_path: Path, capsys: 
 
     from tests.evaluation._wider_eval_helpers import write_gt_mats
 
-    images = [("0--Parade", "0_Parade_1", [[10, 10, 20, 20]], {"easy": [1], "medium": [1], "hard": [1]})]
-    gt = write_gt_mats(tmp_path / "gt", images)
+    images = [("0--Parade", "0_Parade_1", [[10, 10, 20, 20]], {"easy": [1], "medium": [1], "hard": [1]}),
+              ("0--Parade", "0_Parade_2", [[10, 10, 20, 20]], {"easy": [1], "medium": [1], "hard": [1]})]
+    gt = write_gt_mats(tmp_path / "gt", images)  # the folder holds only the first image: a subset
     (tmp_path / "val" / "0--Parade").mkdir(parents=True)
     cv2.imwrite(str(tmp_path / "val" / "0--Parade" / "0_Parade_1.jpg"), np.full((64, 64, 3), 128, np.uint8))
     cfg = tmp_path / "tiny.yaml"
@@ -199,7 +201,16 @@ def test_ablate_scores_wider_face_when_given_the_images(tmp_path: Path, capsys: 
     run = doc["runs"][0]
     assert all(0.0 <= run[f"wider_{k}"] <= 1.0 for k in ("easy", "medium", "hard"))
     assert "--wider-images" in doc["command"] and "--metric wider_hard" in doc["command"]
-    capsys.readouterr()
+    assert run["wider_subset"]["images"] == 1 and run["wider_subset"]["of"] == 2
+    assert "subset: 1 of 2 images" in capsys.readouterr().out + json.dumps(run)
+    # a table whose WIDER APs cover other images is never carried into this one
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"runs": [{**run, "wider_subset": {**run["wider_subset"], "key": "different"}}]}))
+    shutil.rmtree(tmp_path / "runs")
+    assert main(common[:-1] + [str(tmp_path / "again.json"), "--previous", str(other), "--report-only",
+                               "--wider-images", str(tmp_path / "val"), "--wider-gt", str(gt)]) == 0
+    assert "1 of 1 runs not finished yet" in capsys.readouterr().out  # pending, not carried
+    assert json.loads((tmp_path / "again.json").read_text())["runs"][0]["status"] == "pending"
     assert main(common + ["--wider-images", str(tmp_path / "nowhere"), "--wider-gt", str(gt), "--force"]) == 2
     err = capsys.readouterr().err.strip()
     assert "nowhere" in err and len(err.splitlines()) == 1
