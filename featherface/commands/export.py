@@ -22,6 +22,7 @@ torch, the exporters and onnx / onnxruntime are imported where each step needs t
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from featherface.commands.argtypes import int_range, nonneg_int, output_path, po
 from featherface.commands.options import add_detector_args
 from featherface.inference.options import DEFAULT_WEIGHTS, DetectorOptions, is_random_weights
 from featherface.errors import ConfigError
-from featherface.io.outputs import check_output_file
+from featherface.io.outputs import atomic_output, check_output_file
 
 _SIDE = int_range(32, 4096, name="size")
 
@@ -145,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = [p for p in (args.weights,) if p]
     if args.output:  # checked before the model is loaded; the default name needs the model's name
         _check_out(args.output, args, inputs)
+    calib = _check_calibration(args) if args.int8 and args.format == "onnx" else None
     model = load_model(args.model, args.weights, args.random, args.seed).eval()
     trained = args.weights is not None
     if args.format == "torchscript":
@@ -176,12 +178,43 @@ def run(args: argparse.Namespace) -> int:
         if q_out.resolve() == out.resolve():
             raise ConfigError(f"--int8-output {q_out} is the fp32 output too; give another name")
         q_out = _check_out(q_out, args, inputs, option="--int8-output")
-    export_onnx(model, out, opset=args.opset, input_size=hw, postprocess=args.postprocess,
+    # every file is made under a temporary name and renamed only when all succeeded: a failed INT8
+    # step must not leave an fp32 model where the user expects the export
+    with atomic_output(out) as tmp_out, (atomic_output(q_out) if q_out is not None else
+                                         contextlib.nullcontext(None)) as tmp_q:
+        _export_onnx(args, model, out, tmp_out, q_out, tmp_q, calib, hw, trained)
+    return 0
+
+
+def _check_calibration(args: argparse.Namespace) -> str | Path:
+    """``--int8``'s calibration images, checked before any work: a folder holding images, or
+    ``synthetic`` (a FIFO or a file used to fail after the ~14 s export, as "folder not found")."""
+    from featherface.export.quantize import default_calibration_dir, list_images  # onnxruntime: on use
+
+    calib = args.calibration or default_calibration_dir()
+    if calib is None:
+        raise ConfigError("--int8 needs calibration images: --calibration DIR (photos like those you will "
+                          "run on), or --calibration synthetic")
+    if str(calib) != "synthetic":
+        d = Path(calib)
+        if d.exists() and not d.is_dir():
+            raise ConfigError(f"--calibration {d}: not a folder (give a folder of calibration images, or 'synthetic')")
+        list_images(d)  # not found / no images: one line now
+    return calib
+
+
+def _export_onnx(args: argparse.Namespace, model: Any, out: Path, tmp_out: Path, q_out: Path | None,
+                 tmp_q: Path | None, calib: str | Path | None, hw: tuple[int, int], trained: bool) -> None:
+    """The ONNX export (+ verification, + INT8) into the temporary files ``tmp_out`` / ``tmp_q``
+    (messages name the final ones)."""
+    from featherface.export.onnx_export import export_onnx  # on use (see the module docstring)
+
+    export_onnx(model, tmp_out, opset=args.opset, input_size=hw, postprocess=args.postprocess,
                 score_threshold=args.score_threshold, nms_threshold=args.nms_threshold,
                 max_detections=args.max_detections, weights=args.weights, trained=trained, exporter=args.exporter)
     what = "decode+NMS in graph: outputs detections (K,15), batch_index (K,)" if args.postprocess \
         else "raw outputs bbox, cls, ldm"
-    print(f"wrote {out} ({_mb(out)}): ONNX opset {args.opset}, dynamic batch/H/W, {what}"
+    print(f"wrote {out} ({_mb(tmp_out)}): ONNX opset {args.opset}, dynamic batch/H/W, {what}"
           + ("" if trained else "  [untrained random weights]"))
     # onnxruntime: on use (see the module docstring)
     from featherface.export.verify import compare_sessions, ort_runner, summary_line, torch_runner
@@ -189,30 +222,25 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_verify and not args.postprocess:
         rng = np.random.default_rng(0)
         xs = [rng.normal(0, 50, size=(1, 3, *hw)).astype(np.float32)]
-        rep = compare_sessions(torch_runner(model), ort_runner(out), xs, model.config)
+        rep = compare_sessions(torch_runner(model), ort_runner(tmp_out), xs, model.config)
         print("verify: " + summary_line("onnxruntime vs PyTorch", rep))
     if args.int8:
         # onnxruntime.quantization: on use (see the module docstring)
-        from featherface.export.quantize import ImageCalibrationReader, default_calibration_dir, quantize_onnx_int8
+        from featherface.export.quantize import ImageCalibrationReader, quantize_onnx_int8
 
-        calib = args.calibration or default_calibration_dir()
-        if calib is None:
-            raise ConfigError("--int8 needs calibration images: --calibration DIR (photos like those you will "
-                              "run on), or --calibration synthetic")
-        assert q_out is not None
-        quantize_onnx_int8(out, q_out, calib, input_size=args.calibration_size, exclude=args.fp32_groups,
+        assert q_out is not None and tmp_q is not None and calib is not None
+        quantize_onnx_int8(tmp_out, tmp_q, calib, input_size=args.calibration_size, exclude=args.fp32_groups,
                            calibrate_method=args.calibrate_method, max_images=args.calibration_images)
-        print(f"wrote {q_out} ({_mb(q_out)}): INT8 QDQ, calibrated on {calib} at {args.calibration_size}px "
-              f"(fp32: {_mb(out)})")
+        print(f"wrote {q_out} ({_mb(tmp_q)}): INT8 QDQ, calibrated on {calib} at {args.calibration_size}px "
+              f"(fp32: {_mb(tmp_out)})")
         if not args.no_verify:
             reader = ImageCalibrationReader(calib, args.calibration_size, model.config.bgr_mean,
                                             max_images=min(8, args.calibration_images))
-            rep = compare_sessions(ort_runner(out), ort_runner(q_out), reader.batches, model.config)
+            rep = compare_sessions(ort_runner(tmp_out), ort_runner(tmp_q), reader.batches, model.config)
             print("verify: " + summary_line("INT8 vs fp32", rep))
             if not trained:
                 print("note: random weights amplify quantization noise far more than trained ones; judge INT8 "
                       "accuracy with trained weights")
-    return 0
 
 
 __all__ = ["add_parser", "run", "load_model"]
