@@ -63,16 +63,13 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     """The :class:`ServeSettings` of the parsed flags (the token falls back to $FEATHERFACE_SERVE_TOKEN)."""
-    opts = detector_options(args)
-    return ServeSettings(host=args.host, port=args.port, model=opts.model, weights=opts.weights,
-                         backend=opts.backend, workers=args.workers, threads=args.threads, queue=args.queue,
-                         token=args.token or os.environ.get("FEATHERFACE_SERVE_TOKEN") or None,
+    return ServeSettings(host=args.host, port=args.port, detector=detector_options(args), workers=args.workers,
+                         queue=args.queue, token=args.token or os.environ.get("FEATHERFACE_SERVE_TOKEN") or None,
                          max_upload_mb=args.max_upload_mb, timeout_s=args.timeout_s,
                          max_megapixels=args.max_megapixels, max_input_size=args.max_input_size,
                          max_crop_megapixels=args.max_crop_megapixels, max_response_mb=args.max_response_mb,
                          header_timeout_s=args.header_timeout_s, upload_timeout_s=args.upload_timeout_s,
-                         max_connections=args.max_connections,
-                         score_threshold=opts.score_threshold, nms_threshold=opts.nms_threshold)
+                         max_connections=args.max_connections)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -55,10 +55,7 @@ class DetectorPool:
         from featherface.models.weights import file_sha256
 
         threads = settings.session_threads()
-        dets = [FaceDetector(settings.model, weights=settings.weights, backend=settings.backend, threads=threads,
-                             score_threshold=settings.score_threshold, nms_threshold=settings.nms_threshold,
-                             device="cpu")
-                for _ in range(settings.workers)]
+        dets = [FaceDetector.from_options(settings.detector, threads=threads) for _ in range(settings.workers)]
         d0 = dets[0]
         info = {
             "name": d0.name,
@@ -66,7 +63,7 @@ class DetectorPool:
             # the file's name, never its path: a client has no business knowing the server's folders
             "weights": Path(d0.weights_path).name if d0.weights_path else None,
             "weights_sha256": file_sha256(d0.weights_path) if d0.weights_path else None,
-            "backend": settings.backend,
+            "backend": settings.detector.backend,
             "threads_per_worker": threads,
             "workers": settings.workers,
         }
