@@ -50,7 +50,7 @@ from featherface.evaluation.widerface import evaluate
 from featherface.io.outputs import InputSet, atomic_output, check_output_dir, check_output_file, check_plot_output, write_text
 _DETECTOR_ONLY = ("weights", "input_size", "save_predictions")
 _HUMAN_SETS = ("human_sets", "facemask", "caltech", "cuhk")
-_HUMAN_ONLY = ("min_face", "caltech_split", "val_fraction", "split_seed")
+_HUMAN_ONLY = ("min_face", "caltech_split", "val_fraction", "split_seed", "cuhk_rotation")
 _WIDER_ONLY = ("predictions", "images", "save_predictions")
 
 
@@ -118,6 +118,9 @@ def add_parser(subparsers: Any, name: str = "eval") -> argparse.ArgumentParser:
                      help="Caltech images to use (default: val, the hold-out the training labels never saw)")
     hum.add_argument("--val-fraction", type=fraction_float, default=None, metavar="F",
                      help="fraction of the Caltech hold-out (default: 0.1, as autolabel --val-fraction)")
+    hum.add_argument("--cuhk-rotation", type=nonneg_float, default=None, metavar="DEG",
+                     help="also score CUHK on copies turned by +DEG and -DEG degrees: do the landmarks follow "
+                          "head roll? (e.g. 20; default: off)")
     hum.add_argument("--split-seed", type=nonneg_int, default=None, metavar="SEED", help="seed of the Caltech hold-out (default: 0)")
     out = p.add_argument_group("evaluation and output")
     out.add_argument("--limit", type=positive_int, metavar="N",
@@ -274,6 +277,7 @@ def run_human(args: argparse.Namespace) -> int:
         caltech_split=args.caltech_split or "val",
         val_fraction=0.1 if args.val_fraction is None else args.val_fraction,
         split_seed=0 if args.split_seed is None else args.split_seed,
+        cuhk_rotation=0.0 if args.cuhk_rotation is None else args.cuhk_rotation,
         progress=not args.quiet,
     ).check()
     if args.detectors is not None:

@@ -21,12 +21,13 @@ JSON-able dict; the PR picture is :func:`featherface.evaluation.plot.plot_box_pr
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -45,6 +46,7 @@ from featherface.evaluation.human_boxes import score_box_set
 from featherface.evaluation.human_landmarks import score_landmark_set
 from featherface.evaluation.human_points import score_point_set
 from featherface.evaluation.human_report import format_markdown
+from featherface.evaluation.rotated import rotated_set
 from featherface.format import rounded
 from featherface.io.images import load_image
 from featherface.types import Detector, Face
@@ -64,6 +66,8 @@ class HumanEvalOptions:
     val_fraction: float = 0.1
     split_seed: int = 0
     caltech_scale: tuple[float, float] = (1.0, 4.0)  # box side / point scale bounds of the finds rule
+    # > 0: CUHK is also scored on copies rotated by +/- this many degrees (landmarks under head roll)
+    cuhk_rotation: float = 0.0
     progress: bool = True
 
     def check(self) -> "HumanEvalOptions":
@@ -75,6 +79,8 @@ class HumanEvalOptions:
             raise ConfigError(f"iou must be in (0, 1], got {self.iou}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
+        if not (math.isfinite(self.cuhk_rotation) and 0.0 <= self.cuhk_rotation <= 90.0):
+            raise ConfigError(f"cuhk_rotation must be in [0, 90] degrees, got {self.cuhk_rotation}")
         lo, hi = self.caltech_scale
         if not 0.0 < lo < hi:
             raise ConfigError(f"caltech_scale must be 0 < low < high, got {self.caltech_scale}")
@@ -130,12 +136,13 @@ class HumanEvalResult:
         return format_markdown(self)
 
 
-def _detect_all(detector: Detector, images: Sequence[Path], desc: str, progress: bool,
+def _detect_all(detector: Detector, images: Sequence[Path | Callable[[], np.ndarray]], desc: str, progress: bool,
                 warm: bool) -> tuple[list[list[Face]], list[float]]:
+    """Each image (a path, or a function making the pixels: a rotated copy) through ``detector``, timed."""
     out: list[list[Face]] = []
     lat: list[float] = []
     for k, p in enumerate(tqdm(images, desc=desc, unit="img", disable=not progress, file=sys.stderr)):
-        img = load_image(p)
+        img = p() if callable(p) else load_image(p)
         if warm and k == 0:
             detector.detect(img)  # untimed warm-up (first call allocates)
         t0 = time.perf_counter()
@@ -197,6 +204,10 @@ def evaluate_human(
                         else list(cuhk)[: opts.limit])
     if not data:
         raise ConfigError("no human-labelled set given (facemask, caltech or cuhk)")
+    if "cuhk" in data and opts.cuhk_rotation > 0:
+        data["cuhk_rot"] = rotated_set(data["cuhk"], opts.cuhk_rotation)
+        sets["cuhk_rot"] = {"path": str(cuhk) if isinstance(cuhk, (str, os.PathLike)) else None,
+                            "images": len(data["cuhk_rot"]), "degrees": opts.cuhk_rotation}
     for key, src in (("facemask", facemask), ("caltech", caltech), ("cuhk", cuhk)):
         if key in data:
             sets[key] = {"path": str(src) if isinstance(src, (str, os.PathLike)) else None,
@@ -212,14 +223,18 @@ def evaluate_human(
         rep = DetectorReport(name=name)
         first = True
         for key, anns in data.items():
-            faces, lat = _detect_all(det, [a.image for a in anns], f"{name} {key}", opts.progress, warm=first)
+            images = [a.load if key == "cuhk_rot" else a.image for a in anns]
+            faces, lat = _detect_all(det, images, f"{name} {key}", opts.progress, warm=first)
             first = False
             rep.latency_ms[key] = lat
             if key == "facemask":
                 rep.sets[key] = score_box_set(faces, anns, opts.threshold, opts.min_face, opts.iou)
             elif key == "caltech":
                 rep.sets[key] = score_point_set(faces, anns, opts.threshold, opts.caltech_scale)
-            else:
+            elif key == "cuhk":
                 rep.sets[key] = score_landmark_set(faces, anns, opts.threshold, opts.iou)
+            else:
+                rep.sets[key] = score_landmark_set(faces, [(a.box, a.landmarks) for a in anns], opts.threshold,
+                                                   opts.iou)
         reports.append(rep)
     return HumanEvalResult(reports=reports, options=opts, sets=sets, skipped=list(skipped))

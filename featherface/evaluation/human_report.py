@@ -25,6 +25,9 @@ def format_markdown(result: "HumanEvalResult") -> str:
         head += [f"caltech-{sp} R@{thr}", f"caltech-{sp} unmatched@{thr} (/img)"]
     if "cuhk" in keys:
         head += [f"cuhk found@{thr}", "cuhk NME (box)", "cuhk NME (IOD)"]
+    rot = f"cuhk ±{o.cuhk_rotation:g}°"
+    if "cuhk_rot" in keys:
+        head += [f"{rot} found@{thr}", f"{rot} NME (box)"]
     head.append("ms/img")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rep in result.reports:
@@ -38,6 +41,9 @@ def format_markdown(result: "HumanEvalResult") -> str:
         if "cuhk" in keys:
             k = rep.sets["cuhk"]
             cells += [cell(k.found_rate), cell(k.nme, ".4f"), cell(k.nme_iod, ".4f")]
+        if "cuhk_rot" in keys:
+            r = rep.sets["cuhk_rot"]
+            cells += [cell(r.found_rate), cell(r.nme, ".4f")]
         cells.append(cell(rep.ms_per_image, ".1f"))
         lines.append("| " + " | ".join(cells) + " |")
     if "facemask" in keys and result.reports:
@@ -61,6 +67,10 @@ def format_markdown(result: "HumanEvalResult") -> str:
     if "cuhk" in keys and result.reports:
         k = result.reports[0].sets["cuhk"]
         lines.append(f"cuhk: {k.images} faces; found = best detection at IoU >= {o.iou:g}; NME over found faces")
+    if "cuhk_rot" in keys and result.reports:
+        lines.append(f"{rot}: each CUHK image turned +{o.cuhk_rotation:g}° and -{o.cuhk_rotation:g}° "
+                     f"({result.reports[0].sets['cuhk_rot'].images} faces), points turned with it; the face box keeps "
+                     "its size around the turned centre")
     if o.limit is not None:
         lines.append(f"--limit {o.limit}: first {o.limit} images of each set only; not comparable with full-set numbers")
     lines.append("ms/img: median detect() time per image over all sets, at the detectors' own score threshold "
