@@ -8,6 +8,8 @@
 :class:`~featherface.FaceDetector` takes, so a flag and the Python keyword share one name (the
 flag is the field with ``-`` for ``_``) and one default; the parser checks the ranges
 FaceDetector checks again. :func:`detector_options` reads them back into a ``DetectorOptions``.
+The flags are made by :func:`featherface.commands.dataclass_flags.add_dataclass_flags`, the one
+dataclass-to-flags mechanism of the verbs.
 
 Old spellings stay as aliases: ``--threshold`` (= ``--score-threshold``), ``--nms``
 (= ``--nms-threshold``), ``--onnx`` (= ``--onnx-path``).
@@ -20,10 +22,10 @@ that takes ``--weights``; a verb that needs a different default passes it to
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from featherface.commands.argtypes import int_range, open_unit_float, positive_int, unit_float
+from featherface.commands.dataclass_flags import FieldFlag, add_dataclass_flags, flag_name
 from featherface.inference.options import (
     BACKENDS,
     MAX_INPUT_SIDE,
@@ -50,50 +52,35 @@ def weights_arg(text: str) -> str:
     return RANDOM_WEIGHTS[0] if is_random_weights(s) else s
 
 
-def flag_name(field: str) -> str:
-    """``score_threshold`` -> ``--score-threshold``."""
-    return "--" + field.replace("_", "-")
-
-
-@dataclass(frozen=True)
-class _Flag:
-    help: str
-    type: Callable[[str], Any] | None = None
-    aliases: tuple[str, ...] = ()
-    choices: tuple[str, ...] | None = None
-    metavar: str | None = None
-    switch: bool = False  # a store_true flag (a bool field whose default is False)
-
-
 # help text / type / old spellings per DetectorOptions field; the default comes from the dataclass
-_FLAGS: dict[str, _Flag] = {
-    "model": _Flag("model name (see `featherface list`)", metavar="NAME"),
-    "weights": _Flag("weights file or training checkpoint (default: the weights shipped with the package); "
-                     "'none' (or 'random'): an untrained, randomly initialised network, which finds no faces",
-                     type=weights_arg, metavar="PATH|default|none"),
-    "score_threshold": _Flag("score threshold in [0, 1]", type=unit_float, aliases=("--threshold",), metavar="S"),
-    "nms_threshold": _Flag("NMS IoU threshold in (0, 1]", type=open_unit_float, aliases=("--nms",), metavar="IOU"),
-    "input_size": _Flag(f"resize the longer side to N, {PAD_MULTIPLE}..{MAX_INPUT_SIDE} (default: original size)",
-                        type=_side, metavar="N"),
-    "max_size": _Flag(f"scale down images whose longer side exceeds N, {PAD_MULTIPLE}..{MAX_INPUT_SIDE}",
-                      type=_side, metavar="N"),
-    "tile": _Flag("also detect on overlapping native-resolution tiles of images that are scaled down "
-                  "(small faces in big photos; one network call per tile)", switch=True),
-    "tile_size": _Flag(f"side of a --tile tile, {PAD_MULTIPLE}..{MAX_INPUT_SIDE}", type=_side, metavar="N"),
-    "tile_overlap": _Flag("pixels shared by neighbouring tiles (at most half a tile)",
-                          type=int_range(0, MAX_INPUT_SIDE // 2, name="overlap"), metavar="PX"),
-    "vote_iou": _Flag("box and landmark voting: each face's box and points are the score-weighted mean of "
-                      "those of the candidates overlapping it by at least this IoU; 0 turns it off",
-                      type=unit_float, metavar="IOU"),
-    "device": _Flag("cpu, cuda, cuda:1, auto", metavar="DEVICE"),
-    "backend": _Flag("inference backend", choices=BACKENDS),
-    "onnx_path": _Flag("exported .onnx file for --backend onnxruntime (default: exported on the fly)",
-                       aliases=("--onnx",), metavar="FILE"),
-    "threads": _Flag("CPU threads for inference (default: the library's)", type=positive_int, metavar="N"),
+_FLAGS: dict[str, FieldFlag] = {
+    "model": FieldFlag("model name (see `featherface list`)", metavar="NAME"),
+    "weights": FieldFlag("weights file or training checkpoint (default: the weights shipped with the package); "
+                         "'none' (or 'random'): an untrained, randomly initialised network, which finds no faces",
+                         type=weights_arg, metavar="PATH|default|none"),
+    "score_threshold": FieldFlag("score threshold in [0, 1]", type=unit_float, aliases=("--threshold",),
+                                 metavar="S"),
+    "nms_threshold": FieldFlag("NMS IoU threshold in (0, 1]", type=open_unit_float, aliases=("--nms",),
+                               metavar="IOU"),
+    "input_size": FieldFlag(f"resize the longer side to N, {PAD_MULTIPLE}..{MAX_INPUT_SIDE} (default: original size)",
+                            type=_side, metavar="N"),
+    "max_size": FieldFlag(f"scale down images whose longer side exceeds N, {PAD_MULTIPLE}..{MAX_INPUT_SIDE}",
+                          type=_side, metavar="N"),
+    "tile": FieldFlag("also detect on overlapping native-resolution tiles of images that are scaled down "
+                      "(small faces in big photos; one network call per tile)", action="store_true"),
+    "tile_size": FieldFlag(f"side of a --tile tile, {PAD_MULTIPLE}..{MAX_INPUT_SIDE}", type=_side, metavar="N"),
+    "tile_overlap": FieldFlag("pixels shared by neighbouring tiles (at most half a tile)",
+                              type=int_range(0, MAX_INPUT_SIDE // 2, name="overlap"), metavar="PX"),
+    "vote_iou": FieldFlag("box and landmark voting: each face's box and points are the score-weighted mean of "
+                          "those of the candidates overlapping it by at least this IoU; 0 turns it off",
+                          type=unit_float, metavar="IOU"),
+    "device": FieldFlag("cpu, cuda, cuda:1, auto", metavar="DEVICE"),
+    "backend": FieldFlag("inference backend", choices=BACKENDS),
+    "onnx_path": FieldFlag("exported .onnx file for --backend onnxruntime (default: exported on the fly)",
+                           aliases=("--onnx",), metavar="FILE"),
+    "threads": FieldFlag("CPU threads for inference (default: the library's)", type=positive_int, metavar="N"),
 }
 DETECTOR_FLAGS = tuple(_FLAGS)
-
-_UNSET = object()
 
 
 def add_detector_args(parser: Any, fields: Iterable[str] = DETECTOR_FLAGS, *,
@@ -103,35 +90,14 @@ def add_detector_args(parser: Any, fields: Iterable[str] = DETECTOR_FLAGS, *,
     (in a group titled ``title`` when given). Each default is the dataclass's unless ``defaults``
     names another (``None``: "not given", for a verb that decides later); ``helps`` replaces a
     help text. Returns the parser or group the flags went to."""
-    target = parser.add_argument_group(title) if title else parser
     fields = tuple(fields)
-    defaults = dict(defaults or {})
-    helps = dict(helps or {})
-    unknown = [f for f in list(fields) + list(defaults) + list(helps) if f not in _FLAGS]
+    unknown = [f for f in [*fields, *(defaults or {}), *(helps or {})] if f not in _FLAGS]
     if unknown:
         raise ValueError(f"not detector options: {', '.join(unknown)}")
-    for name in fields:
-        spec = _FLAGS[name]
-        default = defaults.get(name, _UNSET)
-        if default is _UNSET:
-            # --weights: None on the Namespace means "not given" (the dataclass's "default" then);
-            # "none" means random
-            default = None if name == "weights" else getattr(_DEFAULTS, name)
-        text = helps.get(name, spec.help)
-        if default is not None and "%(default)" not in text and "(default" not in text:
-            text += " (default: %(default)s)"
-        if spec.switch:
-            target.add_argument(flag_name(name), *spec.aliases, action="store_true",
-                                default=bool(default), help=spec.help, dest=name)
-            continue
-        kw: dict[str, Any] = dict(default=default, help=text, dest=name)
-        if spec.type is not None:
-            kw["type"] = spec.type
-        if spec.choices is not None:
-            kw["choices"] = spec.choices
-        elif spec.metavar:
-            kw["metavar"] = spec.metavar
-        target.add_argument(flag_name(name), *spec.aliases, **kw)
+    target = parser.add_argument_group(title) if title else parser
+    # --weights: None on the Namespace means "not given" (the dataclass's "default" then); "none" means random
+    overrides = {"weights": None, **(defaults or {})}
+    add_dataclass_flags(target, _DEFAULTS, _FLAGS, fields, overrides=overrides, helps=helps)
     return target
 
 

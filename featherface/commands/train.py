@@ -11,6 +11,7 @@ any field, including entries of the ``augment`` and ``model_overrides`` mappings
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from featherface.commands.argtypes import finite_float, float_range, int_range, output_path
+from featherface.commands.dataclass_flags import FieldFlag, add_dataclass_flags
 from featherface.errors import ConfigError
 from featherface.io.outputs import check_output_dir
 from featherface.training.config import TrainConfig, resolve_config
@@ -51,18 +53,6 @@ _GROUPS = ("model and data", "optimisation", "loss", "distillation", "initialisa
 _RESERVED = {"config", "set_items", "print_config", "force", "debug", "func", "command"}
 
 
-def _show_default(value: Any) -> str | None:
-    if value is None or value == {} or value == "":
-        return None
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, (list, tuple)):
-        return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def _number_type(kind: str, opt: Any, name: str) -> Any:
     """The argparse ``type=`` of a number field: whole or finite, within the field's bounds."""
     if kind == "int":
@@ -72,45 +62,34 @@ def _number_type(kind: str, opt: Any, name: str) -> Any:
     return float_range(opt.lo, opt.hi, lo_open=opt.lo_open, hi_open=opt.hi_open, name=name)
 
 
+def _field_flag(name: str) -> FieldFlag:
+    """How the TrainConfig field ``name`` appears (its FieldOption, its kind's type and bounds)."""
+    kind, opt = field_kind(name), field_option(name)
+    spec = FieldFlag(opt.help, flag=field_flag(name), aliases=opt.aliases, metavar=opt.metavar,
+                     group=opt.group if opt.group in _GROUPS else "other options")
+    if kind == "bool":
+        return dataclasses.replace(spec, action=argparse.BooleanOptionalAction, metavar=None)
+    if kind in ("int", "float"):
+        return dataclasses.replace(spec, type=_number_type(kind, opt, name))
+    if kind == "list":
+        return dataclasses.replace(spec, type=_number_type("float", opt, name), nargs="+")
+    return dataclasses.replace(spec, type=output_path if opt.output_path else None, choices=opt.choices,
+                               **(dict(nargs="?", const=opt.const) if opt.const is not None else {}))
+
+
 def add_config_args(parser: argparse.ArgumentParser) -> list[str]:
     """One flag per :class:`~featherface.training.config.TrainConfig` field (see
     :data:`~featherface.training.flags.FIELD_OPTIONS`), in groups; returns the fields that got one.
 
     Every flag defaults to "absent" (``argparse.SUPPRESS``): a flag not given must not override the
     YAML file or the resumed checkpoint. Mapping fields (``augment``, ``model_overrides``) are set
-    with ``--set field.key=value``."""
-    defaults = TrainConfig()
+    with ``--set field.key=value``. The flags are made by
+    :func:`featherface.commands.dataclass_flags.add_dataclass_flags`, as every verb's."""
+    names = [f.name for f in fields(TrainConfig) if field_kind(f.name) not in ("dict", "records")]
+    assert not set(names) & _RESERVED, set(names) & _RESERVED
     groups = {title: parser.add_argument_group(title) for title in _GROUPS}
-    added: list[str] = []
-    for f in fields(TrainConfig):
-        name, kind, opt = f.name, field_kind(f.name), field_option(f.name)
-        if kind in ("dict", "records"):
-            continue
-        assert name not in _RESERVED, name
-        group = groups.get(opt.group) or groups["other options"]
-        shown = _show_default(getattr(defaults, name))
-        text = opt.help + (f" (default: {shown})" if shown is not None else "")
-        kw: dict[str, Any] = dict(dest=name, default=argparse.SUPPRESS, help=text.replace("%", "%%"))
-        if opt.metavar:
-            kw["metavar"] = opt.metavar
-        if kind == "bool":
-            kw["action"] = argparse.BooleanOptionalAction
-            kw.pop("metavar", None)
-        elif kind in ("int", "float"):
-            kw["type"] = _number_type(kind, opt, name)
-        elif kind == "list":
-            kw["type"] = _number_type("float", opt, name)
-            kw["nargs"] = "+"
-        else:
-            if opt.output_path:
-                kw["type"] = output_path
-            if opt.choices:
-                kw["choices"] = opt.choices
-            if opt.const is not None:
-                kw["nargs"], kw["const"] = "?", opt.const
-        short = [x for x in opt.aliases if not x.startswith("--")]  # -b before --batch-size, as usual
-        group.add_argument(*short, field_flag(name), *[x for x in opt.aliases if x not in short], **kw)
-        added.append(name)
+    added = add_dataclass_flags(parser, TrainConfig(), {n: _field_flag(n) for n in names}, names, absent=True,
+                                groups=groups)
     for title, group in groups.items():  # no empty group headings in --help
         if not group._group_actions:
             parser._action_groups.remove(group)
