@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from featherface.data.occlusion import degrade, occlude_faces
+from featherface.data.rotate import random_rotate
 
 __all__ = [
     "BGR_MEAN",
@@ -398,7 +399,7 @@ def filter_small_faces(
 
 
 class TrainTransform:
-    """The training pipeline: photometric -> zoom-out -> square crop -> mirror -> resize -> occlude
+    """The training pipeline: photometric -> zoom-out -> square crop -> mirror -> rotate -> resize -> occlude
     -> degrade -> normalise (the last two off unless asked for).
 
     Called as ``t(image, boxes, landmarks, has_landmarks, rng)``; returns ``(chw, boxes,
@@ -423,6 +424,8 @@ class TrainTransform:
         occlusion_prob: float = 0.0,
         occlusion_face_prob: float = 0.5,
         degrade_prob: float = 0.0,
+        rotate_prob: float = 0.0,
+        rotate_max: float = 30.0,
     ) -> None:
         if img_size <= 0:
             raise ValueError(f"img_size must be positive, got {img_size}")
@@ -446,6 +449,11 @@ class TrainTransform:
         self.occlusion_prob = float(occlusion_prob)
         self.occlusion_face_prob = float(occlusion_face_prob)
         self.degrade_prob = float(degrade_prob)
+        # in-plane turns of the crop (featherface.data.rotate): landmarks that follow head roll
+        if not (0.0 <= rotate_prob <= 1.0 and 0.0 <= rotate_max <= 180.0):
+            raise ValueError(f"rotate_prob must be in [0, 1] and rotate_max in [0, 180], got {rotate_prob}, {rotate_max}")
+        self.rotate_prob = float(rotate_prob)
+        self.rotate_max = float(rotate_max)
 
     def augment(
         self,
@@ -470,6 +478,8 @@ class TrainTransform:
             scale_range = None if scale_range is None else (min(1.0, scale_range[0] * f), min(1.0, scale_range[1] * f))
         img, b, lm, has = random_crop(img, b, lm, has, rng, scales, scale_range, self.crop_tries)
         img, b, lm, has = random_mirror(img, b, lm, has, rng, self.mirror_prob)
+        if self.rotate_prob > 0 and rng.random() < self.rotate_prob:
+            img, b, lm, has = random_rotate(img, b, lm, has, rng, self.rotate_max, _fill_colour())
         interp = None if self.random_interpolation else cv2.INTER_LINEAR
         img, b, lm, has = resize(img, b, lm, has, rng, self.img_size if size is None else int(size), interp)
         if self.min_face_px > 0:
