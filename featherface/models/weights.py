@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from featherface.errors import WeightsError
+from featherface.io.files import file_problem
 from featherface.io.outputs import atomic_write_bytes
 from featherface.models.backbone import backbone_tensors, load_backbone_checkpoint
 from featherface.models.featherface import FeatherFace, FeatherFaceConfig
@@ -128,7 +129,7 @@ def check_archive_bounds(p: Path) -> None:
     memory of reading a weights file by the file's own size (plus the unpickled metadata)."""
     try:
         if not zipfile.is_zipfile(p):
-            return  # legacy torch format or not a weights file: torch.load and _load_error judge it
+            return  # legacy torch format or not a weights file: torch.load and load_error judge it
         with zipfile.ZipFile(p) as z:
             infos = z.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -141,18 +142,22 @@ def check_archive_bounds(p: Path) -> None:
                            f"{size / 2**20:.1f} MiB file (compressed tensor data; torch.save never writes that)")
 
 
-def _load_error(p: Path, exc: BaseException) -> WeightsError:
-    """One line for a ``torch.load(weights_only=True)`` failure: what the file is when it can be told,
-    a refusal (never torch's advice to retry unsafely) for pickled code, else truncated/corrupt."""
+def load_error(p: Path, exc: BaseException, what: str = "weights file") -> WeightsError:
+    """One line for a ``torch.load(weights_only=True)`` failure of the ``what`` at ``p`` (weights
+    file, checkpoint): what the file is when it can be told, a refusal (never torch's advice to
+    retry with ``weights_only=False``, which would run the pickled code) for pickled code, else
+    truncated/corrupt."""
     text = str(exc)
     kind = _sniff_kind(p)
     if kind is not None:
-        return WeightsError(f"{p}: is {kind}, not a weights file")
+        return WeightsError(f"{p}: is {kind}, not a {what}")
     if "weights_only" in text or "Unsupported global" in text or "Unsupported operand" in text:
         return WeightsError(f"{p}: refused to load: the file contains pickled objects other than tensors "
-                            "(it could run code); only plain weights files are accepted")
+                            f"(it could run code); only plain {what}s are accepted")
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return WeightsError(f"{p}: cannot read weights file (truncated or corrupt?): {first[:200]}")
+    if "weights_only" in first or "WeightsUnpickler" in first:  # torch's unsafe advice: never repeated
+        first = type(exc).__name__
+    return WeightsError(f"{p}: cannot read {what} (truncated or corrupt?): {first[:200]}")
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, Any]:
@@ -162,17 +167,19 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     not a FeatherFace file, containing pickled code, or failing its checksum.
     """
     p = Path(path)
-    if not p.exists():
+    problem = file_problem(p)
+    if problem == "not found":
         raise WeightsError(f"{p}: weights file not found")
-    if p.is_dir():
-        raise WeightsError(f"{p}: is a directory, not a weights file")
+    if problem is not None:  # a FIFO used to read as "empty (0 bytes)"
+        raise WeightsError(f"{p}: {problem}, not a weights file" if "not a regular" not in problem
+                           else f"{p}: {problem}; give a weights file")
     if p.stat().st_size == 0:
         raise WeightsError(f"{p}: weights file is empty (0 bytes)")
     check_archive_bounds(p)
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or unsafe files
-        raise _load_error(p, exc) from None
+        raise load_error(p, exc) from None
     return _check_weights_obj(p, obj)
 
 
@@ -312,7 +319,7 @@ def torch_load_plain(path: str | os.PathLike) -> Any:
                     return torch.load(p, map_location="cpu", weights_only=True)
             except Exception:  # noqa: BLE001
                 pass
-        raise _load_error(p, first) from None
+        raise load_error(p, first) from None
 
 
 def read_backbone_state_dict(spec: str | os.PathLike) -> tuple[dict[str, torch.Tensor], str]:

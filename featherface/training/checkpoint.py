@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from featherface.errors import WeightsError
-from featherface.models.weights import weights_dict
+from featherface.io.files import file_problem
+from featherface.models.weights import load_error, weights_dict
 from featherface.training.ema import ModelEMA
 
 if TYPE_CHECKING:
@@ -78,13 +79,14 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a training checkpoint safely (``weights_only=True``) and check it is one."""
     p = Path(path)
-    if not p.is_file():
-        raise WeightsError(f"{p}: checkpoint not found")
+    problem = file_problem(p)
+    if problem is not None:
+        raise WeightsError(f"{p}: checkpoint {problem}")
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"{p}: cannot read checkpoint (truncated, corrupt or not a plain checkpoint): {first}") from None
+        # one line, and never torch's advice to retry with weights_only=False (that would run pickled code)
+        raise load_error(p, exc, "checkpoint") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise WeightsError(f"{p}: not a FeatherFace training checkpoint (a weights file cannot be resumed; "
                            "use --init-weights to start a new run from it)")
@@ -104,8 +106,9 @@ def find_resume_checkpoint(resume: str | None, output_dir: str | Path) -> Path |
     p = Path(resume)
     if p.is_dir():
         p = p / LAST_NAME
-    if not p.is_file():
-        raise WeightsError(f"{p}: checkpoint to resume from not found")
+    problem = file_problem(p)
+    if problem is not None:
+        raise WeightsError(f"{p}: checkpoint to resume from {problem}")
     return p
 
 

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from featherface.errors import ConfigError, FeatherFaceError
+from featherface.io.files import file_problem
 from featherface.inference.backends.metadata import (
     FORMAT_TAG,
     RAW_OUTPUTS,
@@ -137,8 +138,9 @@ class OnnxRuntimeBackend:
     ):
         import_onnxruntime()
         self.path = Path(path)
-        if not self.path.is_file():
-            raise ConfigError(f"{self.path}: ONNX file not found")
+        problem = file_problem(self.path)  # a FIFO is named as one, never opened
+        if problem is not None:
+            raise ConfigError(f"{self.path}: ONNX file {problem}")
         self.session = make_session(self.path, intra_op_threads, providers=providers)
         self.metadata: dict[str, Any] = parse_metadata(dict(self.session.get_modelmeta().custom_metadata_map))
         for msg in check_compatible(self.metadata, model, str(self.path), raw_outputs=True):
