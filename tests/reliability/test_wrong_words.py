@@ -79,3 +79,18 @@ def test_resume_from_a_pickled_code_file_never_advises_weights_only_false(tmp_pa
     err = capsys.readouterr().err
     assert rc == 2 and "evil.pt: refused to load" in err and "weights_only" not in err.replace("weights_only=True", "")
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("entry", ["../../../../etc/passwd", "/etc/passwd", "a/../../outside.jpg"])
+def test_label_paths_outside_the_image_folder_are_refused_by_name(entry, tmp_path):
+    from featherface.data.dataset import FaceDataset
+    from featherface.errors import LabelFormatError
+
+    images = tmp_path / "images"
+    images.mkdir()
+    labels = tmp_path / "label.txt"
+    labels.write_text(f"# inside.jpg\n10 10 20 20\n# {entry}\n10 10 20 20\n")
+    with pytest.raises(LabelFormatError, match=r"label\.txt: image '.*' \(entry 2\) resolves outside the image folder"):
+        FaceDataset(labels, images)
+    labels.write_text("# inside.jpg\n10 10 20 20\n# sub/../b.jpg\n10 10 20 20\n")
+    assert len(FaceDataset(labels, images)) == 2  # '..' that stays inside is fine
