@@ -29,7 +29,14 @@ from featherface.commands.media import (
 )
 from featherface.commands.options import add_detector_args, detector_options
 from featherface.errors import FeatherFaceError, ImageError, OutputError
-from featherface.io.outputs import atomic_output, check_output_dir, check_output_file, write_bytes, write_text
+from featherface.io.outputs import (
+    LineWriter,
+    atomic_output,
+    check_output_dir,
+    check_output_file,
+    write_bytes,
+    write_text,
+)
 
 _JPEG_MAX_SIDE = 65500
 
@@ -183,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     # JSON lines go out as each image/frame is done (flushed), so a consumer of an endless stream
     # or a run stopped by Ctrl-C has every line so far
     jsonl = (sys.stdout if getattr(args, "jsonl", None) == "-" else
-             (open(jsonl_path, "w", encoding="utf-8") if jsonl_path is not None else None))
+             (LineWriter(jsonl_path) if jsonl_path is not None else None))
 
     def emit(entry: dict[str, Any]) -> None:
         if jsonl is not None:

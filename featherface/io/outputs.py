@@ -30,12 +30,13 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from featherface.errors import OutputError
 
 __all__ = ["InputSet", "check_output_file", "check_output_dir", "write_text", "write_bytes", "atomic_output",
-           "atomic_write_bytes", "file_mode_for", "is_stream", "PLOT_SUFFIXES", "check_plot_output", "write_failed"]
+           "atomic_write_bytes", "file_mode_for", "is_stream", "PLOT_SUFFIXES", "check_plot_output", "write_failed",
+           "LineWriter"]
 
 # the formats matplotlib's Agg canvas writes, chosen by suffix
 PLOT_SUFFIXES = {".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps", ".ps"}
@@ -327,6 +328,41 @@ def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:
         return p
     atomic_write_bytes(data, p)  # keeps the file's mode, or gives a new one 0666 & ~umask
     return p
+
+
+class LineWriter:
+    """A text file written line by line as the work goes (``detect --jsonl``: a consumer of an
+    endless stream reads each line at once, so it cannot be written atomically); every write and
+    flush that fails is an :class:`OutputError` naming the file, never a nameless
+    "No space left on device". After one failure :meth:`close` is quiet (the error was raised)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._failed = False
+        try:
+            self._f = open(self.path, "w", encoding="utf-8")
+        except OSError as exc:
+            raise write_failed(self.path, exc) from None
+
+    def _do(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except OSError as exc:
+            self._failed = True
+            raise write_failed(self.path, exc) from None
+
+    def write(self, text: str) -> int:
+        return self._do(self._f.write, text)
+
+    def flush(self) -> None:
+        self._do(self._f.flush)
+
+    def close(self) -> None:
+        if self._failed:
+            with contextlib.suppress(OSError):
+                self._f.close()
+            return
+        self._do(self._f.close)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -119,3 +119,18 @@ def test_crop_on_a_full_disk_names_each_crop_and_exits_1(tmp_path, monkeypatch, 
     rc = cli.main(["crop", str(photo), "-o", str(tmp_path / "crops"), "--quiet", "--backend", "torch"])
     err = capsys.readouterr().err
     assert rc == 1 and "p_00.png: cannot write (No space left on device)" in err, err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_jsonl_on_a_full_device_names_the_file(tmp_path, monkeypatch, capsys):
+    from featherface import cli
+    from featherface.inference import detector as detector_module
+    from tests.fuzz.conftest import stub_detector
+
+    monkeypatch.setattr(detector_module, "FaceDetector", stub_detector)
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), np.full((64, 64, 3), 128, np.uint8))
+    rc = cli.main(["detect", str(photo), "--jsonl", "/dev/full", "--json", str(tmp_path / "all.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "/dev/full: cannot write (No space left on device)" in err and "Traceback" not in err
+    assert (tmp_path / "all.json").is_file()  # what was found is still written
