@@ -7,6 +7,8 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from featherface.ops.align import CropOptions, align_face  # numpy only: OpenCV loads when a face is aligned
+
 
 @dataclass(frozen=True)
 class Face:
@@ -38,13 +40,11 @@ class Face:
             d["landmarks"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.landmarks]
         return d
 
-    def align(self, image: np.ndarray, size: int = 112, margin: float = 0.0) -> np.ndarray:
+    def align(self, image: np.ndarray, size: int = CropOptions.size, margin: float = CropOptions.margin) -> np.ndarray:
         """The aligned ``size`` x ``size`` crop of this face (the ArcFace 5-point template; see
         :func:`featherface.ops.align.align_face`), as face-recognition models expect it."""
         if self.landmarks is None:
             raise ValueError("Face.align needs landmarks; this face has none (its detector gives boxes only)")
-        from featherface.ops.align import align_face  # cv2 is loaded only by those who align
-
         return align_face(image, self.landmarks, size=size, margin=margin)
 
     @staticmethod

@@ -19,6 +19,9 @@ LITERALS = {
     "vote IoU 0.7": re.compile(r"vote_iou\s*(:\s*float\s*)?=\s*0\.7\b"),
     "max size 1280": re.compile(r"max_size\s*(:\s*int\s*)?=\s*1280\b"),
     "blur margin 0.3": re.compile(r"(?i)(margin\s*(:\s*float\s*)?=\s*0\.3\b|\"margin\",\s*0\.3\b|default=0\.3\b)"),
+    "blur passes 3": re.compile(r"passes\s*(:\s*int\s*)?=\s*3\b|\"passes\",\s*3\b"),
+    "crop size 112": re.compile(r"size\s*(:\s*int\s*)?=\s*112\b|\"size\",\s*112\b|default=112\b"),
+    "crop margin 0": re.compile(r"margin\s*(:\s*float\s*)?=\s*0(\.0)?\b(?!\.)|\"margin\",\s*0(\.0)?\b(?!\.)"),
 }
 
 
@@ -40,3 +43,29 @@ def test_the_copies_read_their_home() -> None:
     serve = ServeSettings()
     assert (serve.score_threshold, serve.nms_threshold) == (opts.score_threshold, opts.nms_threshold)
     assert build_parser().parse_args(["blur", "x.jpg", "-o", "out"]).margin == MARGIN
+
+
+def test_blur_and_crop_options_read_their_dataclass() -> None:
+    """AnonymizeOptions and CropOptions are the one home of blur's and crop's defaults: the verbs'
+    flags, anonymize/anonymize_image, align_face/Face.align and the service (tests/serve) read them."""
+    import inspect
+
+    from featherface.inference.anonymize import anonymize_image
+    from featherface.ops.align import CropOptions, align_face, alignment_template
+    from featherface.ops.anonymize import AnonymizeOptions, anonymize
+    from featherface.types import Face
+
+    anon, crop = AnonymizeOptions(), CropOptions()
+    blur_args = build_parser().parse_args(["blur", "x.jpg", "-o", "out"])
+    assert {k: getattr(blur_args, k) for k in ("mode", "shape", "margin", "passes")} == \
+        {k: getattr(anon, k) for k in ("mode", "shape", "margin", "passes")}
+    crop_args = build_parser().parse_args(["crop", "x.jpg", "-o", "out"])
+    assert (crop_args.size, crop_args.margin) == (crop.size, crop.margin)
+    for fn, home in ((anonymize, anon), (anonymize_image, anon), (align_face, crop), (alignment_template, crop),
+                     (Face.align, crop)):
+        for name, p in inspect.signature(fn).parameters.items():
+            if hasattr(home, name) and p.default is not inspect.Parameter.empty:
+                assert p.default == getattr(home, name), f"{fn.__qualname__}({name}=)"
+    for verb in ("blur.py", "crop.py"):  # their option flags come from the dataclass, not add_argument
+        text = (PACKAGE / "commands" / verb).read_text(encoding="utf-8")
+        assert not re.search(r"add_argument\(\"--(margin|size|passes|mode|shape)\"", text), verb

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from featherface.commands.argtypes import output_path
+from featherface.commands.argtypes import float_range, int_range, output_path
+from featherface.commands.dataclass_flags import FieldFlag, add_dataclass_flags, read_dataclass_flags
 from featherface.commands.media import (
     VideoOut,
     add_media_args,
@@ -31,7 +32,19 @@ from featherface.errors import FeatherFaceError
 from featherface.inference.anonymize import anonymize_image
 from featherface.inference.results import Results
 from featherface.io.outputs import check_output_dir, check_output_file, write_bytes, write_text
-from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES, MARGIN, MARGIN_RANGE
+from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES, MARGIN_RANGE, PASSES_RANGE, AnonymizeOptions
+
+# the AnonymizeOptions fields blur takes as flags (the defaults are the dataclass's; color: Python only)
+ANONYMIZE_FLAGS = {
+    "mode": FieldFlag("how faces are covered", choices=ANONYMIZE_MODES),
+    "shape": FieldFlag("covered region", choices=ANONYMIZE_SHAPES),
+    "margin": FieldFlag(f"grow each face region by this fraction of its size on every side, "
+                        f"{MARGIN_RANGE[0]:g} to {MARGIN_RANGE[1]:g}", type=float_range(*MARGIN_RANGE, name="margin"),
+                        metavar="MARGIN"),
+    "passes": FieldFlag("detect-and-cover rounds per image/frame: later rounds cover what is still found, "
+                        f"{PASSES_RANGE[0]}..{PASSES_RANGE[1]}", type=int_range(*PASSES_RANGE, name="passes"),
+                        metavar="PASSES"),
+}
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -40,13 +53,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                                    "videos, cameras or stream URLs; write the anonymised copies to --output.")
     add_media_args(p)
     p.add_argument("--output", "-o", type=output_path, required=True, help="folder for the anonymised files")
-    p.add_argument("--mode", choices=ANONYMIZE_MODES, default="blur", help="how faces are covered (default: blur)")
-    p.add_argument("--shape", choices=ANONYMIZE_SHAPES, default="ellipse", help="covered region (default: ellipse)")
-    p.add_argument("--margin", type=float, default=MARGIN,
-                   help=f"grow each face region by this fraction of its size on every side, "
-                        f"{MARGIN_RANGE[0]:g} to {MARGIN_RANGE[1]:g} (default: {MARGIN:g})")
-    p.add_argument("--passes", type=int, default=3,
-                   help="detect-and-cover rounds per image/frame: later rounds cover what is still found (default: 3)")
+    add_dataclass_flags(p, AnonymizeOptions(), ANONYMIZE_FLAGS)
     p.add_argument("--json", type=output_path, default=None, help="also write the faces covered, per file/frame")
     p.set_defaults(func=run)
 
@@ -58,10 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from featherface.io.images import encode_image, read_image
     from featherface.io.video import VideoReader, is_stream_source
 
-    if not (MARGIN_RANGE[0] <= args.margin <= MARGIN_RANGE[1]):
-        raise FeatherFaceError(f"--margin must be in [{MARGIN_RANGE[0]:g}, {MARGIN_RANGE[1]:g}], got {args.margin}")
-    if not (1 <= args.passes <= 10):
-        raise FeatherFaceError(f"--passes must be 1..10, got {args.passes}")
+    anon = read_dataclass_flags(args, AnonymizeOptions(), ANONYMIZE_FLAGS)  # ranges checked by the parser
     inputs, avoid = expand_media(args.paths)
     json_path = check_output_file(args.json, "--json", inputs=avoid, suffixes={".json"}) if args.json else None
     out_dir = check_output_dir(args.output, "--output", inputs=avoid)
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     def target(src: Any, suffix: str) -> Path:
         return output_name(out_dir, source_stem(src), "_anon", suffix, used, avoid, args.force, renamed)
 
-    kw = dict(mode=args.mode, shape=args.shape, margin=args.margin, passes=args.passes)
+    kw = anon.kwargs()
     try:
         for src in inputs:
             try:
@@ -122,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
     if json_path is not None:
-        write_text(json_path, json.dumps({"model": det.name, "mode": args.mode, "results": results,
+        write_text(json_path, json.dumps({"model": det.name, "mode": anon.mode, "results": results,
                                           **({"interrupted": True} if interrupted else {})}, indent=1))
     n = sum(len(r.get("faces", [])) + sum(len(f["faces"]) for f in r.get("frames", [])) for r in results)
     print(f"{len(results) - failed}/{len(inputs)} inputs anonymised ({n} faces covered) in {out_dir}/"

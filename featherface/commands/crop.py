@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from featherface.commands.argtypes import output_path
+from featherface.commands.argtypes import float_range, int_range, output_path
+from featherface.commands.dataclass_flags import FieldFlag, add_dataclass_flags, read_dataclass_flags
 from featherface.commands.media import (
     add_media_args,
     expand_media,
@@ -29,8 +30,17 @@ from featherface.commands.media import (
 from featherface.commands.options import detector_options
 from featherface.errors import FeatherFaceError
 from featherface.io.outputs import check_output_dir, check_output_file, write_bytes, write_text
+from featherface.ops.align import CROP_MARGIN_RANGE, CROP_SIZE_RANGE, CropOptions
 
 INDEX_FIELDS = ["crop", "source", "frame", "time", "track_id", "score", "x1", "y1", "x2", "y2"]
+# the CropOptions fields crop takes as flags (the defaults are the dataclass's; border: Python only)
+CROP_FLAGS = {
+    "size": FieldFlag(f"crop side in pixels, {CROP_SIZE_RANGE[0]}..{CROP_SIZE_RANGE[1]} (112: the ArcFace size)",
+                      type=int_range(*CROP_SIZE_RANGE, name="size"), metavar="SIZE"),
+    "margin": FieldFlag("widen the view: the standard crop fills 1/(1+2*margin) of each side, "
+                        f"{CROP_MARGIN_RANGE[0]:g} to {CROP_MARGIN_RANGE[1]:g}",
+                        type=float_range(*CROP_MARGIN_RANGE, name="margin"), metavar="MARGIN"),
+}
 
 
 def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
@@ -39,9 +49,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                                    "ArcFace template) and an index.csv of crop -> source, frame, box, score, track.")
     add_media_args(p)
     p.add_argument("--output", "-o", type=output_path, required=True, help="folder for the crops and index.csv")
-    p.add_argument("--size", type=int, default=112, help="crop side in pixels (default: 112, the ArcFace size)")
-    p.add_argument("--margin", type=float, default=0.0,
-                   help="widen the view: the standard crop fills 1/(1+2*margin) of each side (default: 0)")
+    add_dataclass_flags(p, CropOptions(), CROP_FLAGS)
     p.add_argument("--min-score", type=float, default=None,
                    help="crop only faces scoring at least this (default: the detector's threshold)")
     p.add_argument("--format", choices=("png", "jpg"), default="png", help="crop file format (default: png)")
@@ -57,10 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from featherface.inference.stream import stream_faces
     from featherface.io.images import encode_image
 
-    if not (16 <= args.size <= 1024):
-        raise FeatherFaceError(f"--size must be 16..1024, got {args.size}")
-    if not (0.0 <= args.margin <= 4.0):
-        raise FeatherFaceError(f"--margin must be in [0, 4], got {args.margin}")
+    crop_opts = read_dataclass_flags(args, CropOptions(), CROP_FLAGS)  # ranges checked by the parser
     inputs, avoid = expand_media(args.paths)
     json_path = check_output_file(args.json, "--json", inputs=avoid, suffixes={".json"}) if args.json else None
     sheet_path = check_output_file(args.sheet, "--sheet", inputs=avoid, suffixes={".jpg", ".jpeg", ".png"}) \
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                             name = output_name(out_dir, stem, tag, "." + args.format, used, avoid, args.force,
                                                renamed).name
                             try:
-                                crop = face.align(r.frame, size=args.size, margin=args.margin)
+                                crop = face.align(r.frame, size=crop_opts.size, margin=crop_opts.margin)
                             except ValueError:  # landmarks that coincide: no similarity to fit
                                 degenerate += 1
                                 continue
@@ -119,11 +124,11 @@ def run(args: argparse.Namespace) -> int:
     index = output_name(out_dir, "index", "", ".csv", used, avoid, args.force, renamed)
     write_text(index, buf.getvalue())
     if json_path is not None:
-        write_text(json_path, json.dumps({"model": det.name, "size": args.size, "margin": args.margin,
+        write_text(json_path, json.dumps({"model": det.name, "size": crop_opts.size, "margin": crop_opts.margin,
                                           "crops": rows}, indent=1))
     if sheet_path is not None and rows:
         write_bytes(sheet_path, encode_image(contact_sheet(out_dir, rows), sheet_path.suffix))
-    print(f"{len(rows)} aligned {args.size}x{args.size} crops from {len(inputs) - failed}/{len(inputs)} inputs "
+    print(f"{len(rows)} aligned {crop_opts.size}x{crop_opts.size} crops from {len(inputs) - failed}/{len(inputs)} inputs "
           f"in {out_dir}/ ({index.name})" + (" (interrupted)" if interrupted else ""))
     note = renamed_note(renamed, out_dir)
     if note:

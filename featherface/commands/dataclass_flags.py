@@ -11,10 +11,13 @@ and ``TrainConfig`` (``train``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
-__all__ = ["FieldFlag", "add_dataclass_flags", "flag_name", "show_default"]
+T = TypeVar("T")
+
+__all__ = ["FieldFlag", "add_dataclass_flags", "flag_name", "read_dataclass_flags", "show_default"]
 
 
 @dataclass(frozen=True)
@@ -100,3 +103,9 @@ def add_dataclass_flags(parser: Any, defaults: Any, flags: Mapping[str, FieldFla
         short = [a for a in spec.aliases if not a.startswith("--")]
         target.add_argument(*short, long_name, *[a for a in spec.aliases if a not in short], **kw)
     return names
+
+
+def read_dataclass_flags(args: argparse.Namespace, base: T, names: Iterable[str]) -> T:
+    """``base`` with the fields in ``names`` that the parsed flags give (present and not ``None``)."""
+    given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    return dataclasses.replace(base, **given)  # type: ignore[type-var]

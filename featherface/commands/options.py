@@ -25,7 +25,7 @@ import argparse
 from typing import Any, Iterable, Mapping
 
 from featherface.commands.argtypes import int_range, open_unit_float, positive_int, unit_float
-from featherface.commands.dataclass_flags import FieldFlag, add_dataclass_flags, flag_name
+from featherface.commands.dataclass_flags import FieldFlag, add_dataclass_flags, flag_name, read_dataclass_flags
 from featherface.inference.options import (
     BACKENDS,
     MAX_INPUT_SIDE,
@@ -105,5 +105,4 @@ def detector_options(args: argparse.Namespace, base: DetectorOptions | None = No
                      **overrides: Any) -> DetectorOptions:
     """The ``DetectorOptions`` of the parsed flags: each flag given (not ``None``) on top of
     ``base`` (or the defaults), then ``overrides``."""
-    given = {name: getattr(args, name) for name in DETECTOR_FLAGS if getattr(args, name, None) is not None}
-    return (base or DetectorOptions()).replace(**{**given, **overrides})
+    return read_dataclass_flags(args, base or DetectorOptions(), DETECTOR_FLAGS).replace(**overrides)

@@ -11,16 +11,20 @@ from typing import Sequence
 
 import numpy as np
 
-from featherface.ops.anonymize import MARGIN, anonymize
+from featherface.ops.anonymize import AnonymizeOptions, anonymize
 from featherface.types import Detector, Face
 
 __all__ = ["anonymize_image"]
 
 
-def anonymize_image(image: np.ndarray, detector: Detector, mode: str = "blur", shape: str = "ellipse",
-                    margin: float = MARGIN, color: Sequence[int] = (0, 0, 0), passes: int = 3,
+_D = AnonymizeOptions()  # the defaults' one home
+
+
+def anonymize_image(image: np.ndarray, detector: Detector, mode: str = _D.mode, shape: str = _D.shape,
+                    margin: float = _D.margin, color: Sequence[int] = _D.color, passes: int = _D.passes,
                     faces: Sequence[Face] | None = None) -> tuple[np.ndarray, list[Face]]:
-    """``(anonymised copy, faces covered in the first pass)``.
+    """``(anonymised copy, faces covered in the first pass)``; the options are those of
+    :class:`~featherface.ops.anonymize.AnonymizeOptions` (``**options.kwargs()``).
 
     ``faces``: the faces already detected on ``image`` (spares the first detection, e.g. when the
     caller also writes them out); ``passes``: at most this many detect-and-cover rounds (>= 1).

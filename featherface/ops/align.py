@@ -9,12 +9,38 @@ the face is not distorted) from the detected landmarks to the template, solved i
 
 from __future__ import annotations
 
-from typing import Sequence
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Sequence
 
-import cv2
 import numpy as np
 
-__all__ = ["ARCFACE_TEMPLATE_112", "alignment_template", "similarity_transform", "align_face"]
+__all__ = ["ARCFACE_TEMPLATE_112", "BORDERS", "CROP_MARGIN_RANGE", "CROP_SIZE_RANGE", "CropOptions",
+           "alignment_template", "similarity_transform", "align_face"]
+
+BORDERS = ("constant", "replicate")
+CROP_MARGIN_RANGE = (0.0, 4.0)
+# crop sides the crop verb and /v1/crop accept (align_face takes any side from 16): 1024 is already
+# 9x the recognition standard
+CROP_SIZE_RANGE = (16, 1024)
+
+
+@dataclass(frozen=True)
+class CropOptions:
+    """The aligned crop: the one home of the defaults of :func:`align_face`,
+    :meth:`Face.align <featherface.types.Face.align>`, ``featherface crop`` (its flags) and the
+    service's ``/v1/crop`` (its query options). Checked where used, not here."""
+
+    size: int = 112  # the side of the ArcFace recognition crop, the standard of open recognition models
+    margin: float = 0.0  # 0: the standard crop; more shows more around the face (alignment_template)
+    border: str = "constant"  # outside the photo: black ("constant") or its edge repeated ("replicate")
+
+    def kwargs(self) -> dict[str, Any]:
+        """The keywords of ``align_face(image, landmarks, **...)``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes: Any) -> "CropOptions":
+        return dataclasses.replace(self, **changes)
 
 # Landmark positions of the ArcFace / insightface 112x112 recognition crop (left eye, right eye,
 # nose tip, left and right mouth corner, as seen in the image). Published with ArcFace
@@ -25,7 +51,7 @@ ARCFACE_TEMPLATE_112 = np.array(
 )
 
 
-def alignment_template(size: int = 112, margin: float = 0.0) -> np.ndarray:
+def alignment_template(size: int = CropOptions.size, margin: float = CropOptions.margin) -> np.ndarray:
     """The five target points for a ``size`` x ``size`` crop.
 
     ``margin`` widens the view around the face: the template is shrunk towards the crop centre so
@@ -36,8 +62,9 @@ def alignment_template(size: int = 112, margin: float = 0.0) -> np.ndarray:
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 16:
         raise ValueError(f"align size must be an integer >= 16, got {size!r}")
     margin = float(margin)
-    if not (0.0 <= margin <= 4.0) or margin != margin:
-        raise ValueError(f"align margin must be in [0, 4], got {margin}")
+    lo, hi = CROP_MARGIN_RANGE
+    if not (lo <= margin <= hi) or margin != margin:
+        raise ValueError(f"align margin must be in [{lo:g}, {hi:g}], got {margin}")
     centre = 56.0
     pts = centre + (ARCFACE_TEMPLATE_112 - centre) / (1.0 + 2.0 * margin)
     return pts * (float(size) / 112.0)
@@ -72,19 +99,21 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return m
 
 
-def align_face(image: np.ndarray, landmarks: Sequence[Sequence[float]] | np.ndarray, size: int = 112,
-               margin: float = 0.0, border: str = "constant") -> np.ndarray:
+def align_face(image: np.ndarray, landmarks: Sequence[Sequence[float]] | np.ndarray, size: int = CropOptions.size,
+               margin: float = CropOptions.margin, border: str = CropOptions.border) -> np.ndarray:
     """The aligned ``size`` x ``size`` crop of the face whose five ``landmarks`` (x, y) are given.
 
     ``border``: ``"constant"`` fills outside the photo with black, ``"replicate"`` repeats its edge.
     Returns a new uint8 array with the image's channels.
     """
+    import cv2  # on use: ``featherface --help`` and ``import featherface`` read CropOptions from here
+
     if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
         raise ValueError("align_face: image must be a non-empty HxW or HxWxC numpy array")
     pts = np.asarray(landmarks, dtype=np.float64)
     if pts.shape != (5, 2):
         raise ValueError(f"align_face needs 5 (x, y) landmarks, got an array of shape {pts.shape}")
-    modes = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE}
+    modes = dict(zip(BORDERS, (cv2.BORDER_CONSTANT, cv2.BORDER_REPLICATE)))
     if border not in modes:
         raise ValueError(f"align_face: border must be one of {sorted(modes)}, got {border!r}")
     m = similarity_transform(pts, alignment_template(size, margin))

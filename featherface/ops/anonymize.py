@@ -10,18 +10,44 @@ what it finds, pass after pass; the tests check that the shipped detector then f
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["ANONYMIZE_MODES", "ANONYMIZE_SHAPES", "MARGIN", "MARGIN_RANGE", "expand_box", "anonymize"]
+__all__ = ["ANONYMIZE_MODES", "ANONYMIZE_SHAPES", "AnonymizeOptions", "MARGIN", "MARGIN_RANGE", "PASSES_RANGE",
+           "expand_box", "anonymize"]
 
 ANONYMIZE_MODES = ("blur", "pixelate", "fill")
 ANONYMIZE_SHAPES = ("box", "ellipse")
-# how far a covered region grows beyond the face box on every side, as a fraction of its size (hair,
-# chin, ears): the one default and range of blur, anonymize_image and the service's /v1/blur
-MARGIN = 0.3
 MARGIN_RANGE = (0.0, 2.0)
+PASSES_RANGE = (1, 10)  # detect-and-cover rounds the blur verb accepts (anonymize_image: any >= 1)
+
+
+@dataclass(frozen=True)
+class AnonymizeOptions:
+    """How faces are covered: the one home of the defaults of :func:`anonymize`,
+    :func:`~featherface.inference.anonymize.anonymize_image`, ``featherface blur`` (its flags) and
+    the service's ``/v1/blur`` (its query options). Checked where used, not here."""
+
+    mode: str = "blur"  # one of ANONYMIZE_MODES
+    shape: str = "ellipse"  # one of ANONYMIZE_SHAPES: the face's oval inside the expanded box, or the box
+    # how far a covered region grows beyond the face box on every side, as a fraction of its size
+    # (hair, chin, ears), within MARGIN_RANGE
+    margin: float = 0.3
+    color: tuple[int, int, int] = (0, 0, 0)  # BGR of mode="fill"
+    passes: int = 3  # detect-and-cover rounds of anonymize_image (anonymize covers once)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The keywords of ``anonymize_image(image, detector, **...)``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes: Any) -> "AnonymizeOptions":
+        return dataclasses.replace(self, **changes)
+
+
+MARGIN = AnonymizeOptions.margin  # the name callers imported before the dataclass
 
 
 def expand_box(box: Sequence[float], margin: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -61,8 +87,8 @@ def _cover(region: np.ndarray, mode: str, color: Sequence[int]) -> np.ndarray:
     return cv2.GaussianBlur(up, (k, k), 0)
 
 
-def anonymize(image: np.ndarray, faces: Any, mode: str = "blur", shape: str = "ellipse", margin: float = MARGIN,
-              color: Sequence[int] = (0, 0, 0)) -> np.ndarray:
+def anonymize(image: np.ndarray, faces: Any, mode: str = AnonymizeOptions.mode, shape: str = AnonymizeOptions.shape,
+              margin: float = AnonymizeOptions.margin, color: Sequence[int] = AnonymizeOptions.color) -> np.ndarray:
     """A copy of ``image`` with every face covered.
 
     Args:

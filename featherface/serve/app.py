@@ -33,7 +33,8 @@ from featherface.inference.anonymize import anonymize_image
 from featherface.inference.results import Results
 from featherface.io.image_header import image_header_size, is_known_image
 from featherface.io.images import decode_image, encode_image
-from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES, MARGIN, MARGIN_RANGE
+from featherface.ops.align import CROP_MARGIN_RANGE, CROP_SIZE_RANGE, CropOptions
+from featherface.ops.anonymize import ANONYMIZE_MODES, ANONYMIZE_SHAPES, MARGIN_RANGE, AnonymizeOptions
 from featherface.serve.pool import DetectorPool, Overloaded, detect_with
 from featherface.serve.settings import ServeSettings
 
@@ -105,8 +106,8 @@ def _detect_options(request: Request, settings: ServeSettings) -> dict[str, Any]
     if size is not None and size % 32:
         raise HTTPError(400, f"query option input_size={size} must be a multiple of 32")
     return {
-        "score_threshold": _query_float(request, "score_threshold", settings.score_threshold, 0.0, 1.0),
-        "nms_threshold": _query_float(request, "nms_threshold", settings.nms_threshold, 0.01, 1.0),
+        "score_threshold": _query_float(request, "score_threshold", settings.detector.score_threshold, 0.0, 1.0),
+        "nms_threshold": _query_float(request, "nms_threshold", settings.detector.nms_threshold, 0.01, 1.0),
         "input_size": size,
     }
 
@@ -285,9 +286,10 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
     @endpoint("blur")
     async def blur(request: Request) -> Response:
         opts = _detect_options(request, settings)
-        mode = _query_choice(request, "mode", "blur", ANONYMIZE_MODES)
-        shape = _query_choice(request, "shape", "ellipse", ANONYMIZE_SHAPES)
-        margin = _query_float(request, "margin", MARGIN, *MARGIN_RANGE)
+        base = AnonymizeOptions()  # the query options' defaults, as blur's flags and anonymize_image's
+        anon = base.replace(mode=_query_choice(request, "mode", base.mode, ANONYMIZE_MODES),
+                            shape=_query_choice(request, "shape", base.shape, ANONYMIZE_SHAPES),
+                            margin=_query_float(request, "margin", base.margin, *MARGIN_RANGE))
         fmt = _query_choice(request, "format", "jpeg", ("jpeg", "png"))
         body = await _read_upload(request, settings)
 
@@ -301,7 +303,7 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
                 def detect(img: np.ndarray) -> list[Any]:
                     return detect_with(det, img, **opts)
 
-            out, faces = anonymize_image(image, _Bound(), mode=mode, shape=shape, margin=margin)
+            out, faces = anonymize_image(image, _Bound(), **anon.kwargs())
             data = encode_image(out, ".png" if fmt == "png" else ".jpg", () if fmt == "png" else (1, 92))
             return _capped_answer(data, settings), len(faces)
 
@@ -311,10 +313,11 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
     @endpoint("crop")
     async def crop(request: Request) -> Response:
         opts = _detect_options(request, settings)
-        size = _query_int(request, "size", 112, 16, 1024)
-        margin = _query_float(request, "margin", 0.0, 0.0, 4.0)
+        base = CropOptions()  # the query options' defaults, as crop's flags and Face.align's
+        crop_opts = base.replace(size=_query_int(request, "size", base.size, *CROP_SIZE_RANGE),
+                                 margin=_query_float(request, "margin", base.margin, *CROP_MARGIN_RANGE))
         body = await _read_upload(request, settings)
-        side = int(size or 112)
+        side = crop_opts.size
 
         def job(det: Any) -> bytes:
             image = _decode(body, settings)
@@ -327,9 +330,10 @@ def create_app(settings: ServeSettings | None = None, pool: DetectorPool | None 
                                      f"{settings.max_crop_megapixels:g} Mpx limit; ask for a smaller size")
             crops = []
             for f, d in aligned:
-                png = encode_image(f.align(image, size=side, margin=margin), ".png")
+                png = encode_image(f.align(image, size=side, margin=crop_opts.margin), ".png")
                 crops.append({**d, "crop_png_base64": base64.b64encode(png).decode("ascii")})
-            return _json_bytes({"model": pool.info["name"], "size": size, "margin": margin, "faces": crops}, settings)
+            return _json_bytes({"model": pool.info["name"], "size": side, "margin": crop_opts.margin, "faces": crops},
+                               settings)
 
         data, _, _ = await run_job(job)
         return Response(data, media_type="application/json")

@@ -68,5 +68,7 @@ def test_show_default_and_flag_name() -> None:
 
 
 def test_every_generator_of_the_verbs_uses_it() -> None:
-    for fn in (options.add_detector_args, train.add_config_args):
+    from featherface.commands import blur, crop
+
+    for fn in (options.add_detector_args, train.add_config_args, blur.add_parser, crop.add_parser):
         assert "add_dataclass_flags(" in inspect.getsource(fn), fn.__qualname__

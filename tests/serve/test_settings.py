@@ -1,17 +1,30 @@
-"""ServeSettings holds a DetectorOptions (issue 29): no detector default is repeated by the service,
-and the keywords it took before (threads=, score_threshold=...) still work."""
+"""The service repeats no default (issue 29): ServeSettings holds a DetectorOptions (the keywords it
+took before, threads= or score_threshold=, still work), and /v1/blur and /v1/crop default to
+AnonymizeOptions and CropOptions."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 
+import numpy as np
 import pytest
 
 from featherface.cli import build_parser
 from featherface.commands.serve import settings_from_args
 from featherface.errors import ConfigError
+from featherface.inference.anonymize import anonymize_image
 from featherface.inference.options import DetectorOptions
+from featherface.io.images import decode_image, encode_image
+from featherface.ops.align import CropOptions
+from featherface.ops.anonymize import AnonymizeOptions
 from featherface.serve.settings import DETECTOR_KEYWORDS, ServeSettings
+from featherface.types import Face
+
+from .conftest import httpx, running
+
+from featherface.serve.app import create_app  # noqa: E402  (after the importorskip in conftest)
+from featherface.serve.pool import DetectorPool  # noqa: E402
 
 
 def test_the_default_detector_is_detector_options() -> None:
@@ -45,3 +58,32 @@ def test_the_cli_flags_fill_the_detector(monkeypatch: pytest.MonkeyPatch) -> Non
     assert (s.workers, s.token) == (3, "t0k")
     plain = settings_from_args(build_parser().parse_args(["serve"]))
     assert plain.detector == DetectorOptions() and plain.session_threads() >= 1
+
+
+class _OneFace:
+    """A stub session: the same face in every image, whatever the options."""
+
+    name = "one-face"
+
+    def detect(self, image: np.ndarray, **kw: object) -> list[Face]:
+        lms = ((30.0, 40.0), (70.0, 40.0), (50.0, 60.0), (35.0, 80.0), (65.0, 80.0))
+        return [Face((10.0, 10.0, 90.0, 100.0), 0.9, lms)]
+
+
+def test_blur_and_crop_endpoints_default_to_the_option_dataclasses() -> None:
+    """/v1/blur and /v1/crop without query options answer as the library does with AnonymizeOptions()
+    and CropOptions() (the defaults blur's and crop's flags show)."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (120, 100, 3), dtype=np.uint8)
+    app = create_app(ServeSettings(workers=1), DetectorPool([_OneFace()], queue=2, info={"name": "one-face"}))
+    with running(app) as url:
+        r = httpx.post(f"{url}/v1/blur?format=png", content=encode_image(image, ".png"), timeout=30)
+        assert r.status_code == 200, r.text
+        expected, _ = anonymize_image(image, _OneFace(), **AnonymizeOptions().kwargs())
+        assert np.array_equal(decode_image(r.content), expected)
+        r = httpx.post(f"{url}/v1/crop", content=encode_image(image, ".png"), timeout=30)
+        assert r.status_code == 200, r.text
+    body, crop = r.json(), CropOptions()
+    assert (body["size"], body["margin"]) == (crop.size, crop.margin)
+    got = decode_image(base64.b64decode(body["faces"][0]["crop_png_base64"]))
+    assert np.array_equal(got, _OneFace().detect(image)[0].align(image))
