@@ -20,6 +20,10 @@ Legs (every image case goes through each; ``tests/fuzz/campaign.py`` defines the
    a file, a read-only folder, a user's file and an empty path, plus bad argument values: each
    must be refused before any work with one line and exit 2, no file changed (in-process, and one
    case per verb as a subprocess).
+10. (third campaign, issue 28: ``--only third``) bounded time on every source, a server no client
+   can stall, no failure reported as success: the cases of ``tests/reliability`` (FIFO and stream
+   sources, hostile HTTP requests, full disks and broken videos, late export failures, ablation
+   tables, wrong words), each with its time bound, run as one pytest session and counted per area.
 
 Prints the figures and writes them (with every contract failure) to ``--json``
 (default ``runs/fuzz/report.json``). Exit code 1 if any contract failure was found.
@@ -51,7 +55,16 @@ import numpy as np  # noqa: E402
 from tests.fuzz import campaign as fuzz  # noqa: E402
 
 STATUS_ORDER = ("faces", "error", "unexpected", "timeout", "crash")
-LEGS = ("torch", "onnx", "cli", "huge", "labels", "weights", "kills", "outputs")
+LEGS = ("torch", "onnx", "cli", "huge", "labels", "weights", "kills", "outputs", "third")
+# the third campaign's cases (issue 28): one home, the tests themselves; area -> test file
+THIRD_CAMPAIGN = {
+    "video/stream sources": "tests/reliability/test_sources.py",
+    "HTTP service": "tests/reliability/test_serve_hostile.py",
+    "failed writes": "tests/reliability/test_write_failures.py",
+    "long jobs": "tests/reliability/test_long_jobs.py",
+    "ablation tables": "tests/reliability/test_ablate_outputs.py",
+    "wrong words": "tests/reliability/test_wrong_words.py",
+}
 
 
 # ============================================================================ image legs (child)
@@ -639,6 +652,46 @@ def run_outputs_leg(work: Path, timeout: float = 60.0, subprocess_timeout: float
             "subprocess": sub, "failures": failures, "seconds": round(time.monotonic() - t0, 1)}
 
 
+def run_third_leg(work: Path, timeout: float = 1200.0) -> dict:
+    """The issue-28 cases (:data:`THIRD_CAMPAIGN`) as one pytest session (``--junitxml``): each
+    case that passes held its contract and its bound; each failure or error is a contract failure."""
+    import xml.etree.ElementTree as ET
+
+    t0 = time.monotonic()
+    work.mkdir(parents=True, exist_ok=True)
+    report_xml = work / "third.xml"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report_xml}",
+           *THIRD_CAMPAIGN.values()]
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"failures": [f"third campaign still running after {timeout:g} s"], "per_area": {}, "cases": 0,
+                "seconds": round(time.monotonic() - t0, 1)}
+    area_of = {Path(f).stem: area for area, f in THIRD_CAMPAIGN.items()}
+    per_area: dict[str, Counter] = defaultdict(Counter)
+    failures: list[str] = []
+    slowest: list[tuple[float, str]] = []
+    cases = 0
+    for tc in ET.parse(report_xml).getroot().iter("testcase"):
+        cases += 1
+        area = area_of.get(tc.get("classname", "").rsplit(".", 1)[-1], "other")
+        name = tc.get("name", "?")
+        slowest.append((float(tc.get("time", 0) or 0), name))
+        bad = tc.find("failure") if tc.find("failure") is not None else tc.find("error")
+        if bad is not None:
+            per_area[area]["contract failure"] += 1
+            failures.append(f"{area}: {name}: {(bad.get('message') or '').splitlines()[0][:200] if bad.get('message') else ''}")
+        elif tc.find("skipped") is not None:
+            per_area[area]["skipped"] += 1
+        else:
+            per_area[area]["held"] += 1
+    if cases == 0:
+        failures.append(f"no case ran: {proc.stdout[-300:]}{proc.stderr[-300:]}")
+    return {"cases": cases, "per_area": {k: dict(v) for k, v in per_area.items()}, "failures": failures,
+            "slowest": [f"{n}: {t:.1f} s" for t, n in sorted(slowest, reverse=True)[:5]],
+            "seconds": round(time.monotonic() - t0, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
@@ -727,6 +780,11 @@ def main(argv: list[str] | None = None) -> int:
             report["outputs"] = run_outputs_leg(work / "outputs")
             failures += [f"outputs: {f}" for f in report["outputs"]["failures"]]
 
+        if want("third"):
+            print("[10] third campaign: sources, HTTP service, failed writes, long jobs, words (issue 28)", flush=True)
+            report["third"] = run_third_leg(work / "third")
+            failures += [f"third: {f}" for f in report["third"]["failures"]]
+
         if args.kills > 0 and want("kills"):
             print(f"[8/8] training killed {args.kills} times", flush=True)
             (work / "kills").mkdir()
@@ -777,6 +835,11 @@ def main(argv: list[str] | None = None) -> int:
                      f"({o['seconds']} s)", o["per_verb"], ("refused", "contract failure", "timeout", "skipped")))
         for r in o["subprocess"]:
             print(f"  subprocess {r['case']}: exit {r['exit']}, {r['stderr'] if r['why'] is None else r['why']}")
+    if "third" in report:
+        t = report["third"]
+        print(_table(f"third campaign (issue 28): {t['cases']} cases ({t['seconds']} s)", t["per_area"],
+                     ("held", "contract failure", "skipped")))
+        print(f"  slowest: {'; '.join(t.get('slowest', []))}")
     print(f"\ncontract failures: {len(failures)}")
     for f in failures[:50]:
         print(f"  {f}")
