@@ -67,6 +67,9 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="with --postprocess, per image (default %(default)s)")
     p.add_argument("--exporter", choices=["legacy", "dynamo"], default="legacy",
                    help="torch ONNX exporter (default legacy: fast, supports --postprocess)")
+    p.add_argument("--deploy", action="store_true",
+                   help="ONNX: exact deploy-time folding (same outputs within 1e-5, ~60%% fewer graph nodes; "
+                        "legacy exporter; docs/deployment.md)")
     q = p.add_argument_group("INT8 (ONNX)")
     q.add_argument("--int8", action="store_true", help="also write an INT8 (QDQ, static) model next to the fp32 one")
     q.add_argument("--calibration", default=None,
@@ -140,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "onnx":
         from featherface.export.onnx_export import MIN_OPSET, max_opset  # the exporters: on use
 
+        if args.deploy and args.exporter != "legacy":
+            raise ConfigError("--deploy needs the legacy exporter (drop --exporter dynamo)")
         if not MIN_OPSET <= args.opset <= max_opset(args.exporter):
             raise ConfigError(f"--opset must be from {MIN_OPSET} to {max_opset(args.exporter)} with the "
                               f"{args.exporter} exporter, got {args.opset}")
@@ -150,8 +155,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, args.weights, args.random, args.seed).eval()
     trained = args.weights is not None
     if args.format == "torchscript":
-        if args.postprocess or args.int8:
-            raise ConfigError("--postprocess and --int8 apply to --format onnx only")
+        if args.postprocess or args.int8 or args.deploy:
+            raise ConfigError("--postprocess, --int8 and --deploy apply to --format onnx only")
         from featherface.export.torchscript import export_torchscript, load_torchscript  # on use
 
         out = _check_out(args.output or f"{model.name}.torchscript.pt", args, inputs)
@@ -211,9 +216,11 @@ def _export_onnx(args: argparse.Namespace, model: Any, out: Path, tmp_out: Path,
 
     export_onnx(model, tmp_out, opset=args.opset, input_size=hw, postprocess=args.postprocess,
                 score_threshold=args.score_threshold, nms_threshold=args.nms_threshold,
-                max_detections=args.max_detections, weights=args.weights, trained=trained, exporter=args.exporter)
+                max_detections=args.max_detections, weights=args.weights, trained=trained, exporter=args.exporter,
+                deploy=args.deploy)
     what = "decode+NMS in graph: outputs detections (K,15), batch_index (K,)" if args.postprocess \
         else "raw outputs bbox, cls, ldm"
+    what += ", deploy-folded" if args.deploy else ""
     print(f"wrote {out} ({_mb(tmp_out)}): ONNX opset {args.opset}, dynamic batch/H/W, {what}"
           + ("" if trained else "  [untrained random weights]"))
     # onnxruntime: on use (see the module docstring)

@@ -1,7 +1,8 @@
 """On-the-fly ONNX exports for ``FaceDetector(model, backend="onnxruntime")`` without ``onnx_path``.
 
-The model is exported once (raw outputs) to a cache file keyed by its config, weights hash and the
-package and torch versions: ``$FEATHERFACE_CACHE/onnx`` or ``~/.cache/featherface/onnx``, a
+The model is exported once (raw outputs, with the exact deploy-time folding of
+:mod:`featherface.export.deploy`) to a cache file keyed by its config, weights hash, the folding
+version and the package and torch versions: ``$FEATHERFACE_CACHE/onnx`` or ``~/.cache/featherface/onnx``, a
 temporary folder if that is not writable. The package root installs :func:`cached_export` as the
 onnxruntime backend's exporter (:func:`featherface.inference.backends.set_onnx_exporter`), so the
 backend runs a graph this module wrote without inference importing the exporter.
@@ -20,7 +21,9 @@ from torch import nn
 
 from featherface import __version__
 from featherface.errors import ConfigError
+from featherface.export.deploy import DEPLOY_VERSION
 from featherface.export.onnx_export import export_onnx
+from featherface.models.featherface import FeatherFace
 from featherface.models.weights import state_dict_sha256
 
 
@@ -48,6 +51,7 @@ def export_key(model: nn.Module) -> str:
     h.update(state_dict_sha256(model.state_dict()).encode())
     h.update(__version__.encode())
     h.update(torch.__version__.encode())
+    h.update(f"deploy-{DEPLOY_VERSION}".encode())  # a file folded by an older recipe is not reused
     return h.hexdigest()[:16]
 
 
@@ -68,13 +72,13 @@ def drop_cached(model: nn.Module) -> bool:
 
 
 def cached_export(model: nn.Module) -> Path:
-    """Export ``model`` (raw outputs) once per (config, weights) and return the cached file."""
+    """Export ``model`` (raw outputs, deploy-folded) once per (config, weights) and return the cached file."""
     if getattr(model, "config", None) is None:
         raise ConfigError("the onnxruntime backend can export only FeatherFace models; pass onnx_path for others")
     path = cache_path(model)
     if not path.is_file():
         was_training = model.training
         export_onnx(model, path, input_size=160, weights="in-memory model (exported by the onnxruntime backend)",
-                    trained="unknown")
+                    trained="unknown", deploy=isinstance(model, FeatherFace))
         model.train(was_training)
     return path

@@ -92,6 +92,7 @@ def export_onnx(
     trained: bool | str | None = None,
     exporter: str = "legacy",
     check: bool = True,
+    deploy: bool = False,
 ) -> Path:
     """Export ``model`` to ONNX at ``path`` and return the path.
 
@@ -107,6 +108,9 @@ def export_onnx(
         trained: recorded as ``trained``; default: whether ``weights`` was given.
         exporter: ``"legacy"`` (TorchScript-based, default) or ``"dynamo"``.
         check: run ``onnx.checker.check_model(full_check=True)`` on the result.
+        deploy: export the folded copy of :func:`featherface.export.deploy.deploy_model` (same
+            outputs within float32 rounding, far fewer graph nodes; legacy exporter only); the
+            file's metadata then says ``deploy``.
     """
     import onnx  # the onnx extra: imported on use (the rest of the package runs without it)
 
@@ -119,13 +123,19 @@ def export_onnx(
         check_postprocess_settings(score_threshold, nms_threshold, max_detections)
     if postprocess and exporter != "legacy":
         raise ConfigError("postprocess=True needs the legacy exporter (its NMS is a custom symbolic)")
+    if deploy and exporter != "legacy":
+        raise ConfigError("deploy=True needs the legacy exporter (its constant-shape Reshape is a custom symbolic)")
     h, w = export_size_hw(input_size)
     path = Path(path)
     net = copy.deepcopy(model).cpu().eval()
     post_settings: dict[str, Any] | None = None
     module: nn.Module = net
+    if deploy:
+        from featherface.export.deploy import deploy_model  # only the deploy export needs it
+
+        module = deploy_model(net)
     if postprocess:
-        module = DetectorWithPostprocess(net, score_threshold, nms_threshold, max_detections).eval()
+        module = DetectorWithPostprocess(module, score_threshold, nms_threshold, max_detections).eval()
         post_settings = module.settings()  # type: ignore[operator]
         output_names = list(POSTPROCESS_OUTPUTS)
         dynamic_axes = {"input": {0: "batch", 2: "height", 3: "width"},
@@ -156,6 +166,10 @@ def export_onnx(
                     dynamic_shapes={"x": {0: batch, 2: 32 * hh, 3: 32 * ww}}, verbose=False,
                 )
         onnx_model = onnx.load(str(tmp_path))
+    if deploy:
+        from featherface.export.deploy import constants_to_initializers
+
+        constants_to_initializers(onnx_model)
     onnx_model.producer_name = "featherface"
     onnx_model.producer_version = __version__
     onnx_model.doc_string = (
@@ -163,7 +177,12 @@ def export_onnx(
         f"Input: BGR minus mean "
         f"{list(model.config.bgr_mean)}, NCHW float32, H and W multiples of 32. See metadata_props."
     )
-    set_metadata(onnx_model, build_metadata(net, postprocess=post_settings, weights=weights, trained=trained))
+    props = build_metadata(net, postprocess=post_settings, weights=weights, trained=trained)
+    if deploy:
+        from featherface.export.deploy import DEPLOY_VERSION
+
+        props["deploy"] = f"folded v{DEPLOY_VERSION} (featherface.export.deploy)"
+    set_metadata(onnx_model, props)
     if check:
         onnx.checker.check_model(onnx_model, full_check=True)
     atomic_write_bytes(onnx_model.SerializeToString(), path)
