@@ -39,11 +39,15 @@ from torch import nn
 from featherface import __version__
 from featherface.errors import ConfigError
 from featherface.inference.backends.metadata import FORMAT_TAG
+from featherface.inference.options import DetectorOptions
 from featherface.models.weights import state_dict_sha256
 
 FORMAT_VERSION = "1"
 PAD_MULTIPLE = 32
 POSTPROCESS_OUTPUTS = ("detections", "batch_index")
+_D = DetectorOptions()  # the detector's post-processing, as the file's readers should redo it
+_POSTPROCESS_REFERENCE = (f"score > {_D.score_threshold:g} (0.02 for WIDER eval), top {_D.pre_nms_top_k}, "
+                          f"NMS IoU {_D.nms_threshold:g}, keep {_D.max_detections}")
 
 
 def input_spec(bgr_mean: tuple[float, ...] | list[float]) -> dict[str, Any]:
@@ -108,7 +112,7 @@ def output_spec(postprocess: dict[str, Any] | None) -> dict[str, Any]:
             "meaning": "five landmark offsets (x, y) per prior",
             "decode": "x_k = pcx + t_xk * v0 * pw; y_k = pcy + t_yk * v0 * ph (normalised by W, H)",
         },
-        "postprocess_reference": "score > 0.5 (0.02 for WIDER eval), top 5000, NMS IoU 0.4, keep 750",
+        "postprocess_reference": _POSTPROCESS_REFERENCE,
     }
 
 

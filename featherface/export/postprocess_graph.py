@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from featherface.inference.options import DetectorOptions
 from featherface.ops.nms import nms as _nms
 
 
@@ -88,8 +89,9 @@ class DetectorWithPostprocess(nn.Module):
     (padded) input tensor.
     """
 
-    def __init__(self, model: nn.Module, score_threshold: float = 0.5, nms_threshold: float = 0.4,
-                 max_detections: int = 750):
+    def __init__(self, model: nn.Module, score_threshold: float = DetectorOptions.score_threshold,
+                 nms_threshold: float = DetectorOptions.nms_threshold,
+                 max_detections: int = DetectorOptions.max_detections):
         super().__init__()
         self.model = model
         cfg = model.config

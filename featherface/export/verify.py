@@ -14,6 +14,7 @@ import torch
 
 from featherface.export.quantize import preprocess_image
 from featherface.inference.backends import RAW_OUTPUTS, make_session
+from featherface.inference.options import DetectorOptions
 from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
 from featherface.ops.anchors import generate_priors
 from featherface.ops.matching import greedy_match
@@ -44,7 +45,8 @@ def match_faces(ref_boxes: np.ndarray, boxes: np.ndarray, iou: float = 0.5) -> t
 
 
 def decoded_faces(raw: dict[str, Any], height: int, width: int, config: Any,
-                  score_threshold: float = 0.5, nms_threshold: float = 0.4) -> list[np.ndarray]:
+                  score_threshold: float = DetectorOptions.score_threshold,
+                  nms_threshold: float = DetectorOptions.nms_threshold) -> list[np.ndarray]:
     """Per image: (K, 5) boxes in input pixels + score, decoded exactly like the detector."""
     priors = generate_priors(height, width, config.min_sizes, config.steps)
     t = {k: torch.as_tensor(np.asarray(raw[k])) for k in RAW_OUTPUTS}
@@ -59,7 +61,7 @@ def compare_sessions(
     other_run: Any,
     batches: Iterable[np.ndarray],
     config: Any,
-    score_threshold: float = 0.5,
+    score_threshold: float = DetectorOptions.score_threshold,
 ) -> dict[str, Any]:
     """Run two backends (callables batch -> raw dict) on ``batches``; summarise raw and face differences.
 

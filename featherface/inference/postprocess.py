@@ -23,13 +23,13 @@ from featherface.ops.nms import batched_nms
 
 @dataclass
 class PostprocessConfig:
-    """Thresholds of the decoding step (use ``score_threshold=0.02`` for WIDER eval). The score and NMS
-    defaults are :class:`DetectorOptions`' (RetinaFace's), defined there once."""
+    """Thresholds of the decoding step (use ``score_threshold=0.02`` for WIDER eval). The score, NMS,
+    top-k and count defaults are :class:`DetectorOptions`' (RetinaFace's), defined there once."""
 
     score_threshold: float = DetectorOptions.score_threshold
     nms_threshold: float = DetectorOptions.nms_threshold
-    pre_nms_top_k: int = 5000
-    max_detections: int = 750
+    pre_nms_top_k: int = DetectorOptions.pre_nms_top_k
+    max_detections: int = DetectorOptions.max_detections
     # box and landmark voting (see _vote): the IoU at which overlapping candidates vote; 0 = off.
     # Off here (training, its checks and the export checks see each prior's own regression);
     # FaceDetector turns it on.

@@ -32,7 +32,7 @@ import torch
 
 from featherface.errors import ConfigError
 from featherface.inference.detector import FaceDetector
-from featherface.inference.options import is_random_weights
+from featherface.inference.options import DetectorOptions, is_random_weights
 from featherface.models.registry import list_models
 from featherface.models.weights import BUILTIN_WEIGHTS, read_weights
 from featherface.ops.boxes import box_iou
@@ -131,8 +131,8 @@ def build_lineup(
     specs: Sequence[str],
     *,
     weights: str | None = None,
-    model: str = "featherface-v2-ultra",
-    score_threshold: float = 0.5,
+    model: str = DetectorOptions.model,
+    score_threshold: float = DetectorOptions.score_threshold,
     nms_threshold: float | None = None,
     input_size: int | None = None,
     threads: int | None = None,
@@ -193,7 +193,7 @@ def build_detectors(
     specs: Sequence[str],
     *,
     weights: str | os.PathLike[str] | None = None,
-    model: str = "featherface-v2-ultra",
+    model: str = DetectorOptions.model,
     device: str = "cpu",
     score_threshold: float = 0.02,
     nms_threshold: float | None = None,

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from featherface.inference.detector import FaceDetector
+from featherface.inference.options import DetectorOptions
 from featherface.peers.base import PeerUnavailableError, peers_dir
 
 RETINAFACE_ENV = "FEATHERFACE_RETINAFACE_WEIGHTS"
@@ -35,8 +36,8 @@ def resolve_retinaface_weights(path: str | os.PathLike | None = None) -> Path:
     return p
 
 
-def build_retinaface(path: str | os.PathLike | None = None, score_threshold: float = 0.5,
-                     nms_threshold: float = 0.4, name: str = "retinaface", **kwargs):
+def build_retinaface(path: str | os.PathLike | None = None, score_threshold: float = DetectorOptions.score_threshold,
+                     nms_threshold: float = DetectorOptions.nms_threshold, name: str = "retinaface", **kwargs):
     """A :class:`~featherface.inference.detector.FaceDetector` running RetinaFace-mnet0.25.
 
     ``path`` is the release file (or a FeatherFace weights file of ``retinaface-mnet025``);

@@ -35,6 +35,7 @@ from torch import nn
 from featherface.data.transforms import BGR_MEAN
 from featherface.errors import ConfigError
 from featherface.inference.backends.optimize import optimize_for_inference
+from featherface.inference.options import DetectorOptions
 from featherface.inference.postprocess import PostprocessConfig, decode_outputs, face_scores, select_detections
 from featherface.models.weights import model_from_weights
 from featherface.ops.anchors import PriorBox
@@ -182,7 +183,8 @@ def build_teacher_model(spec: str, device: torch.device | str = "cpu") -> nn.Mod
 
 @torch.no_grad()
 def teacher_box_targets(outputs: dict[str, torch.Tensor], teacher: nn.Module, image_size: tuple[int, int],
-                        score_threshold: float = 0.5, nms_threshold: float = 0.4,
+                        score_threshold: float = DetectorOptions.score_threshold,
+                        nms_threshold: float = DetectorOptions.nms_threshold,
                         prior_box: "PriorBox | None" = None) -> list[dict[str, torch.Tensor]]:
     """The teacher's faces on a batch as matched-prior-loss targets (normalised x1y1x2y2 + landmarks).
 

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 import torch
 from torch import nn
 
+from featherface.inference.options import DetectorOptions
 from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
 from featherface.ops.anchors import generate_priors
 from featherface.ops.boxes import box_iou
@@ -50,7 +51,8 @@ class DetectionCounts:
 
 
 @torch.no_grad()
-def detect_tensor(model: nn.Module, images: torch.Tensor, score_threshold: float = 0.5, nms_threshold: float = 0.4
+def detect_tensor(model: nn.Module, images: torch.Tensor, score_threshold: float = DetectorOptions.score_threshold,
+                  nms_threshold: float = DetectorOptions.nms_threshold
                   ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Detections per image of a ``(B,3,H,W)`` network-ready batch: ``(boxes (K,4) normalised x1y1x2y2,
     scores (K,), landmarks (K,10))``."""
@@ -89,7 +91,8 @@ def match_detections(det_boxes: torch.Tensor, det_scores: torch.Tensor, gt_boxes
 
 
 def evaluate_recall(model: nn.Module, batches: Iterable[tuple[torch.Tensor, Sequence[dict[str, torch.Tensor]]]],
-                    iou_threshold: float = 0.5, score_threshold: float = 0.5, nms_threshold: float = 0.4,
+                    iou_threshold: float = 0.5, score_threshold: float = DetectorOptions.score_threshold,
+                    nms_threshold: float = DetectorOptions.nms_threshold,
                     device: torch.device | str = "cpu") -> DetectionCounts:
     """Recall/precision of ``model`` over ``(images, targets)`` batches (targets as the dataset gives them)."""
     counts = DetectionCounts()
