@@ -77,19 +77,20 @@ def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, qui
     from featherface.io.video import VideoReader, open_video_writer
 
     used = set() if used is None else used
-    with VideoReader(path) as probe:
-        fps, total = probe.fps, probe.frame_count
     target = (output_name(out_dir, source_stem(path), "_faces", ".mp4", used, avoid, replace, renamed)
               if out_dir is not None else None)
     writer = None
     frames: list[dict[str, Any]] = []
     name = Path(str(path)).name
-    bar = tqdm(total=total, desc=name, unit="frame", disable=quiet, leave=False)
     # the video is written under a temporary name and renamed when complete: a failed or interrupted
     # video leaves no half-written file
     with (atomic_output(target) if target is not None else contextlib.nullcontext(None)) as tmp:
+        # opened once and read by stream_faces: a FIFO, camera or stream cannot be opened twice
+        reader = VideoReader(path)
+        fps, total = reader.fps, reader.frame_count
+        bar = tqdm(total=total, desc=name, unit="frame", disable=quiet, leave=False)
         try:
-            for r in stream_faces(det, path, every=stride, track=track, max_missed=max_missed):
+            for r in stream_faces(det, reader, every=stride, track=track, max_missed=max_missed):
                 entry = r.to_dict()
                 entry.pop("file", None)
                 frames.append(entry)
@@ -105,6 +106,7 @@ def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, qui
                 bar.update(stride)
         finally:
             bar.close()
+            reader.close()
             if writer is not None:
                 writer.release()
         if not frames:

@@ -41,9 +41,15 @@ class FrameFaces(Results):
         return self.image
 
 
-def iter_frames(source: str | os.PathLike | int) -> Iterator[tuple[str, int, float | None, np.ndarray]]:
+def iter_frames(source: str | os.PathLike | int | VideoReader) -> Iterator[tuple[str, int, float | None, np.ndarray]]:
     """``(source name, index, timestamp, BGR frame)`` of every frame of ``source``: a webcam index,
-    a stream URL, a video file, an image file, or a folder of images and videos (recursively)."""
+    a stream URL, a video file, an image file, a folder of images and videos (recursively), or a
+    :class:`VideoReader` already open (read here, closed by whoever opened it: a FIFO, camera or
+    stream cannot be opened a second time after a caller looked at its frame rate)."""
+    if isinstance(source, VideoReader):
+        for i, ts, frame in source.frames():
+            yield source.name, i, ts, frame
+        return
     if is_stream_source(source):
         with VideoReader(source) as reader:  # type: ignore[arg-type]
             for i, ts, frame in reader.frames():
@@ -64,7 +70,7 @@ def iter_frames(source: str | os.PathLike | int) -> Iterator[tuple[str, int, flo
             index += 1
 
 
-def stream_faces(detector: Any, source: str | os.PathLike | int, every: int = 1,
+def stream_faces(detector: Any, source: str | os.PathLike | int | VideoReader, every: int = 1,
                  keep_frames: bool = True, track: bool = False, smooth: bool = False,
                  max_missed: int = 5) -> Iterator[FrameFaces]:
     """Detect faces on every ``every``-th frame of ``source`` (see :func:`iter_frames`), lazily.

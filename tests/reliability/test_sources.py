@@ -185,3 +185,22 @@ def test_cli_fifo_video_is_a_failed_input_exit_1(verb, tmp_path, monkeypatch, ca
     assert f"{fifo}: not opened within 0.5 s" in err and "Traceback" not in err
     assert time.monotonic() - t0 < 5
     assert default_timeouts().open_s == 10.0  # the flag does not outlive the run
+
+
+def test_cli_reads_a_fifo_fed_by_a_writer(tmp_path, monkeypatch, capsys):
+    """The source is opened once (not probed, closed and opened again: a FIFO has one reading)."""
+    import json
+
+    from featherface import cli
+    from featherface.inference import detector as detector_module
+    from tests.fuzz.conftest import stub_detector
+
+    monkeypatch.setattr(detector_module, "FaceDetector", stub_detector)
+    data = _avi(tmp_path / "v.avi", n=12)
+    fifo = tmp_path / "pipe.avi"
+    os.mkfifo(fifo)
+    _feed(fifo, data)
+    rc = cli.main(["detect", str(fifo), "--json", str(tmp_path / "f.json"), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    (entry,) = json.loads((tmp_path / "f.json").read_text())["results"]
+    assert len(entry["frames"]) == 12
