@@ -25,6 +25,7 @@ from featherface.errors import ConfigError
 from featherface.export.metadata import POSTPROCESS_OUTPUTS, build_metadata
 from featherface.export.postprocess_graph import DetectorWithPostprocess
 from featherface.inference.backends.metadata import RAW_OUTPUTS
+from featherface.inference.options import DetectorOptions
 from featherface.io.outputs import atomic_write_bytes
 
 DEFAULT_OPSET = 17
@@ -85,9 +86,9 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     input_size: int | Sequence[int] = 640,
     postprocess: bool = False,
-    score_threshold: float = 0.5,
-    nms_threshold: float = 0.4,
-    max_detections: int = 750,
+    score_threshold: float = DetectorOptions.score_threshold,
+    nms_threshold: float = DetectorOptions.nms_threshold,
+    max_detections: int = DetectorOptions.max_detections,
     weights: str | os.PathLike | None = None,
     trained: bool | str | None = None,
     exporter: str = "legacy",
