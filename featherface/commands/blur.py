@@ -94,15 +94,17 @@ def run(args: argparse.Namespace) -> int:
                     record = Results(faces, source=str(src), image=image).to_dict()  # as every verb writes it
                     results.append({"file": record.pop("file"), "output": str(dst), **record})
                     continue
-                with VideoReader(src) as probe:
-                    fps, total = probe.fps, probe.frame_count
                 dst = target(src, ".mp4")
+                # opened once and read by stream_faces: a FIFO, camera or stream cannot be opened twice
+                reader = VideoReader(src)
+                fps, total = reader.fps, reader.frame_count
                 video = VideoOut(dst, fps / args.every)
                 frames: list[dict[str, Any]] = []
                 ok = False
                 try:
                     with progress(total, Path(str(src)).name, args.quiet) as bar:
-                        for r in stream_faces(det, src, every=args.every, track=args.track, max_missed=args.max_missed):
+                        for r in stream_faces(det, reader, every=args.every, track=args.track,
+                                              max_missed=args.max_missed):
                             cover = [t.face for t in r.tracks] if r.tracks is not None else r.faces
                             out, _ = anonymize_image(r.frame, det, faces=cover, **kw)
                             video.write(out)
@@ -110,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
                             bar.update(args.every)
                     ok = True
                 finally:
+                    reader.close()
                     audio = video.close(ok, audio_from=None if is_stream_source(str(src)) else src)
                 entry = {"file": str(src), "output": str(dst), "frames": frames}
                 if audio is not None:
