@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from featherface.commands.media import (
     source_stem,
 )
 from featherface.commands.options import detector_options
+from featherface.commands.workers import add_workers_arg, images_per_second, make_pool
 from featherface.errors import FeatherFaceError
 from featherface.inference.anonymize import anonymize_image
 from featherface.inference.results import Results
@@ -55,7 +57,26 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--output", "-o", type=output_path, required=True, help="folder for the anonymised files")
     add_dataclass_flags(p, AnonymizeOptions(), ANONYMIZE_FLAGS)
     p.add_argument("--json", type=output_path, default=None, help="also write the faces covered, per file/frame")
+    add_workers_arg(p)
     p.set_defaults(func=run)
+
+
+_KEEP_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _still_suffix(src: Any) -> str:
+    suffix = Path(str(src)).suffix.lower()
+    return suffix if suffix in _KEEP_SUFFIXES else ".jpg"
+
+
+def _blur_still(det: Any, item: tuple[str, str, dict[str, Any]]) -> tuple[bytes, dict[str, Any]]:
+    """The ``--workers`` task (in a worker process): one image anonymised and encoded, and its record."""
+    from featherface.io.images import encode_image, read_image
+
+    src, suffix, kw = item
+    image = read_image(src)
+    out, faces = anonymize_image(image, det, **kw)
+    return encode_image(out, suffix), Results(faces, source=src, image=image).to_dict()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     json_path = check_output_file(args.json, "--json", inputs=avoid, suffixes={".json"}) if args.json else None
     out_dir = check_output_dir(args.output, "--output", inputs=avoid)
     det = FaceDetector(**detector_options(args).kwargs())
+    pool = make_pool(args, detector_options(args).kwargs(), det)  # --workers N: still images on N processes
     out_dir.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     renamed: list[Path] = []
@@ -82,14 +104,25 @@ def run(args: argparse.Namespace) -> int:
         return output_name(out_dir, source_stem(src), "_anon", suffix, used, avoid, args.force, renamed)
 
     kw = anon.kwargs()
+    done_stills = pool.map(_blur_still, ((str(s), _still_suffix(s), kw) for s in inputs if is_still(s))) \
+        if pool is not None else None
+    started = time.perf_counter()
     try:
         for src in inputs:
             try:
+                if is_still(src) and done_stills is not None:
+                    done = next(done_stills)
+                    if isinstance(done, FeatherFaceError):
+                        raise done
+                    dst = target(src, _still_suffix(src))
+                    write_bytes(dst, done[0])
+                    record = dict(done[1])
+                    results.append({"file": record.pop("file"), "output": str(dst), **record})
+                    continue
                 if is_still(src):
                     image = read_image(src)
                     out, faces = anonymize_image(image, det, **kw)
-                    dst = target(src, Path(str(src)).suffix.lower() if Path(str(src)).suffix.lower() in
-                                 (".png", ".bmp", ".tif", ".tiff", ".webp") else ".jpg")
+                    dst = target(src, _still_suffix(src))
                     write_bytes(dst, encode_image(out, dst.suffix))
                     record = Results(faces, source=str(src), image=image).to_dict()  # as every verb writes it
                     results.append({"file": record.pop("file"), "output": str(dst), **record})
@@ -128,12 +161,16 @@ def run(args: argparse.Namespace) -> int:
                 print(f"featherface blur: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        if pool is not None:
+            pool.close()
     if json_path is not None:
         write_text(json_path, json.dumps({"model": det.name, "mode": anon.mode, "results": results,
                                           **({"interrupted": True} if interrupted else {})}, indent=1))
     n = sum(len(r.get("faces", [])) + sum(len(f["faces"]) for f in r.get("frames", [])) for r in results)
     print(f"{len(results) - failed}/{len(inputs)} inputs anonymised ({n} faces covered) in {out_dir}/"
           + (" (interrupted)" if interrupted else ""))
+    images_per_second(sum(1 for s in inputs[:len(results)] if is_still(s)), started, args.workers, "blur")
     note = renamed_note(renamed, out_dir)
     if note:
         print(note)

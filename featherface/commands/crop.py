@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from featherface.commands.media import (
     source_stem,
 )
 from featherface.commands.options import detector_options
+from featherface.commands.workers import add_workers_arg, images_per_second, make_pool
 from featherface.errors import FeatherFaceError
 from featherface.io.outputs import check_output_dir, check_output_file, write_bytes, write_text
 from featherface.ops.align import CROP_MARGIN_RANGE, CROP_SIZE_RANGE, CropOptions
@@ -56,7 +58,41 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--json", type=output_path, default=None, help="also write the index as JSON")
     p.add_argument("--sheet", type=output_path, default=None,
                    help="also write a contact sheet (JPEG) of up to 64 crops, labelled with their track or frame")
+    add_workers_arg(p)
     p.set_defaults(func=run)
+
+
+def _frame_crops(r: Any, still: bool, min_score: float, size: int, margin: float,
+                 fmt: str) -> list[tuple[str, bytes | None, dict[str, Any]]]:
+    """One image's or frame's crops: ``(name tag, encoded crop or None when its landmarks coincide,
+    index row without its name)`` per face kept, in face order."""
+    from featherface.io.images import encode_image
+
+    record = r.to_dict()  # the record every verb writes; one CSV row per face seen
+    faces = r.tracks if r.tracks is not None else list(r)
+    items = [(f.get("track_id"), getattr(x, "face", x), f) for x, f in zip(faces, record["faces"]) if not f.get("missed")]
+    out: list[tuple[str, bytes | None, dict[str, Any]]] = []
+    for k, (tid, face, fd) in enumerate(items):
+        if face.score < min_score or face.landmarks is None:
+            continue
+        tag = f"t{tid}" if tid is not None else f"{k:02d}"
+        tag = f"_{tag}" if still else f"_f{r.index:06d}_{tag}"
+        try:
+            data: bytes | None = encode_image(face.align(r.frame, size=size, margin=margin), "." + fmt)
+        except ValueError:  # landmarks that coincide: no similarity to fit
+            data = None
+        x1, y1, x2, y2 = fd["box"]
+        out.append((tag, data, {"source": record["file"], "frame": record["frame"], "time": record.get("time"),
+                                "track_id": tid, "score": fd["score"], "x1": x1, "y1": y1, "x2": x2, "y2": y2}))
+    return out
+
+
+def _crop_still(det: Any, item: tuple[str, dict[str, Any], tuple[Any, ...]]) -> list[tuple[str, bytes | None, dict[str, Any]]]:
+    """The ``--workers`` task (in a worker process): the crops of one still image."""
+    from featherface.inference.stream import stream_faces
+
+    src, stream_kw, crop_args = item
+    return [c for r in stream_faces(det, src, **stream_kw) for c in _frame_crops(r, True, *crop_args)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,6 +110,23 @@ def run(args: argparse.Namespace) -> int:
     det = FaceDetector(**detector_options(args).kwargs())
     min_score = det.post.score_threshold if args.min_score is None else float(args.min_score)
     out_dir.mkdir(parents=True, exist_ok=True)
+    stream_kw = {"every": args.every, "track": args.track, "max_missed": args.max_missed}
+    crop_args = (min_score, crop_opts.size, crop_opts.margin, args.format)
+    pool = make_pool(args, detector_options(args).kwargs(), det)  # --workers N: still images on N processes
+    done_stills = pool.map(_crop_still, ((str(s), stream_kw, crop_args) for s in inputs if is_still(s))) \
+        if pool is not None else None
+    started = time.perf_counter()
+
+    def keep(stem: str, crops: list[tuple[str, bytes | None, dict[str, Any]]]) -> None:
+        nonlocal degenerate
+        for tag, data, row in crops:
+            name = output_name(out_dir, stem, tag, "." + args.format, used, avoid, args.force, renamed).name
+            if data is None:
+                degenerate += 1
+                continue
+            write_bytes(out_dir / name, data)
+            rows.append({"crop": name, **row})
+
     rows: list[dict[str, Any]] = []
     stems: dict[str, int] = {}
     used: set[str] = set()
@@ -88,35 +141,25 @@ def run(args: argparse.Namespace) -> int:
             if stems[stem] > 1:
                 stem = f"{stem}-{stems[stem]}"
             try:
+                if is_still(src) and done_stills is not None:
+                    done = next(done_stills)
+                    if isinstance(done, FeatherFaceError):
+                        raise done
+                    keep(stem, done)
+                    continue
                 with progress(None, Path(str(src)).name, args.quiet or is_still(src)) as bar:
-                    for r in stream_faces(det, src, every=args.every, track=args.track, max_missed=args.max_missed):
-                        record = r.to_dict()  # the record every verb writes; one CSV row per face seen
-                        faces = r.tracks if r.tracks is not None else list(r)
-                        items = [(f.get("track_id"), getattr(x, "face", x), f)
-                                 for x, f in zip(faces, record["faces"]) if not f.get("missed")]
-                        for k, (tid, face, fd) in enumerate(items):
-                            if face.score < min_score or face.landmarks is None:
-                                continue
-                            tag = f"t{tid}" if tid is not None else f"{k:02d}"
-                            tag = f"_{tag}" if is_still(src) else f"_f{r.index:06d}_{tag}"
-                            name = output_name(out_dir, stem, tag, "." + args.format, used, avoid, args.force,
-                                               renamed).name
-                            try:
-                                crop = face.align(r.frame, size=crop_opts.size, margin=crop_opts.margin)
-                            except ValueError:  # landmarks that coincide: no similarity to fit
-                                degenerate += 1
-                                continue
-                            write_bytes(out_dir / name, encode_image(crop, "." + args.format))
-                            x1, y1, x2, y2 = fd["box"]
-                            rows.append({"crop": name, "source": record["file"], "frame": record["frame"],
-                                         "time": record.get("time"), "track_id": tid, "score": fd["score"],
-                                         "x1": x1, "y1": y1, "x2": x2, "y2": y2})
+                    for r in stream_faces(det, src, **stream_kw):
+                        keep(stem, _frame_crops(r, is_still(src), *crop_args))
                         bar.update(args.every)
             except FeatherFaceError as exc:
                 failed += 1
                 print(f"featherface crop: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        if pool is not None:
+            pool.close()
+    n_stills = sum(1 for s in inputs if is_still(s))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=INDEX_FIELDS)
     w.writeheader()
@@ -130,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
         write_bytes(sheet_path, encode_image(contact_sheet(out_dir, rows), sheet_path.suffix))
     print(f"{len(rows)} aligned {crop_opts.size}x{crop_opts.size} crops from {len(inputs) - failed}/{len(inputs)} inputs "
           f"in {out_dir}/ ({index.name})" + (" (interrupted)" if interrupted else ""))
+    if not interrupted:
+        images_per_second(n_stills, started, args.workers, "crop")
     note = renamed_note(renamed, out_dir)
     if note:
         print(note)

@@ -15,6 +15,7 @@ import contextlib
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,6 +29,7 @@ from featherface.commands.media import (
     source_stem,
 )
 from featherface.commands.options import add_detector_args, detector_options
+from featherface.commands.workers import add_workers_arg, images_per_second, make_pool
 from featherface.errors import FeatherFaceError, ImageError, OutputError
 from featherface.io.outputs import (
     LineWriter,
@@ -62,8 +64,31 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                    help="also write one JSON line per image/frame as soon as it is done ('-' for stdout): "
                         "for long or endless streams")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_workers_arg(p)
     add_source_args(p)
     p.set_defaults(func=run)
+
+
+def _detect_still(det: Any, item: tuple[str, bool]) -> dict[str, Any]:
+    """The ``--workers`` task (in a worker process): one image's record, and its annotated picture
+    drawn and encoded when ``item[1]`` asks for it (the parent names and writes it, in input order)."""
+    import cv2
+
+    from featherface.io.images import encode_image, load_image
+
+    path, draw = item
+    faces = det.detect(load_image(Path(path)))
+    faces.source = path
+    out: dict[str, Any] = {"record": faces.to_dict(), "n": len(faces)}
+    if draw:
+        out["suffix"] = suffix = ".jpg" if max(faces.width, faces.height) <= _JPEG_MAX_SIDE else ".png"
+        try:
+            out["picture"] = encode_image(faces.plot(), suffix)
+        except ImageError as exc:
+            out["encode_error"] = str(exc)
+        except (FeatherFaceError, cv2.error, ValueError, MemoryError) as exc:
+            out["plot_error"] = str(exc)
+    return out
 
 
 def _process_video(det, path: Path | str, out_dir: Path | None, stride: int, quiet: bool,
@@ -151,6 +176,32 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+def _write_done(done: dict[str, Any], path: Any, out_dir: Path | None, results: list[dict[str, Any]],
+                fail: Any, emit: Any, naming: tuple[set[str], Any, bool, list[Path]]) -> None:
+    """A ``--workers`` result, recorded and its picture written as the one-process loop does."""
+    record = dict(done["record"])
+    entry = {"file": record.pop("file"), "type": "image", **record}
+    results.append(entry)
+    emit(entry)
+    if out_dir is None:
+        return
+    used, avoid, force, renamed = naming
+    target = output_name(out_dir, Path(path).stem, "_faces", done["suffix"], used, avoid, force, renamed)
+    error = done.get("plot_error")
+    if "encode_error" in done:
+        error = f"{target}: cannot encode the annotated picture ({done['encode_error']})"
+    if error is None:
+        try:
+            write_bytes(target, done["picture"])
+            return
+        except OSError as exc:
+            error = f"{target}: cannot write the annotated picture ({exc.strerror or exc})"
+        except OutputError as exc:
+            error = str(exc)
+    entry["picture_error"] = error
+    fail(path, f"{path}: faces found, but {error}")
+
+
 def run(args: argparse.Namespace) -> int:
     import cv2
     from tqdm import tqdm
@@ -181,6 +232,10 @@ def run(args: argparse.Namespace) -> int:
 
     opts = detector_options(args)  # --weights none: an untrained network, as in every verb
     det = FaceDetector(**opts.kwargs())
+    pool = make_pool(args, opts.kwargs(), det)  # --workers N: the still images on N processes
+    stills = [p for p in inputs if not (is_stream_source(str(p)) or is_video_path(Path(p)))]
+    done_stills = pool.map(_detect_still, ((str(p), out_dir is not None) for p in stills)) if pool else None
+    started = time.perf_counter()
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
@@ -216,6 +271,13 @@ def run(args: argparse.Namespace) -> int:
                         results.append({"file": str(path), "type": "video", "frames": frames})
                         n_faces += sum(len(f["faces"]) for f in frames)
                         continue
+                    if done_stills is not None:
+                        done = next(done_stills)
+                        if isinstance(done, FeatherFaceError):
+                            raise done
+                        _write_done(done, path, out_dir, results, fail, emit, (used_names, avoid, force, renamed))
+                        n_faces += done["n"]
+                        continue
                     faces = det.detect(load_image(path))
                     faces.source = str(path)
                 except FeatherFaceError as exc:
@@ -244,6 +306,8 @@ def run(args: argparse.Namespace) -> int:
         aborted = exc
     finally:
         bar.close()
+        if pool is not None:
+            pool.close()
         if jsonl is not None and jsonl is not sys.stdout:
             jsonl.close()
     doc: dict[str, Any] = {"model": det.name, "weights": str(det.weights_path) if det.weights_path else None,
@@ -269,6 +333,8 @@ def run(args: argparse.Namespace) -> int:
     if interrupted:
         summary += f" (interrupted after {done} inputs)"
     print(summary, file=stream)
+    images_per_second(sum(1 for r in results if r.get("type") != "video"), started,
+                      getattr(args, "workers", 1), "detect", stream)
     if out_dir is not None:
         print(f"annotated output in {out_dir}/", file=stream)
         note = renamed_note(renamed, out_dir)
