@@ -6,8 +6,8 @@ Decoding, inference, cropping and encoding run in the worker pool, never on the 
 (headers: ``header_timeout_s``, upload: ``upload_timeout_s``). Bounds checked here: /healthz
 median under 100 ms and every probe under 1 s on a loaded test machine (the 100 ms target at worst
 is measured by ``benchmarks/serve_load.py --hostile``), a silent
-connection closed within header_timeout_s + 1 s, a stalled upload answered 408 within
-upload_timeout_s + 1 s.
+connection closed within header_timeout_s + 2 s, a stalled upload answered 408 within
+upload_timeout_s + 2 s (the slack is for a loaded test machine).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_a_silent_connection_is_closed_after_the_header_timeout():
             c.sendall(b"POST /v1/detect HTTP/1.1\r\nHost: x\r\n")  # ... and never the end of the headers
             t0 = time.monotonic()
             assert c.recv(100) == b""  # closed by the server
-            assert time.monotonic() - t0 < 1.5
+            assert time.monotonic() - t0 < 2.5  # 0.5 s + scheduling on a loaded machine
         assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200  # kept-alive clients still work
 
 
@@ -110,9 +110,15 @@ def test_a_stalled_upload_gets_408():
         with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
             c.sendall(b"POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + IMG[:100])
             t0 = time.monotonic()
-            answer = c.recv(4096)
-            assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 0.5 s" in answer
-            assert time.monotonic() - t0 < 1.5
+            answer = b""
+            while b"}}" not in answer:  # status line, headers and the JSON body may come in pieces
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+            elapsed = time.monotonic() - t0
+            assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 0.5 s" in answer, answer
+            assert elapsed < 2.5  # 0.5 s + scheduling on a loaded machine
 
 
 def test_healthz_answers_while_every_worker_decodes_and_crops():
