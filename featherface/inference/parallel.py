@@ -135,7 +135,8 @@ def _unwrap(res: tuple[bool, Any]) -> Any:
     return res[1]
 
 
-def _detect_task(det: Any, source: Any) -> Any:
+def detect_task(det: Any, source: Any) -> Any:
+    """The :meth:`DetectorPool.map` task of :func:`detect_files`: one image file's faces."""
     from featherface.io.images import load_image
 
     found = det.detect(load_image(source))
@@ -149,7 +150,7 @@ def detect_files(sources: Iterable[Any], workers: int = 1, **detector_kwargs: An
     :class:`FaceDetector`'s. An input that cannot be read or decoded yields its
     :class:`~featherface.errors.FeatherFaceError` instead of stopping the others."""
     with DetectorPool(detector_kwargs, workers) as pool:
-        yield from pool.map(_detect_task, sources)
+        yield from pool.map(detect_task, sources)
 
 
-__all__ = ["DetectorPool", "check_workers", "default_workers", "detect_files"]
+__all__ = ["DetectorPool", "check_workers", "default_workers", "detect_files", "detect_task"]
