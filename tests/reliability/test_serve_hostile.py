@@ -172,3 +172,55 @@ def test_serve_on_a_busy_port_is_one_line_exit_2(capsys):
     assert rc == 2 and len(lines) == 1, err
     assert f"cannot listen on 127.0.0.1:{port}" in lines[0] and "another --port" in lines[0]
     assert "http://" not in out  # nothing announced
+
+
+def test_multipart_parsing_is_off_the_event_loop():
+    """A 15 MB multipart form takes the form parser most of a second: in a thread, /healthz waits for none of it."""
+    import os as _os
+
+    s, app = _app(max_upload_mb=20, workers=2, queue=4)
+    body = b"\x89PNG\r\n\x1a\n" + _os.urandom(15 * 2**20)
+    stop = threading.Event()
+    with running(app) as url:
+        def client() -> None:
+            with httpx.Client(timeout=60) as c:
+                while not stop.is_set():
+                    c.post(f"{url}/v1/detect", files={"image": ("a.png", body, "image/png")})
+
+        clients = [threading.Thread(target=client) for _ in range(2)]
+        for t in clients:
+            t.start()
+        time.sleep(0.5)
+        lat = []
+        with httpx.Client(timeout=10) as c:
+            for _ in range(15):
+                t0 = time.perf_counter()
+                assert c.get(f"{url}/healthz").status_code == 200
+                lat.append(time.perf_counter() - t0)
+                time.sleep(0.1)
+        stop.set()
+        for t in clients:
+            t.join()
+    ms = sorted(round(x * 1000) for x in lat)
+    assert ms[len(ms) // 2] < 100 and ms[-1] < 1000, ms
+
+
+def test_uploads_past_the_sessions_and_queue_get_429_before_their_body_is_read():
+    gate = threading.Event()
+
+    class Held(Crowd):
+        def detect(self, image, **kw):
+            gate.wait(10)
+            return []
+
+    s, app = _app(Held(), workers=1, queue=0)
+    with running(app) as url:
+        first = threading.Thread(target=httpx.post, args=(f"{url}/v1/detect",), kwargs={"content": IMG, "timeout": 30})
+        first.start()
+        time.sleep(0.5)  # the one upload place is taken
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            c.sendall(b"POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")  # no body
+            assert c.recv(4096).startswith(b"HTTP/1.1 429")
+        gate.set()
+        first.join()
