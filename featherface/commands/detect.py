@@ -29,6 +29,7 @@ from featherface.commands.media import (
     source_stem,
 )
 from featherface.commands.options import add_detector_args, detector_options
+from featherface.commands.ray_detect import add_ray_arg, run_ray
 from featherface.commands.workers import add_workers_arg, images_per_second, make_pool
 from featherface.errors import FeatherFaceError, ImageError, OutputError
 from featherface.io.outputs import (
@@ -65,6 +66,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                         "for long or endless streams")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_workers_arg(p)
+    add_ray_arg(p)
     add_source_args(p)
     p.set_defaults(func=run)
 
@@ -203,6 +205,8 @@ def _write_done(done: dict[str, Any], path: Any, out_dir: Path | None, results: 
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "ray", None) is not None:  # --ray: the images on Ray actors (commands/ray_detect.py)
+        return run_ray(args)
     import cv2
     from tqdm import tqdm
 
