@@ -149,8 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     finally:
-        if hasattr(args, "open_timeout") and "featherface.io.video" in sys.modules:
-            sys.modules["featherface.io.video"].set_default_timeouts(None)  # a later in-process run starts afresh
+        if hasattr(args, "open_timeout"):
+            from featherface.io.sources import set_default_timeouts
+
+            set_default_timeouts(None)  # a later in-process run starts afresh
 
 
 if __name__ == "__main__":  # pragma: no cover

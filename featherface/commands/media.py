@@ -20,6 +20,7 @@ from tqdm import tqdm
 from featherface.commands.argtypes import float_range, nonneg_int, positive_int
 from featherface.commands.options import add_detector_args
 from featherface.io.outputs import InputSet, atomic_output
+from featherface.io.sources import DEFAULT_OPEN_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S, MAX_TIMEOUT_S
 
 # the detector flags of every verb that runs our detector over images and videos (detect, blur, crop)
 MEDIA_DETECTOR_FLAGS = ("model", "weights", "score_threshold", "nms_threshold", "input_size", "max_size",
@@ -28,11 +29,7 @@ MEDIA_DETECTOR_FLAGS = ("model", "weights", "score_threshold", "nms_threshold", 
 # temporary sibling well inside that
 MAX_STEM_BYTES = 180
 
-# seconds; the defaults are featherface.io.video's (kept here too: --help must not import OpenCV;
-# tests/reliability/test_sources.py checks that both agree)
-DEFAULT_OPEN_TIMEOUT_S = 10.0
-DEFAULT_READ_TIMEOUT_S = 5.0
-_seconds = float_range(0.0, 86400.0, lo_open=True)
+_seconds = float_range(0.0, MAX_TIMEOUT_S, lo_open=True)
 
 INPUT_HELP = "image files, folders, video files, a camera index (0) or a stream URL (rtsp://, http://...)"
 
@@ -75,7 +72,7 @@ def apply_source_args(args: argparse.Namespace) -> None:
     (the CLI calls this before a verb that has them runs)."""
     from dataclasses import replace
 
-    from featherface.io.video import SourceTimeouts, set_default_timeouts  # OpenCV: on use
+    from featherface.io.sources import SourceTimeouts, set_default_timeouts
 
     given = {k: v for k, v in (("open_s", getattr(args, "open_timeout", None)),
                                ("read_s", getattr(args, "read_timeout", None))) if v is not None}

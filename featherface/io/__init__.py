@@ -5,7 +5,10 @@
   log lines, resizing and letterboxing, expanding folders into image and video files;
 * :mod:`featherface.io.image_header`: the width and height an encoded file declares, without
   decoding it (the bomb guard);
-* :mod:`featherface.io.video`: reading video frames and opening a video writer;
+* :mod:`featherface.io.video`: reading video frames (every source kind, within timeouts) and
+  opening a video writer that checks what it wrote;
+* :mod:`featherface.io.sources`: those timeouts (no OpenCV, for the command line's defaults);
+* :mod:`featherface.io.files`: whether a path named as an input file is a readable regular file;
 * :mod:`featherface.io.outputs`: output paths checked before the work (``--force``, never an
   input), atomic writes.
 
