@@ -111,3 +111,17 @@ def test_deploy_with_postprocess_same_faces(tmp_path, model_factory):
         dets.append(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0])
     assert dets[0].shape == dets[1].shape and len(dets[0]) > 0
     np.testing.assert_allclose(dets[0], dets[1], atol=1e-3)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"spatial_norm": True}, {"attention_residual": False}, {"fpn_conv": "full"}, {"head_share_levels": True},
+    {"share_cbam": False}, {"head_mid_channels": 0}, {"fpn_lateral_groups": 1, "shuffle_groups": 2},
+    {"feature_reuse": False, "attention_multiplication": False}, {"backbone_cbam": False},
+    {"fpn_layers": 1, "attention_repeats": 1}, {"neck": "fpn"},
+], ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_folded_copy_same_outputs_ablation_configs(overrides):
+    """Every architecture switch the ablation flips folds exactly too."""
+    torch.manual_seed(0)
+    model = create_model("featherface-v2-ultra", **overrides).eval()
+    x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(4)) * 50
+    assert _close(_outputs(model, x), _outputs(deploy_model(model), x)) <= TOL
