@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from featherface.data.labels import read_text_lines
 from featherface.errors import FeatherFaceError, LabelFormatError
+from featherface.io.outputs import write_text
 
 if TYPE_CHECKING:
     from featherface.evaluation.wider_gt import WiderGroundTruth
@@ -277,8 +278,8 @@ def write_predictions(
     path = folder / f"{stem}.txt"
     parts = [stem, str(arr.shape[0])]
     parts.extend(f"{x:.3f} {y:.3f} {w:.3f} {h:.3f} {sc:.8g}" for x, y, w, h, sc in arr.tolist())
-    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
-    return path
+    # the one output layer: a full disk or short write is an OutputError naming this file
+    return write_text(path, "\n".join(parts) + "\n")
 
 
 def read_prediction_dir(

@@ -134,3 +134,14 @@ def test_jsonl_on_a_full_device_names_the_file(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "/dev/full: cannot write (No space left on device)" in err and "Traceback" not in err
     assert (tmp_path / "all.json").is_file()  # what was found is still written
+
+
+def test_wider_prediction_files_name_the_file_on_a_full_disk(tmp_path, monkeypatch):
+    from featherface.evaluation.predictions import write_predictions
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs.os, "fsync", full)
+    with pytest.raises(OutputError, match=r"0_Parade_1\.txt: cannot write \(No space left on device\)"):
+        write_predictions(tmp_path, "0--Parade", "0_Parade_1", np.array([[1.0, 2.0, 3.0, 4.0]]), [0.9])
