@@ -27,6 +27,7 @@ from featherface.commands.media import (
     output_name,
     renamed_note,
     source_stem,
+    write_results_doc,
 )
 from featherface.commands.options import add_detector_args, detector_options
 from featherface.commands.ray_detect import add_ray_arg, run_ray
@@ -38,7 +39,6 @@ from featherface.io.outputs import (
     check_output_dir,
     check_output_file,
     write_bytes,
-    write_text,
 )
 
 _JPEG_MAX_SIDE = 65500
@@ -314,17 +314,7 @@ def run(args: argparse.Namespace) -> int:
             pool.close()
         if jsonl is not None and jsonl is not sys.stdout:
             jsonl.close()
-    doc: dict[str, Any] = {"model": det.name, "weights": str(det.weights_path) if det.weights_path else None,
-                           "score_threshold": opts.score_threshold, "results": results}
-    if interrupted:
-        doc["interrupted"] = True
-    if aborted is not None:
-        doc["aborted"] = f"{type(aborted).__name__}: {aborted}"
-    if args.json == "-":
-        json.dump(doc, sys.stdout, indent=1)
-        print()
-    elif json_path is not None:
-        write_text(json_path, json.dumps(doc, indent=1))
+    write_results_doc(args.json, json_path, det, opts.score_threshold, results, interrupted, aborted)
     if aborted is not None:
         if json_path is not None:
             print(f"featherface detect: {len(results)} results so far written to {json_path}", file=sys.stderr)
@@ -347,3 +337,4 @@ def run(args: argparse.Namespace) -> int:
     if interrupted:
         return 130
     return 1 if failures or not inputs else 0
+

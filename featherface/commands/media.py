@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from tqdm import tqdm
 
 from featherface.commands.argtypes import float_range, nonneg_int, positive_int
 from featherface.commands.options import add_detector_args
-from featherface.io.outputs import InputSet, atomic_output
+from featherface.io.outputs import InputSet, atomic_output, write_text
 from featherface.io.sources import DEFAULT_OPEN_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S, MAX_TIMEOUT_S
 
 # the detector flags of every verb that runs our detector over images and videos (detect, blur, crop)
@@ -220,3 +221,20 @@ def progress(total: int | None, desc: str, quiet: bool) -> Iterator[Any]:
         yield bar
     finally:
         bar.close()
+
+def write_results_doc(target: str | None, json_path: Path | None, det: Any, score_threshold: float,
+                      results: list[dict[str, Any]], interrupted: bool = False,
+                      aborted: BaseException | None = None) -> None:
+    """The ``--json`` document of ``detect`` (also its ``--ray`` path): the detector, its threshold and every
+    input's record; to stdout for ``-``, else written to ``json_path`` through the output layer."""
+    doc: dict[str, Any] = {"model": det.name, "weights": str(det.weights_path) if det.weights_path else None,
+                           "score_threshold": score_threshold, "results": results}
+    if interrupted:
+        doc["interrupted"] = True
+    if aborted is not None:
+        doc["aborted"] = f"{type(aborted).__name__}: {aborted}"
+    if target == "-":
+        json.dump(doc, sys.stdout, indent=1)
+        print()
+    elif json_path is not None:
+        write_text(json_path, json.dumps(doc, indent=1))

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from featherface.commands.media import expand_media, is_still
+from featherface.commands.media import expand_media, is_still, write_results_doc
 from featherface.commands.options import detector_options
 from featherface.errors import ConfigError
-from featherface.io.outputs import LineWriter, check_output_file, write_text
+from featherface.io.outputs import LineWriter, check_output_file
 
 
 def add_ray_arg(p: argparse.ArgumentParser) -> None:
@@ -83,15 +83,7 @@ def run_ray(args: argparse.Namespace) -> int:
         bar.close()
         if jsonl is not None and jsonl is not sys.stdout:
             jsonl.close()
-    doc: dict[str, Any] = {"model": det.name, "weights": str(det.weights_path) if det.weights_path else None,
-                           "score_threshold": opts.score_threshold, "results": results}
-    if interrupted:
-        doc["interrupted"] = True
-    if args.json == "-":
-        json.dump(doc, sys.stdout, indent=1)
-        print()
-    elif json_path is not None:
-        write_text(json_path, json.dumps(doc, indent=1))
+    write_results_doc(args.json, json_path, det, opts.score_threshold, results, interrupted)
     summary = f"{len(results) - failed}/{len(inputs)} inputs processed, {n_faces} faces found"
     summary += f", {failed} failed" if failed else ""
     print(summary + (f" (interrupted after {len(results)} inputs)" if interrupted else ""), file=stream)
