@@ -47,6 +47,17 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _start_server(settings: ServeSettings, **options: object) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """The service on a free loopback port in a thread of this process: (server, thread, its URL)."""
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning",
+                                           **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clients", type=int, default=8)
@@ -67,13 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url
     rss_before = _rss_mb()
     if url is None:
-        settings = ServeSettings(workers=args.workers, threads=args.threads, queue=4 * args.clients)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.02)
-        url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        server, thread, url = _start_server(ServeSettings(workers=args.workers, threads=args.threads,
+                                                         queue=4 * args.clients))
         rss_before = _rss_mb()
 
     lat: list[float] = []
@@ -148,13 +154,7 @@ def hostile(args: argparse.Namespace, argv: list[str] | None) -> int:
     mosaic = encode_image(np.tile(read_image(args.image), (8, 8, 1))[:4096, :4096], ".jpg")
     uploads = [("/v1/detect", _png_declaring(14000, 14000)), ("/v1/crop?size=1024&margin=4", mosaic)]
     settings = ServeSettings(workers=args.workers, threads=args.threads, queue=2 * clients)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning",
-                                           **uvicorn_options(settings)))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    server, thread, url = _start_server(settings, **uvicorn_options(settings))
     rss_before = _rss_mb()
     stop = time.monotonic() + args.seconds
     statuses: dict[str, int] = {}

@@ -281,9 +281,7 @@ def run_human(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     ).check()
     if args.detectors is not None:
-        specs = [s for s in args.detectors.split(",") if s.strip()]
-        if not specs:
-            raise FeatherFaceError("--detectors is empty")
+        specs = _specs(args.detectors)
     else:
         specs = [] if args.weights is not None else [args.model]
 
