@@ -103,6 +103,9 @@ class TrainConfig:
     output_dir: str = "runs/train"
     resume: str | None = None  # PATH or "auto" (output_dir/last.pt when present)
     save_every: int = 0  # also checkpoint every N steps (0: only at epoch ends)
+    # also write the published (EMA) weights of every epoch as epoch<N>.pt: a learning curve is
+    # scored from them afterwards (e.g. WIDER AP per epoch), without keeping full checkpoints
+    keep_epoch_weights: bool = False
     max_steps: int = 0  # stop after this many optimizer steps in total (0: no limit)
     log_every: int = 10
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:1" ...

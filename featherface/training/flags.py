@@ -122,6 +122,7 @@ FIELD_OPTIONS: dict[str, FieldOption] = {
     "resume": FieldOption("continue from a checkpoint (or DIR/last.pt); bare --resume means auto", _G_RUN,
                           metavar="PATH|auto", const="auto"),
     "save_every": FieldOption("also checkpoint every N steps", _G_RUN, metavar="STEPS", lo=0),
+    "keep_epoch_weights": FieldOption("also write each epoch's weights as epoch<N>.pt (learning curves)", _G_RUN),
     "max_steps": FieldOption("stop after N optimizer steps in total (0: no limit)", _G_RUN, lo=0),
     "log_every": FieldOption("log every N steps", _G_RUN, metavar="STEPS", lo=1),
     "device": FieldOption("auto, cpu, cuda, cuda:N (torchrun: LOCAL_RANK picks the GPU)", _G_RUN),

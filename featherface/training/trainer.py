@@ -429,6 +429,9 @@ class Trainer:
                 if improved:
                     best_path = save_weights(self.weights_model(), self.output_dir / "best.pt",
                                              self.weights_meta("best", metric))
+                if cfg.keep_epoch_weights:
+                    save_weights(self.weights_model(), self.output_dir / f"epoch{self.epoch}.pt",
+                                 self.weights_meta(f"epoch{self.epoch}", metric))
                 msg = f"epoch {self.epoch}/{cfg.epochs}: loss {means[0]:.4f} (loc {means[1]:.4f} cls {means[2]:.4f} ldm {means[3]:.4f}"
                 msg += f" distill {means[4]:.4f})" if self.teacher is not None else ")"
                 if val_loss is not None:

@@ -228,3 +228,13 @@ def test_cli_train_and_resume(tiny_labels: Path, tmp_path: Path) -> None:
     assert ck["global_step"] == 5 and ck["config"]["img_size"] == 64
     assert (out / "final.pt").is_file()
     assert cli_main(["train", "--labels", str(tiny_labels), "--resume", str(tmp_path / "nope.pt")]) == 2
+
+
+def test_keep_epoch_weights_writes_one_file_per_epoch(tiny_config: TrainConfig) -> None:
+    res = Trainer(_cfg(tiny_config, epochs=2, ema=True, keep_epoch_weights=True)).fit()
+    out = Path(tiny_config.output_dir)
+    assert sorted(p.name for p in out.glob("epoch*.pt")) == ["epoch1.pt", "epoch2.pt"]
+    first, last = read_weights(out / "epoch1.pt"), read_weights(out / "epoch2.pt")
+    assert first["meta"]["kind"] == "epoch1" and first["meta"]["global_step"] < last["meta"]["global_step"]
+    # the last epoch's file is the published final weights
+    _assert_same_tensors(last["state_dict"], read_weights(res.output_dir / "final.pt")["state_dict"])
