@@ -23,7 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -109,32 +109,63 @@ def describe_subset(sub: Any, of: int) -> WiderSubset:
 
 
 def evaluate_detectors(detectors: dict[str, Any], gt: Any, images: str | os.PathLike[str], iou: float = 0.5,
-                       progress: bool = False) -> dict[str, dict[str, Any]]:
+                       progress: bool | Callable[[int, int], None] = False) -> dict[str, dict[str, Any]]:
     """Every detector over the same images, scored by the official protocol: ``{name: {easy, medium, hard,
-    predictions, seconds}}`` (``seconds``: its detection time, image reading excluded)."""
+    predictions, seconds}}`` (``seconds``: its detection time, image reading excluded).
+
+    Image-outer: each image is decoded once and handed to every detector in turn, so a table of
+    several detectors costs one pass of reading; missing and undecodable images are skipped as in
+    :func:`detect_wider`. ``progress``: a bar, or a callback ``(images done, images in gt)``."""
+    root = wider_image_root(images, gt.events[0])
+    preds: dict[str, dict[str, np.ndarray]] = {name: {} for name in detectors}
+    seconds = dict.fromkeys(detectors, 0.0)
+    for i, img in _wider_images(gt, root, progress, "detecting (" + ", ".join(detectors) + ")"):
+        for name, det in detectors.items():
+            t0 = time.perf_counter()
+            preds[name][gt.key(i)] = faces_to_prediction(det.detect(img))
+            seconds[name] += time.perf_counter() - t0
     out: dict[str, dict[str, Any]] = {}
-    for name, det in detectors.items():
-        timed = _Timed(det)
-        preds = detect_wider(gt, images, detector=timed, progress=progress, desc=name)
-        res = evaluate(preds, gt, iou)
+    for name in detectors:
+        res = evaluate(preds[name], gt, iou)
         out[name] = {k: round(float(res[k]), 6) for k in ("easy", "medium", "hard") if k in res}
-        out[name].update(predictions=int(res["num_predictions"]), seconds=round(timed.seconds, 2))
+        out[name].update(predictions=int(res["num_predictions"]), seconds=round(seconds[name], 2))
     return out
 
 
-class _Timed:
-    """A detector that adds up the time its ``detect`` calls take."""
+def _wider_images(gt: Any, root: Path, progress: bool | Callable[[int, int], None],
+                  desc: str) -> Iterator[tuple[int, Any]]:
+    """``(index, decoded image)`` of every ground-truth image found under ``root``; the missing and the
+    undecodable are skipped with one :class:`EvaluationWarning` each kind, none at all is an :class:`ImageError`."""
+    from featherface.io.images import load_image  # OpenCV: not for ``featherface eval --help``
 
-    def __init__(self, det: Any) -> None:
-        self.det = det
-        self.seconds = 0.0
-
-    def detect(self, image: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return self.det.detect(image)
-        finally:
-            self.seconds += time.perf_counter() - t0
+    missing: list[str] = []
+    unreadable: list[str] = []
+    found = 0
+    it: Any = range(gt.num_images)
+    if progress is True:
+        it = tqdm(it, desc=desc, unit="img")
+    for i in it:
+        path = find_wider_image(root, gt.events[i], gt.names[i])
+        if path is None:
+            missing.append(gt.key(i))
+        else:
+            try:  # the guarded reader: a decompression bomb or a FIFO is refused, not decoded or waited on
+                img = load_image(path)
+            except ImageError:
+                unreadable.append(str(path))
+            else:
+                found += 1
+                yield i, img
+        if callable(progress):
+            progress(i + 1, gt.num_images)
+    if not found:
+        raise ImageError(f"no validation image found under {root} (expected <event>/<image>.jpg)")
+    if missing:
+        warnings.warn(f"{len(missing)} validation image(s) not found under {root} (e.g. {missing[0]}.jpg)",
+                      EvaluationWarning, stacklevel=3)
+    if unreadable:
+        warnings.warn(f"{len(unreadable)} image(s) could not be decoded (e.g. {unreadable[0]})",
+                      EvaluationWarning, stacklevel=3)
 
 
 def _build_detector(options: DetectorOptions, flip: bool) -> tuple[Any, bool]:
@@ -169,7 +200,6 @@ def detect_wider(gt: Any, images: str | os.PathLike[str], options: DetectorOptio
     """
     # torch and OpenCV: imported on use, not for ``featherface eval --help`` (commands/evaluate imports this module)
     from featherface.evaluation.flip import flip_test
-    from featherface.io.images import load_image
 
     options = options if options is not None else wider_options()
     root = wider_image_root(images, gt.events[0])
@@ -178,21 +208,7 @@ def detect_wider(gt: Any, images: str | os.PathLike[str], options: DetectorOptio
         detector, native_flip = _build_detector(options, flip)
 
     preds: dict[str, np.ndarray] = {}
-    missing: list[str] = []
-    unreadable: list[str] = []
-    it: Any = range(gt.num_images)
-    if progress:
-        it = tqdm(it, desc=desc, unit="img")
-    for i in it:
-        path = find_wider_image(root, gt.events[i], gt.names[i])
-        if path is None:
-            missing.append(gt.key(i))
-            continue
-        try:  # the guarded reader: a decompression bomb or a FIFO is refused, not decoded or waited on
-            img = load_image(path)
-        except ImageError:
-            unreadable.append(str(path))
-            continue
+    for i, img in _wider_images(gt, root, progress, desc):
         if flip and not native_flip:
             arr = flip_test(detector, img, options.nms_threshold)
         else:
@@ -200,12 +216,4 @@ def detect_wider(gt: Any, images: str | os.PathLike[str], options: DetectorOptio
         if save_predictions is not None:
             write_predictions(save_predictions, gt.events[i], gt.names[i], arr[:, :4], arr[:, 4])
         preds[gt.key(i)] = arr
-    if not preds:
-        raise ImageError(f"no validation image found under {root} (expected <event>/<image>.jpg)")
-    if missing:
-        warnings.warn(f"{len(missing)} validation image(s) not found under {root} (e.g. {missing[0]}.jpg)",
-                      EvaluationWarning, stacklevel=2)
-    if unreadable:
-        warnings.warn(f"{len(unreadable)} image(s) could not be decoded (e.g. {unreadable[0]})",
-                      EvaluationWarning, stacklevel=2)
     return preds

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from featherface.errors import FeatherFaceError, ImageError
-from featherface.evaluation.runner import WIDER_SCORE_THRESHOLD, detect_wider, wider_image_root, wider_options
+from featherface.evaluation.runner import (WIDER_SCORE_THRESHOLD, detect_wider, evaluate_detectors, wider_image_root,
+                                          wider_options)
 from featherface.evaluation.predictions import EvaluationWarning
 from featherface.evaluation.widerface import evaluate
 from featherface.inference.options import DetectorOptions
@@ -77,3 +78,21 @@ def test_missing_and_no_images(tmp_path):
         detect_wider(gt, tmp_path / "empty", detector=Finder())
     with pytest.raises(FeatherFaceError, match="does not exist"):
         wider_image_root(tmp_path / "nope", gt.events[0])
+
+
+@pytest.mark.filterwarnings("ignore:1 of 2 ground-truth images")
+def test_evaluate_detectors_decodes_each_image_once_for_every_detector(tmp_path, monkeypatch):
+    import featherface.io.images as images
+
+    gt = make_gt(IMAGES)
+    _write_images(tmp_path / "val", IMAGES[:1])  # one image missing: skipped with a warning, as detect_wider does
+    reads = []
+    real = images.load_image
+    monkeypatch.setattr(images, "load_image", lambda p, *a, **k: reads.append(p) or real(p, *a, **k))
+    a, b, calls = Finder(), Finder(), []
+    with pytest.warns(EvaluationWarning, match="1 validation image"):
+        rows = evaluate_detectors({"a": a, "b": b}, gt, tmp_path / "val", progress=lambda i, n: calls.append((i, n)))
+    assert len(reads) == 1 and a.seen == b.seen == 1
+    assert calls == [(1, 2), (2, 2)]
+    assert rows["a"] == rows["b"] | {"seconds": rows["a"]["seconds"]}
+    assert rows["a"]["predictions"] == 2 and rows["a"]["easy"] > 0.4

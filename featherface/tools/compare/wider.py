@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from featherface.errors import ConfigError, FeatherFaceError
-from featherface.evaluation.runner import find_wider_image, wider_image_root
+from featherface.evaluation.runner import evaluate_detectors, find_wider_image, wider_image_root
 from featherface.evaluation.wider_gt import WiderGroundTruth, load_wider_ground_truth
-from featherface.evaluation.widerface import evaluate
-from featherface.io.images import load_image
-from featherface.types import Detector, Face
+from featherface.types import Detector
 
 
 def wider_image_paths(images_dir: str | os.PathLike[str], gt: Any) -> list[Path]:
@@ -47,7 +44,8 @@ def evaluate_on_wider(
     iou_threshold: float = 0.5,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Run every detector over the WIDER val images and score it with the official protocol.
+    """Run every detector over the WIDER val images and score it with the official protocol
+    (:func:`~featherface.evaluation.runner.evaluate_detectors`: one decode per image, every detector).
 
     ``gt`` is a :class:`~featherface.evaluation.wider_gt.WiderGroundTruth` or its folder.
     Detectors should be built with a low score threshold (0.02 is the convention) since AP is
@@ -61,21 +59,8 @@ def evaluate_on_wider(
         if limit < 1:
             raise ConfigError(f"limit must be >= 1, got {limit}")
         g = g.subset(range(min(limit, g.num_images)))
-    paths = wider_image_paths(images_dir, g)
-    preds: dict[str, dict[str, list[Face]]] = {det.name: {} for det in detectors}
-    seconds = {det.name: 0.0 for det in detectors}
-    for i, p in enumerate(paths):
-        img = load_image(p)
-        for det in detectors:
-            t0 = time.perf_counter()
-            preds[det.name][g.key(i)] = list(det.detect(img))
-            seconds[det.name] += time.perf_counter() - t0
-        if progress:
-            progress(i + 1, len(paths))
-    out: dict[str, dict[str, Any]] = {}
-    for det in detectors:
-        res = evaluate(preds[det.name], g, iou_threshold)
-        out[det.name] = {s: float(res[s]) for s in g.settings}
-        out[det.name].update(images=g.num_images, seconds=round(seconds[det.name], 2), partial=partial,
-                             predictions=int(res["num_predictions"]))
+    wider_image_paths(images_dir, g)  # every image must be there before anything is scored
+    out = evaluate_detectors({det.name: det for det in detectors}, g, images_dir, iou_threshold, progress or False)
+    for scores in out.values():
+        scores.update(images=g.num_images, partial=partial)
     return out
