@@ -4,8 +4,8 @@ so both run in the same process, on the same images, with the same timing code: 
 pass per detector, see :func:`featherface.tools.timing.run_detectors`).
 
 Then the networks alone in one runtime (onnxruntime, the default backend), on a 640x480 input (a 4:3
-photo at 640): V2 Ultra, V1, RetinaFace-mnet0.25 (the same MobileNetV1-0.25 backbone) and YuNet-n's
-own ONNX file; and V2 Ultra through the other runtimes at hand, OpenCV's DNN module and the PyTorch
+photo at 640): V2 Ultra and V1 (the plain export and the ``--deploy`` folded graph that ``FaceDetector()``
+caches), RetinaFace-mnet0.25 (the same MobileNetV1-0.25 backbone) and YuNet-n's own ONNX file; and V2 Ultra through the other runtimes at hand, OpenCV's DNN module and the PyTorch
 backend (the optimised eager copy), to see whether one runs it faster. It separates what the
 pipelines add (OpenCV's YuNet wrapper, our pre- and post-processing) from what the architectures
 cost. Random weights for ours: speed does not depend on them.
@@ -64,6 +64,9 @@ def networks(yunet_onnx: Path, rounds: int = 6, runs: int = 10) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="featherface-speed-") as tmp:
         files = {name: export_onnx(create_model(name).eval(), Path(tmp) / f"{name}.onnx", check=False)
                  for name in NETWORKS}
+        for name in NETWORKS[:2]:  # the folded graph FaceDetector() caches (export --deploy)
+            files[f"{name} (--deploy)"] = export_onnx(create_model(name).eval(), Path(tmp) / f"{name}-deploy.onnx",
+                                                      check=False, deploy=True)
         files["yunet-n"] = yunet_onnx
         return _time_networks(files, rounds, runs)
 

@@ -27,6 +27,9 @@ from featherface.ops.matching import greedy_match
 from featherface.types import Detector, Face
 
 
+LABEL_MIN_SIZE = 8.0  # px: a smaller teacher face is too uncertain to train on
+
+
 @dataclass
 class AutolabelReport:
     """What the teacher found: per image face counts, and the files it could not read."""
@@ -98,7 +101,7 @@ def autolabel(
     teacher: Detector,
     output: str | os.PathLike,
     root: str | os.PathLike | None = None,
-    min_size: float = 8.0,
+    min_size: float = LABEL_MIN_SIZE,
     progress: bool = True,
     val_fraction: float = 0.0,
     split_seed: int = 0,

@@ -1,7 +1,7 @@
 """Imports point down (issue 12), checked on the source, lazy imports inside functions included.
 
 Floors, low to high: io/ ops/ models/ (with errors, types, device, format, lazy, visualize) ->
-data/ inference/ -> training/ evaluation/ export/ peers/ (with autolabel) -> tools/ -> commands/
+data/ inference/ -> training/ evaluation/ export/ peers/ (with autolabel, negatives) -> tools/ -> commands/
 and the CLI. A module imports its own floor or lower ones; the lower floors never import the
 exporter; only commands/ imports the tools; the fuzz campaign is a test tool, not in the package;
 no module imports another's private names; the shared folder is located in one place.
@@ -22,7 +22,7 @@ LOWER_FLOORS = ("inference", "peers", "training", "data", "evaluation", "ops", "
 FLOORS = {
     **dict.fromkeys(("errors", "types", "device", "format", "lazy", "io", "ops", "models", "visualize"), 0),
     **dict.fromkeys(("data", "inference"), 1),
-    **dict.fromkeys(("training", "evaluation", "export", "peers", "autolabel"), 2),
+    **dict.fromkeys(("training", "evaluation", "export", "peers", "autolabel", "negatives"), 2),
     **dict.fromkeys(("tools", "serve"), 3),
     **dict.fromkeys(("commands", "cli"), 4),
 }
