@@ -24,9 +24,9 @@ from featherface.data.labels import ImageAnnotation, write_retinaface_labels
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.io.images import load_image
 from featherface.ops.boxes import iou_matrix
-from featherface.types import Detector
+from featherface.types import Detector, Face
 
-__all__ = ["NEGATIVE_MIN_SIZE", "NegativesReport", "mine_hard_negatives", "negative_crop"]
+__all__ = ["NEGATIVE_MIN_SIZE", "NegativesReport", "false_faces", "mine_hard_negatives", "negative_crop"]
 
 # px: a smaller false face in a crowd is mostly a face the labels missed, and small faces are the
 # ones the model must not learn to drop
@@ -87,6 +87,27 @@ def _crop_name(rel: str, k: int) -> str:
     return f"{stem}__neg{k}.jpg"
 
 
+def false_faces(image: np.ndarray, labelled: np.ndarray, detector: Detector, teacher: Detector | None = None,
+                iou: float = 0.3, min_size: float = NEGATIVE_MIN_SIZE) -> tuple[list[Face], np.ndarray, int]:
+    """``detector``'s faces on ``image`` (best first), which of them are false, and how many more would be
+    but the teacher backs them: false = IoU below ``iou`` with every ``labelled`` box (N, 4 x1 y1 x2 y2) and
+    every teacher face,
+    shorter side at least ``min_size`` px. The teacher runs only when there is a candidate."""
+    faces = sorted(detector.detect(image), key=lambda f: -f.score)
+    boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
+    false = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= min_size
+    if len(faces) and len(labelled):
+        false &= iou_matrix(boxes, np.asarray(labelled, np.float32).reshape(-1, 4)).max(axis=1) < iou
+    backed = 0
+    if false.any() and teacher is not None:
+        tb = np.array([f.box for f in teacher.detect(image)], np.float32).reshape(-1, 4)
+        if len(tb):
+            seen = iou_matrix(boxes, tb).max(axis=1) >= iou
+            backed = int((false & seen).sum())
+            false &= ~seen
+    return faces, false, backed
+
+
 def mine_hard_negatives(
     annotations: Sequence[ImageAnnotation],
     image_root: str | os.PathLike,
@@ -127,17 +148,9 @@ def mine_hard_negatives(
         except FeatherFaceError as exc:
             failures.append((str(root / ann.path), str(exc)))
             continue
-        faces = sorted(detector.detect(img), key=lambda f: -f.score)
+        faces, false, backed = false_faces(img, ann.boxes, detector, teacher, iou, min_size)
+        rejected += backed
         boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
-        false = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= min_size
-        if len(faces) and len(ann.boxes):
-            false &= iou_matrix(boxes, ann.boxes).max(axis=1) < iou
-        if false.any() and teacher is not None:
-            tb = np.array([f.box for f in teacher.detect(img)], np.float32).reshape(-1, 4)
-            if len(tb):
-                seen = iou_matrix(boxes, tb).max(axis=1) >= iou
-                rejected += int((false & seen).sum())
-                false &= ~seen
         for k, i in enumerate(np.flatnonzero(false)[:per_image]):
             crop = negative_crop(img.shape, boxes[i], context, min_side)
             name = _crop_name(ann.path, k)
