@@ -346,6 +346,15 @@ def _run_wider_detectors(args: argparse.Namespace, opts: Any, gt: Any, subset: W
     for name, r in rows.items():
         lines.append(f"| {name} | {r['easy']:.3f} | {r['medium']:.3f} | {r['hard']:.3f} | {r['predictions']} "
                      f"| {r['seconds']:.1f} |")
+    sized = {n: r["recall_by_size"] for n, r in rows.items() if r.get("recall_by_size")}
+    if sized:
+        buckets = [d["bucket"] for d in next(iter(sized.values()))]
+        counts = ", ".join(f"{d['bucket']}: {d['faces']}" for d in next(iter(sized.values())))
+        lines += ["", f"Hard-set recall by face height, every detection / score >= 0.5 (faces: {counts}):", "",
+                  "| detector | " + " | ".join(buckets) + " |", "|---|" + "---|" * len(buckets)]
+        for n, r in sized.items():
+            lines.append(f"| {n} | " + " | ".join("—" if d["recall"] is None else
+                                                   f"{d['recall']:.2f} / {d['recall_at_0.5']:.2f}" for d in r) + " |")
     lines += [f"\nnot run: {s}" for s in skipped]
     print("\n".join(lines))
     if args.json is not None:

@@ -111,7 +111,8 @@ def describe_subset(sub: Any, of: int) -> WiderSubset:
 def evaluate_detectors(detectors: dict[str, Any], gt: Any, images: str | os.PathLike[str], iou: float = 0.5,
                        progress: bool | Callable[[int, int], None] = False) -> dict[str, dict[str, Any]]:
     """Every detector over the same images, scored by the official protocol: ``{name: {easy, medium, hard,
-    predictions, seconds}}`` (``seconds``: its detection time, image reading excluded).
+    predictions, seconds, recall_by_size}}`` (``seconds``: its detection time, image reading excluded;
+    ``recall_by_size``: the hard faces' recall per height bucket).
 
     Image-outer: each image is decoded once and handed to every detector in turn, so a table of
     several detectors costs one pass of reading; missing and undecodable images are skipped as in
@@ -129,6 +130,9 @@ def evaluate_detectors(detectors: dict[str, Any], gt: Any, images: str | os.Path
         res = evaluate(preds[name], gt, iou)
         out[name] = {k: round(float(res[k]), 6) for k in ("easy", "medium", "hard") if k in res}
         out[name].update(predictions=int(res["num_predictions"]), seconds=round(seconds[name], 2))
+        if "recall_by_size" in res:
+            out[name]["recall_by_size"] = [{k: round(v, 4) if isinstance(v, float) else v for k, v in d.items()}
+                                           for d in res["recall_by_size"]]
     return out
 
 

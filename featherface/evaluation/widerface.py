@@ -175,6 +175,29 @@ def _count_at_least(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return (v.size - np.searchsorted(v, thresholds, side="left")).astype(np.int64)
 
 
+# face heights (px) of the size table: WIDER's hard setting is mostly faces under 20 px
+SIZE_EDGES = (10, 20, 40, 80)
+
+
+def _recall_by_size(gt: WiderGroundTruth, keep: np.ndarray, recall_score: np.ndarray, lo: float, hi: float,
+                    at: float = 0.5) -> list[dict[str, Any]]:
+    """Recall of the counted faces per height bucket: at the end of the ranking (every prediction) and at
+    raw score ``at``. Why: AP says how much is missed, this says which faces (WIDER-hard is small faces)."""
+    heights = np.concatenate([b[:, 3] for b in gt.boxes]) if gt.boxes else np.zeros(0)
+    at_norm = (at - lo) / (hi - lo) if hi > lo else 0.0
+    edges = (0.0, *map(float, SIZE_EDGES), float("inf"))
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        sel = keep & (heights >= a) & (heights < b)
+        n = int(sel.sum())
+        name = f"<{b:g} px" if a == 0 else (f">={a:g} px" if b == float("inf") else f"{a:g}-{b:g} px")
+        found = np.isfinite(recall_score[sel])
+        out.append({"bucket": name, "faces": n,
+                    "recall": float(found.mean()) if n else None,
+                    f"recall_at_{at:g}": float((recall_score[sel] >= at_norm).mean()) if n else None})
+    return out
+
+
 def evaluate(
     predictions: Mapping[Any, Any],
     gt: WiderGroundTruth,
@@ -190,7 +213,8 @@ def evaluate(
     ``curves[setting] = {thresholds, precision, recall, recalled, proposals}`` (arrays of
     ``num_thresholds``, highest threshold first), ``faces[setting]`` (recall denominators),
     ``num_images``, ``images_with_predictions``, ``missing_images``, ``num_predictions``,
-    ``score_range`` (the min and max used for normalisation) and ``iou_threshold``.
+    ``score_range`` (the min and max used for normalisation), ``iou_threshold`` and, with a ``hard``
+    setting, ``recall_by_size`` (:func:`_recall_by_size`: the hard faces' recall per height bucket).
     """
     if not (0.0 < float(iou_threshold) <= 1.0):
         raise FeatherFaceError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
@@ -258,6 +282,8 @@ def evaluate(
         else:
             recall = recalled / count_face
             result[setting] = average_precision(recall, precision)
+        if setting == "hard":
+            result["recall_by_size"] = _recall_by_size(gt, keep, recall_score, lo, hi)
         result["faces"][setting] = count_face
         result["curves"][setting] = {
             "thresholds": thresholds,

@@ -290,3 +290,16 @@ def test_real_ground_truth_counts_and_self_evaluation():
     for s in ("easy", "medium", "hard"):
         assert r[s] == pytest.approx(1.0, abs=1e-3), s
     assert r["missing_images"] == 0 and r["num_predictions"] == 39708
+
+
+def test_recall_by_size_counts_the_hard_faces_per_height_bucket():
+    boxes = [[0, 0, 8, 8], [20, 0, 15, 15], [40, 0, 30, 30], [80, 0, 100, 100], [200, 0, 6, 6]]
+    gt = make_gt([("0--Parade", "a", boxes, {"easy": [4], "medium": [3, 4], "hard": [1, 2, 3, 4]})])  # face 5 ignored
+    # the 15-px face at 0.9, the 100-px face at 0.3, the 8-px face missed, a false positive at 0.1
+    pred = np.array([[20, 0, 15, 15, 0.9], [80, 0, 100, 100, 0.3], [300, 300, 10, 10, 0.1]])
+    rows = {d["bucket"]: d for d in evaluate({"0--Parade/a": pred}, gt)["recall_by_size"]}
+    assert list(rows) == ["<10 px", "10-20 px", "20-40 px", "40-80 px", ">=80 px"]
+    assert [rows[b]["faces"] for b in rows] == [1, 1, 1, 0, 1]  # the ignored 6-px face is not counted
+    assert rows["<10 px"]["recall"] == 0.0 and rows["10-20 px"]["recall"] == 1.0 and rows[">=80 px"]["recall"] == 1.0
+    assert rows["10-20 px"]["recall_at_0.5"] == 1.0 and rows[">=80 px"]["recall_at_0.5"] == 0.0  # 0.3 < 0.5
+    assert rows["40-80 px"]["recall"] is None
