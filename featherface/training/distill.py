@@ -66,11 +66,13 @@ class DenseDistillationLoss(nn.Module):
         conf_threshold: teacher face probability from which a prior's box/landmarks are distilled.
         gamma: focusing exponent of the class loss (0 = plain soft BCE).
         ldm_beta: smooth-L1 beta of the landmark term (1, as the label loss's default; 0 = L1).
+        label_aware: leave the class term out at the priors ``forward`` is told the labels match to a
+            face (the labels decide there; the teacher may have missed the face).
     """
 
     def __init__(self, cls_weight: float = 1.0, box_weight: float = 1.0, ldm_weight: float = 0.5,
                  temperature: float = 1.0, conf_threshold: float = 0.5, gamma: float = 2.0,
-                 ldm_beta: float = 1.0) -> None:
+                 ldm_beta: float = 1.0, label_aware: bool = False) -> None:
         super().__init__()
         if temperature <= 0:
             raise ConfigError(f"distill temperature must be positive, got {temperature}")
@@ -81,8 +83,10 @@ class DenseDistillationLoss(nn.Module):
         self.conf_threshold = float(conf_threshold)
         self.gamma = float(gamma)
         self.ldm_beta = float(ldm_beta)
+        self.label_aware = bool(label_aware)
 
-    def forward(self, student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor]) -> DistillOutput:
+    def forward(self, student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor],
+                label_positive: torch.Tensor | None = None) -> DistillOutput:
         s_cls, t_cls = student["cls"].float(), teacher["cls"].float().detach()
         if s_cls.shape != t_cls.shape:
             raise ValueError(f"dense distillation needs the same priors: student {tuple(s_cls.shape)} "
@@ -95,6 +99,8 @@ class DenseDistillationLoss(nn.Module):
         t_prob = t_face if T == 1.0 else torch.sigmoid(t_diff / T)
         bce = F.binary_cross_entropy_with_logits(s_logit, t_prob, reduction="none")
         weight = (torch.sigmoid(s_logit).detach() - t_prob).abs().pow(self.gamma) if self.gamma > 0 else 1.0
+        if self.label_aware and label_positive is not None:
+            weight = weight * (~label_positive).float()
         norm = t_face.sum().clamp(min=1.0)
         loss_cls = (weight * bce).sum() * (T * T) / norm
 
@@ -227,7 +233,7 @@ class Distiller:
         self.priors = PriorBox(self.model.config.min_sizes, self.model.config.steps) if mode == "boxes" else None
         self.dense_loss = (DenseDistillationLoss(cfg.distill_cls_weight, cfg.distill_box_weight, cfg.distill_ldm_weight,
                                                  cfg.distill_temperature, cfg.distill_conf, cfg.distill_gamma,
-                                                 cfg.ldm_beta)
+                                                 cfg.ldm_beta, cfg.distill_label_aware)
                            if mode == "dense" else None)
         self.imitation: FeatureImitationLoss | None = None
         self._student_feats: list[torch.Tensor] | None = None
@@ -269,8 +275,10 @@ class Distiller:
         self.imitation.load_state_dict(state)
         return True
 
-    def loss(self, out: dict[str, torch.Tensor], images: torch.Tensor, criterion: MultiBoxLoss) -> torch.Tensor:
-        """The distillation loss of the student's ``out`` on ``images`` (the teacher runs here, no grad)."""
+    def loss(self, out: dict[str, torch.Tensor], images: torch.Tensor, criterion: MultiBoxLoss,
+             label_positive: torch.Tensor | None = None) -> torch.Tensor:
+        """The distillation loss of the student's ``out`` on ``images`` (the teacher runs here, no grad);
+        ``label_positive``: the label loss's matched priors (used with ``distill_label_aware``)."""
         cfg = self.cfg
         t_feats: list[torch.Tensor] | None = None
         with torch.no_grad():
@@ -282,7 +290,7 @@ class Distiller:
                 t_out = self.model(x)
         if self.mode == "dense":
             assert self.dense_loss is not None
-            total = self.dense_loss(out, t_out).total
+            total = self.dense_loss(out, t_out, label_positive).total
             if self.imitation is not None:
                 s_feats, self._student_feats = self._student_feats, None
                 if s_feats is None:

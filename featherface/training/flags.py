@@ -99,6 +99,7 @@ FIELD_OPTIONS: dict[str, FieldOption] = {
     "distill_cls_weight": FieldOption("weight of the distilled face/background term", _G_DIST, lo=0.0),
     "distill_box_weight": FieldOption("weight of the distilled box term", _G_DIST, lo=0.0),
     "distill_ldm_weight": FieldOption("weight of the distilled landmark term", _G_DIST, lo=0.0),
+    "distill_label_aware": FieldOption("no face/background distillation where the labels put a face (dense)", _G_DIST),
     "distill_temperature": FieldOption("softening of the teacher's probabilities", _G_DIST, lo=0.0, lo_open=True),
     "distill_conf": FieldOption("teacher face probability from which boxes/landmarks are distilled (dense) or "
                                 "kept (boxes)", _G_DIST, lo=0.0, hi=1.0, hi_open=True),

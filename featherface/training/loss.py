@@ -41,6 +41,7 @@ class LossOutput:
     ldm: torch.Tensor
     num_pos: torch.Tensor
     num_pos_ldm: torch.Tensor
+    positive: torch.Tensor | None = None  # (B, P) bool: the priors matched to a labelled face
 
     def parts(self) -> dict[str, float]:
         """Detached parts as Python floats (for logging)."""
@@ -173,4 +174,4 @@ class MultiBoxLoss(nn.Module):
         loss_cls = (ce * (pos | neg).float()).sum() / denom
 
         total = self.loc_weight * loss_loc + self.cls_weight * loss_cls + self.ldm_weight * loss_ldm
-        return LossOutput(total, loss_loc, loss_cls, loss_ldm, num_pos, num_pos_ldm)
+        return LossOutput(total, loss_loc, loss_cls, loss_ldm, num_pos, num_pos_ldm, pos)

@@ -69,7 +69,7 @@ from featherface.training.distributed import (
 )
 from featherface.training.ema import ModelEMA, unwrap_model
 from featherface.training.logs import EPOCH_LOG_FIELDS, STEP_LOG_FIELDS, CsvLog, TensorBoardLog
-from featherface.training.loss import MultiBoxLoss
+from featherface.training.loss import LossOutput, MultiBoxLoss
 from featherface.training.schedule import LRSchedule
 from featherface.training.stop import StopSignal
 
@@ -473,14 +473,14 @@ class Trainer:
         else:
             self.log("warning: model replicas differ between processes (DDP out of sync)")
 
-    def _total_loss(self, out: dict[str, torch.Tensor], gt_loss: torch.Tensor,
+    def _total_loss(self, out: dict[str, torch.Tensor], gt: LossOutput,
                     images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``gt_weight * label loss + distillation loss`` and the distillation part alone."""
         if self.distiller is None:
-            return self.cfg.gt_weight * gt_loss, torch.zeros((), device=gt_loss.device)
+            return self.cfg.gt_weight * gt.total, torch.zeros((), device=gt.total.device)
         assert self.criterion is not None
-        distill = self.distiller.loss(out, images, self.criterion)
-        return self.cfg.gt_weight * gt_loss + distill, distill
+        distill = self.distiller.loss(out, images, self.criterion, gt.positive)
+        return self.cfg.gt_weight * gt.total + distill, distill
 
     def _run_epoch(self, loader: DataLoader, steps_per_epoch: int) -> str:
         """Run the remaining steps of the current epoch. Returns "done", "interrupted" or "max_steps"."""
@@ -502,7 +502,7 @@ class Trainer:
                 with self._autocast():
                     out = self.model(images)
                 loss = self.criterion(out, targets, image_size=tuple(images.shape[-2:]))
-                total, distill = self._total_loss(out, loss.total, images)
+                total, distill = self._total_loss(out, loss, images)
                 # one small all-reduce per step: logged parts are global means, every rank sees the
                 # same NaN verdict and the same stop request (a signal may reach ranks a step apart)
                 stats = torch.stack([total.detach(), loss.loc.detach(), loss.cls.detach(), loss.ldm.detach(),

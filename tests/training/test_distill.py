@@ -115,6 +115,31 @@ def test_box_and_landmark_terms_count_only_confident_teacher_priors() -> None:
     assert DenseDistillationLoss(conf_threshold=0.6)(near, teacher).ldm.item() == 0.0
 
 
+def test_label_aware_leaves_the_class_term_out_where_the_labels_put_a_face() -> None:
+    teacher = _outputs(_logits_for([0.05, 0.05, 0.9, 0.01]), 5)  # the teacher misses faces 0 and 1
+    student = _outputs(_logits_for([0.8, 0.05, 0.9, 0.01]), 5)  # the student finds face 0
+    positive = torch.tensor([[True, True, False, False]])
+    plain = DenseDistillationLoss()(student, teacher, positive)  # off: the positive is ignored
+    aware = DenseDistillationLoss(label_aware=True)(student, teacher, positive)
+    assert plain.cls.item() > 0.1 and aware.cls.item() == pytest.approx(0.0, abs=1e-6)
+    assert aware.box.item() == pytest.approx(plain.box.item())  # the confident teacher prior still teaches boxes
+    assert DenseDistillationLoss(label_aware=True)(student, teacher).cls.item() == pytest.approx(plain.cls.item())
+
+
+def test_the_trainer_hands_the_label_positives_to_the_distillation() -> None:
+    from featherface.training.loss import MultiBoxLoss
+    from featherface.models import create_model
+
+    model = create_model("featherface-v2-ultra")
+    crit = MultiBoxLoss.for_model(model)
+    out = model(torch.zeros(1, 3, 64, 64))
+    face = {"boxes": torch.tensor([[0.25, 0.25, 0.75, 0.75]]), "landmarks": torch.zeros(1, 10),
+            "has_landmarks": torch.zeros(1, dtype=torch.bool)}
+    res = crit(out, [face], image_size=(64, 64))
+    assert res.positive is not None and res.positive.shape == out["cls"].shape[:2]
+    assert int(res.positive.sum()) == int(res.num_pos) > 0
+
+
 def test_ldm_beta_sets_the_landmark_term_s_smooth_l1_beta() -> None:
     probs = [0.9, 0.01, 0.01, 0.01, 0.01, 0.01]
     teacher = _outputs(_logits_for(probs), 4)
