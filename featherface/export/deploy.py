@@ -28,6 +28,19 @@ unchanged:
 * Optionally (``mean_as_conv``) the spatial attention's channel mean is a 1x1 convolution with
   weights ``1/C``: the same op count, but no channel-axis reduction for runtimes whose blocked
   layouts reorder around one (onnxruntime's NCHWc, ncnn's packs).
+* Optionally (``portable``) equal ops that mobile runtimes' converters map correctly (pnnx
+  20261020 -> ncnn got each of these wrong; ``benchmarks/mobile_runtimes.py``):
+
+  * the per-channel means and maxima over height and width (CBAM's descriptors, the
+    dynamic-sharing descriptor) are ``GlobalAveragePool`` / ``GlobalMaxPool``, not ``ReduceMean`` /
+    ``ReduceMax`` over axes (2, 3) (pnnx left the two-axis ``ReduceMax`` unconverted);
+  * a single CBAM call adds its two MLP branches by slices, like the shared-block call, not by a
+    ``ReduceSum`` over the width (pnnx wrote it with no axes, a no-op, and the attention then
+    broadcast a (C, 1, 2) map: wrong outputs);
+  * the BiFPN laterals' shuffle stays the model's Reshape-Transpose-Reshape, not the ``Gather``
+    (pnnx turned a ``Gather`` with a constant index vector into a one-channel select, a graph that
+    crashes ncnn; it maps the reshape pattern to ncnn's ``ShuffleChannel``). Its shape chain folds
+    away at a fixed input size.
 """
 
 from __future__ import annotations
@@ -184,13 +197,23 @@ class _DeployHead(nn.Module):
         return {"bbox": bbox, "cls": cls, "ldm": ldm}
 
 
-def _channel_attention_many(block: CBAM, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+def _spatial_mean(x: torch.Tensor, global_pool: bool) -> torch.Tensor:
+    """Per-channel mean over H, W, kept as (B, C, 1, 1): ``GlobalAveragePool`` or ``ReduceMean``."""
+    return F.adaptive_avg_pool2d(x, 1) if global_pool else x.mean(dim=(2, 3), keepdim=True)
+
+
+def _spatial_max(x: torch.Tensor, global_pool: bool) -> torch.Tensor:
+    """Per-channel maximum over H, W, kept as (B, C, 1, 1): ``GlobalMaxPool`` or ``ReduceMax``."""
+    return F.adaptive_max_pool2d(x, 1) if global_pool else x.amax(dim=(2, 3), keepdim=True)
+
+
+def _channel_attention_many(block: CBAM, xs: Sequence[torch.Tensor], portable: bool = False) -> list[torch.Tensor]:
     """``block.channel(x)`` for each ``x`` in one MLP call: ``mlp(a) + mlp(m) = W2 (relu(W1 a) + relu(W1 m))``."""
     mlp = block.channel.mlp
     n = len(xs)
-    pooled = [x.mean(dim=(2, 3), keepdim=True) for x in xs] + [x.amax(dim=(2, 3), keepdim=True) for x in xs]
+    pooled = [_spatial_mean(x, portable) for x in xs] + [_spatial_max(x, portable) for x in xs]
     h = F.relu(mlp[0](torch.cat(pooled, dim=3)))  # (B, hidden, 1, 2n): [avg_1..avg_n, max_1..max_n]
-    h = h[..., :n] + h[..., n:] if n > 1 else h.sum(dim=3, keepdim=True)
+    h = h[..., :n] + h[..., n:] if n > 1 or portable else h.sum(dim=3, keepdim=True)
     att = torch.sigmoid(mlp[2](h))  # (B, C, 1, n)
     return [att] if n == 1 else list(torch.split(att, 1, dim=3))
 
@@ -215,7 +238,7 @@ class DeployFeatherFace(nn.Module):
     exported file requires).
     """
 
-    def __init__(self, model: FeatherFace, mean_as_conv: bool = False):
+    def __init__(self, model: FeatherFace, mean_as_conv: bool = False, portable: bool = False):
         super().__init__()
         net = copy.deepcopy(model).cpu().eval()
         for p in net.parameters():
@@ -225,7 +248,8 @@ class DeployFeatherFace(nn.Module):
         self.config = net.config
         self.name = net.name
         self.mean_as_conv = mean_as_conv
-        if isinstance(net.bifpn, BiFPN):
+        self.portable = portable
+        if isinstance(net.bifpn, BiFPN) and not portable:
             net.bifpn.lateral = nn.ModuleList(_lateral_without_shuffle(s) for s in net.bifpn.lateral)
         if net.shuffle.groups > 1:
             p = shuffle_perm(net.config.fpn_channels, net.shuffle.groups)
@@ -245,14 +269,14 @@ class DeployFeatherFace(nn.Module):
         out: list[torch.Tensor] = list(feats)
         for levels in groups.values():
             block = manager.block(levels[0])
-            atts = _channel_attention_many(block, [feats[i] for i in levels])
+            atts = _channel_attention_many(block, [feats[i] for i in levels], self.portable)
             for i, a in zip(levels, atts):
                 y = feats[i] * a
                 out[i] = y * _spatial_attention(block, y, self.mean_as_conv)
         return out
 
     def _cbam(self, block: CBAM, x: torch.Tensor) -> torch.Tensor:
-        y = x * _channel_attention_many(block, [x])[0]
+        y = x * _channel_attention_many(block, [x], self.portable)[0]
         return y * _spatial_attention(block, y, self.mean_as_conv)
 
     def _neck(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -322,7 +346,7 @@ class DeployFeatherFace(nn.Module):
 
     def _dynamic_sharing(self, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         ds = self.net.dynamic_sharing
-        desc = [f.mean(dim=(2, 3), keepdim=True) for f in feats]  # (B, C, 1, 1)
+        desc = [_spatial_mean(f, self.portable) for f in feats]  # (B, C, 1, 1)
         sq = [(d * d).sum(dim=1, keepdim=True) for d in desc]
         eps2 = 1e-8 * 1e-8  # torch.cosine_similarity's eps, squared (its exported formula)
         n = len(feats)
@@ -385,11 +409,13 @@ def constants_to_initializers(onnx_model: Any) -> int:
     return moved
 
 
-def deploy_model(model: nn.Module, mean_as_conv: bool = False) -> DeployFeatherFace:
-    """The folded, inference-only copy of ``model`` (a :class:`FeatherFace`); ``model`` is untouched."""
+def deploy_model(model: nn.Module, mean_as_conv: bool = False, portable: bool = False) -> DeployFeatherFace:
+    """The folded, inference-only copy of ``model`` (a :class:`FeatherFace`); ``model`` is untouched.
+
+    ``mean_as_conv`` and ``portable`` choose other, equal ops for other runtimes (module doc)."""
     if not isinstance(model, FeatherFace):
         raise TypeError(f"deploy folding needs a FeatherFace network, got {type(model).__name__}")
-    return DeployFeatherFace(model, mean_as_conv=mean_as_conv).eval()
+    return DeployFeatherFace(model, mean_as_conv=mean_as_conv, portable=portable).eval()
 
 
 __all__ = ["DEPLOY_VERSION", "DeployFeatherFace", "constants_to_initializers", "deploy_model", "shuffle_perm"]

@@ -15,7 +15,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -94,6 +94,7 @@ def export_onnx(
     exporter: str = "legacy",
     check: bool = True,
     deploy: bool = False,
+    deploy_options: Mapping[str, bool] | None = None,
 ) -> Path:
     """Export ``model`` to ONNX at ``path`` and return the path.
 
@@ -112,6 +113,9 @@ def export_onnx(
         deploy: export the folded copy of :func:`featherface.export.deploy.deploy_model` (same
             outputs within float32 rounding, far fewer graph nodes; legacy exporter only); the
             file's metadata then says ``deploy``.
+        deploy_options: with ``deploy``, keyword arguments of :func:`~featherface.export.deploy.deploy_model`
+            (``mean_as_conv``, ``portable``: other, equal ops for other runtimes' converters); recorded
+            in the ``deploy`` metadata key.
     """
     import onnx  # the onnx extra: imported on use (the rest of the package runs without it)
 
@@ -126,6 +130,8 @@ def export_onnx(
         raise ConfigError("postprocess=True needs the legacy exporter (its NMS is a custom symbolic)")
     if deploy and exporter != "legacy":
         raise ConfigError("deploy=True needs the legacy exporter (its constant-shape Reshape is a custom symbolic)")
+    if deploy_options and not deploy:
+        raise ConfigError("deploy_options need deploy=True")
     h, w = export_size_hw(input_size)
     path = Path(path)
     net = copy.deepcopy(model).cpu().eval()
@@ -134,7 +140,7 @@ def export_onnx(
     if deploy:
         from featherface.export.deploy import deploy_model  # only the deploy export needs it
 
-        module = deploy_model(net)
+        module = deploy_model(net, **dict(deploy_options or {}))
     if postprocess:
         module = DetectorWithPostprocess(module, score_threshold, nms_threshold, max_detections).eval()
         post_settings = module.settings()  # type: ignore[operator]
@@ -182,7 +188,8 @@ def export_onnx(
     if deploy:
         from featherface.export.deploy import DEPLOY_VERSION
 
-        props["deploy"] = f"folded v{DEPLOY_VERSION} (featherface.export.deploy)"
+        opts = "".join(f", {k}" for k, v in sorted((deploy_options or {}).items()) if v)
+        props["deploy"] = f"folded v{DEPLOY_VERSION}{opts} (featherface.export.deploy)"
     set_metadata(onnx_model, props)
     if check:
         onnx.checker.check_model(onnx_model, full_check=True)

@@ -125,3 +125,32 @@ def test_folded_copy_same_outputs_ablation_configs(overrides):
     model = create_model("featherface-v2-ultra", **overrides).eval()
     x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(4)) * 50
     assert _close(_outputs(model, x), _outputs(deploy_model(model), x)) <= TOL
+
+
+@pytest.mark.parametrize("name", ["featherface-v2-ultra", "featherface-v1"])
+def test_portable_ops_same_outputs(tmp_path, model_factory, name):
+    """``portable=True`` (for pnnx -> ncnn, MNN; benchmarks/mobile_runtimes.py): global pools instead of
+    two-axis reductions, the laterals' shuffle as reshapes, no width ReduceSum; the same outputs."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from featherface.errors import ConfigError
+    from featherface.export import export_onnx
+
+    model = model_factory(name)
+    x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(5)) * 50
+    ref = _outputs(model, x)
+    assert _close(ref, _outputs(deploy_model(model, portable=True), x)) <= TOL
+    path = export_onnx(model, tmp_path / "p.onnx", input_size=(64, 96), deploy=True, deploy_options={"portable": True})
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"input": x.numpy()})))
+    assert _close(ref, got) <= TOL
+    nodes = onnx.load(str(path)).graph.node
+    ops = collections.Counter(n.op_type for n in nodes)
+    assert ops["GlobalMaxPool"] > 0 and ops["GlobalAveragePool"] > 0
+    shapes = {o for n in nodes if n.op_type == "Shape" for o in n.output}
+    assert all(n.input[0] in shapes for n in nodes if n.op_type == "Gather")  # no channel Gather: shape chains only
+    for n in nodes:  # what is left of ReduceMax is over the channels (the spatial attention)
+        if n.op_type == "ReduceMax":
+            assert [list(a.ints) for a in n.attribute if a.name == "axes"] == [[1]]
+    with pytest.raises(ConfigError, match="deploy_options"):
+        export_onnx(model, tmp_path / "q.onnx", deploy_options={"portable": True})
