@@ -26,11 +26,14 @@ from featherface.io.images import load_image
 from featherface.ops.boxes import iou_matrix
 from featherface.types import Detector, Face
 
-__all__ = ["NEGATIVE_MIN_SIZE", "NegativesReport", "false_faces", "mine_hard_negatives", "negative_crop"]
+__all__ = ["MINER_SCORE", "NEGATIVE_MIN_SIZE", "NegativesReport", "false_faces", "mine_hard_negatives", "negative_crop"]
 
 # px: a smaller false face in a crowd is mostly a face the labels missed, and small faces are the
 # ones the model must not learn to drop
 NEGATIVE_MIN_SIZE = 24.0
+# the miner's score threshold: below the default operating point (0.5), so the near-misses that a
+# lower user threshold would show are mined too
+MINER_SCORE = 0.3
 
 
 @dataclass

@@ -46,7 +46,7 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--miner", default="featherface",
                    help="with --hard-negatives: the detector whose false faces are mined, a --teacher spec "
                         "(default featherface: the shipped V2 Ultra weights; featherface-v1; featherface:WEIGHTS[:MODEL])")
-    p.add_argument("--miner-score", type=fraction_float, default=0.3,
+    p.add_argument("--miner-score", type=fraction_float, default=None,
                    help="with --hard-negatives: score from which a detection of --miner counts (default 0.3)")
     p.add_argument("--report", type=output_path, default=None, help="also write faces per image to this CSV file")
     p.add_argument("--force", action="store_true",
@@ -104,16 +104,17 @@ def run(args: argparse.Namespace) -> int:
 def _run_negatives(args: argparse.Namespace, anns: Any, out: Path, teacher: Any,
                    build_teacher: Callable[..., Any]) -> int:
     """``--boxes --hard-negatives``: see :func:`featherface.negatives.mine_hard_negatives`."""
-    from featherface.negatives import mine_hard_negatives
+    from featherface.negatives import MINER_SCORE, mine_hard_negatives
 
+    score = MINER_SCORE if args.miner_score is None else args.miner_score
     crops = Path(args.hard_negatives)
     if args.miner in ("featherface", "featherface-v2-ultra", "featherface-v1"):  # the shipped weights
         from featherface.peers.factory import our_detector
 
         model = "featherface-v2-ultra" if args.miner == "featherface" else args.miner
-        miner = our_detector(model, None, score_threshold=args.miner_score)
+        miner = our_detector(model, None, score_threshold=score)
     else:
-        miner = build_teacher(args.miner, score_threshold=args.miner_score)
+        miner = build_teacher(args.miner, score_threshold=score)
     rep = mine_hard_negatives(anns, args.paths[0], miner, crops, out, teacher=teacher, min_size=args.min_size,
                               progress=not args.quiet)
     for _, err in rep.failures:
