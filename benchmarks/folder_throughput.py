@@ -7,7 +7,9 @@ Two figures per worker count, the runs taking turns (``--repeats`` rounds):
 * **end to end**: the wall time of the whole CLI run, a subprocess (start-up, model load, worker
   start, reading, detection, drawing and writing the annotated pictures and the JSON);
 * **steady**: images/s of a warm :class:`~featherface.inference.parallel.DetectorPool` (workers
-  started and one pass made before timing), i.e. what a long folder converges to.
+  started and one pass made before timing), i.e. what a long folder converges to;
+* **ceiling**: the same ratio for a pure-Python CPU loop in N processes: what this machine's cores
+  give at best (below 2.0 when the "cores" share a physical core or the host is busy).
 
     python benchmarks/folder_throughput.py                            # shared photos x4, workers 1 vs cores
     python benchmarks/folder_throughput.py --images 200 --workers 1 2 --repeats 3
@@ -72,6 +74,29 @@ def steady_rate(paths: list[Path], workers: int, passes: int) -> float:
     return best
 
 
+def _spin(n: int) -> float:
+    """A pure-Python CPU-bound loop (no memory traffic, no threads): the ceiling reference."""
+    t = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x = (x * 31 + i) % 1000003
+    return time.perf_counter() - t
+
+
+def cpu_ceiling(workers: int, n: int = 6_000_000) -> float:
+    """How many times one process's work ``workers`` processes get done in the same time on this machine:
+    the scaling of a pure CPU loop, the best any pool can reach here (2.0 on two free cores)."""
+    import multiprocessing
+
+    one = min(_spin(n) for _ in range(2))
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pool.map(_spin, [n // 10] * workers)  # started
+        t = time.perf_counter()
+        pool.map(_spin, [n] * workers)
+        wall = time.perf_counter() - t
+    return workers * one / wall
+
+
 def main(argv: list[str] | None = None) -> int:
     from featherface.inference.parallel import default_workers
 
@@ -97,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     for w in counts:
         a, b = max(e2e[w]), steady[w]
         print(f"| {w} | {a:.2f} | {a / max(e2e[base]):.2f} | {b:.2f} | {b / steady[base]:.2f} |")
+    for w in counts[1:]:
+        print(f"this machine's ceiling for {w} processes (a pure CPU loop): {cpu_ceiling(w):.2f}x")
     return 0
 
 
