@@ -85,9 +85,14 @@ def _labels_in(ann: ImageAnnotation, crop: tuple[int, int, int, int], min_inside
     return ImageAnnotation(path="", boxes=boxes, landmarks=lms, has_landmarks=has)
 
 
-def _crop_name(rel: str, k: int) -> str:
+def _crop_name(rel: str, k: int, used: set[str]) -> str:
+    """``<image path as one safe name>__neg<k>.jpg``, unique among ``used`` (two paths may clean to one name)."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(rel)[0]).strip("_") or "image"
-    return f"{stem}__neg{k}.jpg"
+    name, n = f"{stem}__neg{k}.jpg", 1
+    while name in used:
+        name, n = f"{stem}__neg{k}_{n}.jpg", n + 1
+    used.add(name)
+    return name
 
 
 def false_faces(image: np.ndarray, labelled: np.ndarray, detector: Detector, teacher: Detector | None = None,
@@ -145,6 +150,7 @@ def mine_hard_negatives(
     scores: list[float] = []
     failures: list[tuple[str, str]] = []
     rejected = 0
+    used: set[str] = set()
     for ann in tqdm(list(annotations), desc="mining false faces", unit="img", disable=not progress):
         try:
             img = load_image(root / ann.path)
@@ -156,7 +162,7 @@ def mine_hard_negatives(
         boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
         for k, i in enumerate(np.flatnonzero(false)[:per_image]):
             crop = negative_crop(img.shape, boxes[i], context, min_side)
-            name = _crop_name(ann.path, k)
+            name = _crop_name(ann.path, k, used)
             if not cv2.imwrite(str(crops / name), img[crop[1]:crop[3], crop[0]:crop[2]], [cv2.IMWRITE_JPEG_QUALITY, 95]):
                 raise FeatherFaceError(f"could not write {crops / name}")
             inside = _labels_in(ann, crop)
