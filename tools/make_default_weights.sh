@@ -46,17 +46,33 @@ for m in v2-ultra v1; do
   # stage 5: + occlusion and degradation augmentation (8 epochs); stages 6 and 7: + multi-scale batches
   # (320/480/640) and zoom-in crops, so faces up to 640 px are seen (8 + 8 epochs, lr 3e-3 then 2e-3);
   # stage 8: 8 more epochs of stage 7's recipe (V2 Ultra: with residual attention repeats)
-  # stage 9: WIDER FACE crowds beside the stage-8 labels (configs/default-weights-$m-stage9.yaml)
-  for k in 5 6 7 8 9; do
+  # stage 9: WIDER FACE crowds beside the stage-8 labels (configs/default-weights-$m-stage9.yaml);
+  # stage 10: 7 more epochs of it with twice the stage-8 labels' share, each epoch's weights kept
+  for k in 5 6 7 8 9 10; do
     "$FF" train -c "configs/default-weights-$m-stage$k.yaml" --set "label_file=$OUT/labels_train.txt" "image_root=$DATA" \
         "output_dir=$OUT/featherface-$m-stage$k" "init_weights=$OUT/featherface-$m-stage$((k - 1))/final.pt" \
         --resume auto --no-progress
   done
-  for k in 1 2 3 4 5 6 7 8 9; do
+  for k in 1 2 3 4 5 6 7 8 9 10; do
     d="$OUT/featherface-$m"; [ "$k" = 1 ] || d="$d-stage$k"
     cp "$d/final.pt" "$OUT/$m-stage$k.pt"                          # distinct names for the eval table
   done
 done
+# stage-11 experiments (V2 Ultra, 2 epochs from stage 10): hard negatives mined with stage 9's V2 Ultra,
+# and the same with label-aware distillation (configs/experiments/v2-ultra-stage11-*.yaml)
+if [ ! -f "$OUT/labels_hardneg.txt" ]; then
+  "$FF" autolabel "$DATA" --boxes "$OUT/labels_train.txt" --hard-negatives "$OUT/hardneg" \
+      --miner "featherface:$OUT/featherface-v2-ultra-stage9/final.pt" --teacher retinaface --score-threshold 0.1 \
+      --output "$OUT/labels_hardneg.txt" --quiet
+fi
+for e in hardneg labelaware; do
+  "$FF" train -c "configs/experiments/v2-ultra-stage11-$e.yaml" --resume auto --no-progress
+  cp "runs/experiments/v2-ultra-stage11-$e/final.pt" "runs/experiments/v2-ultra-stage11-$e.pt"
+done
+# WIDER AP per epoch of stages 9-10 (docs/wider_curve.json)
+python benchmarks/wider_learning_curve.py "$OUT/featherface-v2-ultra-stage10" "$OUT/featherface-v1-stage10" \
+    --extra featherface/weights/featherface-v2-ultra.pt "$OUT/featherface-v2-ultra-stage9/final.pt" \
+    featherface/weights/featherface-v1.pt "$OUT/featherface-v1-stage9/final.pt" --json docs/wider_curve.json
 # the experiment rows (configs/experiments/v2-stage8-landmarks.yaml, v2-stage8-feat.yaml) are skipped with a
 # note when not run
 "$FF" eval --human-sets "$DATA" \
