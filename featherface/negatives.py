@@ -85,7 +85,7 @@ def _labels_in(ann: ImageAnnotation, crop: tuple[int, int, int, int], min_inside
     return ImageAnnotation(path="", boxes=boxes, landmarks=lms, has_landmarks=has)
 
 
-def _crop_name(rel: str, k: int, used: set[str]) -> str:
+def crop_name(rel: str, k: int, used: set[str]) -> str:
     """``<image path as one safe name>__neg<k>.jpg``, unique among ``used`` (two paths may clean to one name)."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(rel)[0]).strip("_") or "image"
     name, n = f"{stem}__neg{k}.jpg", 1
@@ -162,7 +162,7 @@ def mine_hard_negatives(
         boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
         for k, i in enumerate(np.flatnonzero(false)[:per_image]):
             crop = negative_crop(img.shape, boxes[i], context, min_side)
-            name = _crop_name(ann.path, k, used)
+            name = crop_name(ann.path, k, used)
             if not cv2.imwrite(str(crops / name), img[crop[1]:crop[3], crop[0]:crop[2]], [cv2.IMWRITE_JPEG_QUALITY, 95]):
                 raise FeatherFaceError(f"could not write {crops / name}")
             inside = _labels_in(ann, crop)

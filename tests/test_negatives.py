@@ -9,7 +9,7 @@ import pytest
 from featherface.cli import main
 from featherface.data.labels import ImageAnnotation, load_annotations, write_retinaface_labels
 from featherface.errors import ConfigError
-from featherface.negatives import _crop_name, mine_hard_negatives, negative_crop
+from featherface.negatives import crop_name, mine_hard_negatives, negative_crop
 from featherface.types import Face
 
 LMS = np.array([[112, 114], [124, 114], [118, 120], [113, 126], [123, 126]], np.float32)
@@ -84,5 +84,5 @@ def test_cli_hard_negatives_refusals(labelled, capsys):
 
 def test_crop_names_stay_unique_when_two_paths_clean_to_one():
     used: set[str] = set()
-    assert _crop_name("ev/a b.jpg", 0, used) == "ev_a_b__neg0.jpg"
-    assert _crop_name("ev/a_b.png", 0, used) == "ev_a_b__neg0_1.jpg"
+    assert crop_name("ev/a b.jpg", 0, used) == "ev_a_b__neg0.jpg"
+    assert crop_name("ev/a_b.png", 0, used) == "ev_a_b__neg0_1.jpg"
