@@ -57,7 +57,8 @@ def run(argv: list[str] | None = None) -> int:
     scores = doc.setdefault("scores", {})
     for path in files:
         key = _sha(path)
-        if key in scores:
+        if key in scores:  # scored before: only its labels follow the file's current place
+            scores[key].update(file=str(path), run=str(path.parent))
             continue
         weights = read_weights(path)
         meta = weights.get("meta") or {}

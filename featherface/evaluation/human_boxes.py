@@ -44,8 +44,8 @@ def _size(boxes: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None))
 
 
-def _size_buckets(min_face: float) -> list[tuple[str, float, float]]:
-    edges = [float(min_face)] + [e for e in SIZE_EDGES if e > min_face]
+def _size_buckets(min_face: float, size_edges: Sequence[float] = SIZE_EDGES) -> list[tuple[str, float, float]]:
+    edges = [float(min_face)] + [float(e) for e in size_edges if e > min_face]
     out = [(f"{lo:g}-{hi:g}", lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]
     out.append((f">={edges[-1]:g}", edges[-1], math.inf))
     return out
@@ -122,11 +122,13 @@ def score_box_set(
     threshold: float = 0.5,
     min_face: float = 16.0,
     iou: float = 0.5,
+    size_edges: Sequence[float] = SIZE_EDGES,
 ) -> BoxSetResult:
-    """Score per-image detections against per-image labelled boxes (``BoxAnnotation`` or (N, 4) x1y1x2y2)."""
+    """Score per-image detections against per-image labelled boxes (``BoxAnnotation`` or (N, 4) x1y1x2y2);
+    ``by_size`` splits the faces at ``size_edges`` (sqrt(w*h) px) above ``min_face``."""
     if len(detections) != len(ground_truth):
         raise ConfigError(f"{len(detections)} detection lists for {len(ground_truth)} labelled images")
-    buckets = _size_buckets(min_face)
+    buckets = _size_buckets(min_face, size_edges)
     b_faces = np.zeros(len(buckets), int)
     b_found = np.zeros(len(buckets), int)
     b_tp = np.zeros(len(buckets), int)

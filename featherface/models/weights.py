@@ -39,9 +39,9 @@ PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the dat
 # Weights shipped inside the package: model name -> (file in featherface/weights/, sha256 of the file).
 # The file hash is checked before loading, so a damaged or swapped file fails loudly.
 BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {
-    # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see README "Default weights: model card"
-    "featherface-v1": ("featherface-v1.pt", "7ae9467a4f8b917ace33fbb40447fef5ae3b71a48b370656dc6f820b887d0c04"),
-    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "abd1c2d8cddbdbee19fb27bb55aeefaa7fc5633cbd9e0fb7ae4ef3a044b810de"),
+    # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see docs/model_card.md (the 50/50 average of stages 8 and 11)
+    "featherface-v1": ("featherface-v1.pt", "4928789d79643d9d77c0a364f1e883ebc54ea9a64ed101bc38426332abf1f2cf"),
+    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "5bf272a1c8fc81bf87686db0f0fec07862c7e94a4da9bf3404051d3a929dd31d"),
 }
 
 

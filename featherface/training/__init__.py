@@ -27,6 +27,8 @@ _LAZY = {
     "LRSchedule": "featherface.training.schedule",
     "read_checkpoint": "featherface.training.checkpoint",
     "evaluate_recall": "featherface.training.quick_eval",
+    "average_weights": "featherface.training.soup",
+    "save_average": "featherface.training.soup",
 }
 
 __all__ = ["TrainConfig", "load_config", *_LAZY]

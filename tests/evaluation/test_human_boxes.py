@@ -70,3 +70,10 @@ def test_box_set_difficult_faces_and_matching_preferences():
     assert r.ap == pytest.approx(0.5) and r.recall == 0.5
     with pytest.raises(ConfigError):
         score_box_set([[]], [GT, GT])
+
+
+def test_box_set_size_edges_split_the_faces_where_asked():
+    r = score_box_set([DETS], [GT], threshold=0.55, min_face=8, size_edges=(15, 25))
+    assert [b["bucket"] for b in r.by_size] == ["8-15", "15-25", ">=25"]
+    assert [b["faces"] for b in r.by_size] == [1, 1, 1]  # sizes 10, 20, 30
+    assert [b["found"] for b in r.by_size] == [1, 1, 1]
