@@ -25,8 +25,9 @@ from tqdm import tqdm
 
 from featherface.data.labels import load_annotations
 from featherface.evaluation.human_boxes import score_box_set
-from featherface.evaluation.runner import find_wider_image
+from featherface.evaluation.runner import find_wider_image, restrict_to_present
 from featherface.evaluation.wider_gt import load_wider_ground_truth
+from featherface.evaluation.widerface import xywh_to_xyxy
 from featherface.io.images import load_image
 from featherface.io.paths import shared_dir
 from featherface.peers.factory import build_detectors
@@ -41,21 +42,17 @@ def _train_set(root: Path, limit: int | None) -> list[tuple[Path, np.ndarray]]:
 
 
 def _val_set(root: Path, limit: int | None) -> list[tuple[Path, np.ndarray]]:
-    gt = load_wider_ground_truth(root / "ground_truth")
-    out = []
-    for i in range(gt.num_images):
-        path = find_wider_image(root / "val-subset" / "images", gt.events[i], gt.names[i])
-        if path is not None:
-            b = gt.boxes[i]
-            out.append((path, np.column_stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]])))
-    return out[:limit]
+    images = root / "val-subset" / "images"
+    gt, _ = restrict_to_present(load_wider_ground_truth(root / "ground_truth"), images)
+    return [(find_wider_image(images, gt.events[i], gt.names[i]), xywh_to_xyxy(gt.boxes[i]))
+            for i in range(gt.num_images)][:limit]
 
 
 def _score(name: str, dets, images, min_face: float) -> dict:
     found, gts = [], []
     for path, boxes in tqdm(images, desc=name, unit="img"):
         img = load_image(path)
-        found.append([[f for f in det.detect(img)] for det in dets.values()])
+        found.append([list(det.detect(img)) for det in dets.values()])
         gts.append(boxes)
     rows = {}
     for k, det_name in enumerate(dets):

@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs/default-weights}
 FF=${FF:-.venv/bin/featherface}
+PY=${PY:-.venv/bin/python}
 RETINAFACE=${RETINAFACE:-$DATA/../weights/retinaface_mnet025_Final.pth}
 export FEATHERFACE_RETINAFACE_WEIGHTS="$RETINAFACE"
 
@@ -70,7 +71,7 @@ fi
 for m in v2-ultra v1; do
   "$FF" train -c "configs/default-weights-$m-stage11.yaml" --resume auto --no-progress
   cp "$OUT/featherface-$m-stage11/final.pt" "$OUT/$m-stage11.pt"
-  python tools/average_weights.py "$OUT/featherface-$m-stage8/final.pt" "$OUT/featherface-$m-stage11/final.pt" \
+  "$PY" tools/average_weights.py "$OUT/featherface-$m-stage8/final.pt" "$OUT/featherface-$m-stage11/final.pt" \
       --mix 0.5 0.5 -o "$OUT/$m-average-8-11.pt"
 done
 # stage-11 experiments (V2 Ultra): without the hard negatives (control) and with label-aware distillation
@@ -78,10 +79,16 @@ for e in plain labelaware; do
   "$FF" train -c "configs/experiments/v2-ultra-stage11-$e.yaml" --resume auto --no-progress
   cp "runs/experiments/v2-ultra-stage11-$e/final.pt" "runs/experiments/v2-ultra-stage11-$e.pt"
 done
-# WIDER AP per epoch of stages 9-10 (docs/wider_curve.json)
-python benchmarks/wider_learning_curve.py "$OUT/featherface-v2-ultra-stage10" "$OUT/featherface-v1-stage10" \
-    --extra featherface/weights/featherface-v2-ultra.pt "$OUT/featherface-v2-ultra-stage9/final.pt" \
-    featherface/weights/featherface-v1.pt "$OUT/featherface-v1-stage9/final.pt" --json docs/wider_curve.json
+# WIDER AP per epoch of stages 10-11, with stages 8-9 and the averages (docs/wider_curve.json)
+"$PY" benchmarks/wider_learning_curve.py "$OUT"/featherface-{v2-ultra,v1}-stage{10,11} \
+    --extra "$OUT"/featherface-{v2-ultra,v1}-stage{8,9}/final.pt "$OUT"/{v2-ultra,v1}-average-8-11.pt \
+    --json docs/wider_curve.json
+# the README's WIDER, human-set and false-face tables: one run each over the same detectors
+DETS="featherface-v2-ultra:$OUT/v2-ultra-average-8-11.pt,featherface-v1:$OUT/v1-average-8-11.pt,featherface-v2-ultra:$OUT/v2-ultra-stage11.pt,featherface-v1:$OUT/v1-stage11.pt,featherface-v2-ultra:$OUT/v2-ultra-stage8.pt,featherface-v1:$OUT/v1-stage8.pt,retinaface,yunet"
+"$FF" eval --images "$DATA/widerface/val-subset/images" --detectors "$DETS" --threads 1 \
+    --json docs/wider_val_subset.json --force
+"$FF" eval --human-sets "$DATA" --cuhk-rotation 20 --detectors "$DETS" --threads 1 --json docs/human_stage11.json --force
+"$PY" benchmarks/false_faces.py --detectors "$DETS" --json docs/false_faces.json
 # the experiment rows (configs/experiments/v2-stage8-landmarks.yaml, v2-stage8-feat.yaml) are skipped with a
 # note when not run
 "$FF" eval --human-sets "$DATA" \

@@ -76,7 +76,7 @@ from featherface.errors import FeatherFaceError
 from featherface.evaluation.predictions import read_prediction_dir, validate_prediction_array, warn_evaluation
 from featherface.evaluation.wider_gt import WiderGroundTruth, load_wider_ground_truth
 
-__all__ = ["NUM_THRESHOLDS", "average_precision", "evaluate", "evaluate_prediction_dir", "wider_iou"]
+__all__ = ["NUM_THRESHOLDS", "average_precision", "evaluate", "evaluate_prediction_dir", "wider_iou", "xywh_to_xyxy"]
 
 NUM_THRESHOLDS = 1000
 
@@ -153,7 +153,8 @@ def wider_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     return out
 
 
-def _xywh_to_xyxy(b: np.ndarray) -> np.ndarray:
+def xywh_to_xyxy(b: np.ndarray) -> np.ndarray:
+    """WIDER's ``x y w h`` boxes (first four columns) as float64 ``x1 y1 x2 y2``."""
     out = b[:, :4].astype(np.float64, copy=True)
     out[:, 2] += out[:, 0]
     out[:, 3] += out[:, 1]
@@ -241,7 +242,7 @@ def evaluate(
         if p is None or p.shape[0] == 0 or gt.boxes[i].shape[0] == 0:
             continue  # the toolkit skips such images (their counted faces still count)
         s = (p[:, 4] - lo) / (hi - lo) if hi > lo else np.ones(p.shape[0])
-        iou = wider_iou(_xywh_to_xyxy(p), _xywh_to_xyxy(gt.boxes[i]))
+        iou = wider_iou(xywh_to_xyxy(p), xywh_to_xyxy(gt.boxes[i]))
         best = np.argmax(iou, axis=1)
         best_iou = iou[np.arange(iou.shape[0]), best]
         scores_parts.append(s)
