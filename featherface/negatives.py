@@ -23,7 +23,7 @@ from tqdm import tqdm
 from featherface.data.labels import ImageAnnotation, write_retinaface_labels
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.io.images import load_image
-from featherface.ops.boxes import iou_matrix
+from featherface.ops.iou import iou_matrix
 from featherface.types import Detector, Face
 
 __all__ = ["MINER_SCORE", "NEGATIVE_MIN_SIZE", "NegativesReport", "false_faces", "mine_hard_negatives", "negative_crop"]

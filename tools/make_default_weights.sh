@@ -95,4 +95,4 @@ DETS="featherface-v2-ultra:$OUT/v2-ultra-average-8-11.pt,featherface-v1:$OUT/v1-
     --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage8.pt,featherface-v1:$OUT/v1-stage8.pt,featherface-v2-ultra:$OUT/v2-ultra-stage7.pt,featherface-v1:$OUT/v1-stage7.pt,featherface-v2-ultra:$OUT/v2-ultra-stage6.pt,featherface-v1:$OUT/v1-stage6.pt,featherface-v2-ultra:$OUT/v2-ultra-stage5.pt,featherface-v1:$OUT/v1-stage5.pt,featherface-v2-ultra:$OUT/v2-ultra-stage4.pt,featherface-v1:$OUT/v1-stage4.pt,featherface-v2-ultra:runs/experiments/v2-stage8-landmarks/final.pt,featherface-v2-ultra:runs/experiments/v2-stage8-feat/final.pt,retinaface,yunet" \
     --json docs/model_card.json --plot docs/images/human_pr.png --force
 echo "to ship: cp $OUT/v2-ultra-average-8-11.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
-echo "then put their sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/models/weights.py"
+echo "then put their sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/models/shipped.py"

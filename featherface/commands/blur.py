@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     json_path = check_output_file(args.json, "--json", inputs=avoid, suffixes={".json"}) if args.json else None
     out_dir = check_output_dir(args.output, "--output", inputs=avoid)
     det = FaceDetector(**detector_options(args).kwargs())
-    pool = make_pool(args, detector_options(args).kwargs(), det)  # --workers N: still images on N processes
+    pool = make_pool(args, detector_options(args).kwargs(), det, inputs)  # --workers N: still images on N processes
     out_dir.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     renamed: list[Path] = []

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     stream_kw = {"every": args.every, "track": args.track, "max_missed": args.max_missed}
     crop_args = (min_score, crop_opts.size, crop_opts.margin, args.format)
-    pool = make_pool(args, detector_options(args).kwargs(), det)  # --workers N: still images on N processes
+    pool = make_pool(args, detector_options(args).kwargs(), det, inputs)  # --workers N: still images on N processes
     done_stills = pool.map(_crop_still, ((str(s), stream_kw, crop_args) for s in inputs if is_still(s))) \
         if pool is not None else None
     started = time.perf_counter()

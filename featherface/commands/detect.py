@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = detector_options(args)  # --weights none: an untrained network, as in every verb
     det = FaceDetector(**opts.kwargs())
-    pool = make_pool(args, opts.kwargs(), det)  # --workers N: the still images on N processes
+    pool = make_pool(args, opts.kwargs(), det, inputs)  # --workers N: the still images on N processes
     stills = [p for p in inputs if not (is_stream_source(str(p)) or is_video_path(Path(p)))]
     done_stills = pool.map(_detect_still, ((str(p), out_dir is not None) for p in stills)) if pool else None
     started = time.perf_counter()

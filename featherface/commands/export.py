@@ -172,8 +172,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"verify: TorchScript vs PyTorch at {hw[0]}x{hw[1]}: max |diff| {diff:.3g}")
         return 0
 
-    from featherface.export.onnx_export import export_onnx  # on use (see the module docstring)
-
     if args.int8 and args.postprocess:
         raise ConfigError("--int8 quantizes the raw-output model: drop --postprocess (decode outside the graph)")
     out = _check_out(args.output or f"{model.name}.onnx", args, inputs)

@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from featherface.commands.media import expand_media, is_still, write_results_doc
@@ -43,7 +42,7 @@ def run_ray(args: argparse.Namespace) -> int:
     videos = [str(p) for p in inputs if not is_still(p)]
     if videos:
         raise ConfigError(f"--ray takes images; run videos and streams without it ({videos[0]})")
-    if getattr(args, "workers", 1) > 1:
+    if (getattr(args, "workers", None) or 1) > 1:
         raise ConfigError("--workers and --ray: give one (Ray runs one detector per actor)")
     if args.ray_actors is not None and args.ray_actors < 1:
         raise ConfigError(f"--ray-actors must be >= 1, got {args.ray_actors}")

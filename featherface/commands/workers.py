@@ -1,9 +1,12 @@
 """``--workers N`` of detect, blur and crop: still images on N processes, one detector each.
 
-Why a flag and not the default: starting a worker costs an import of torch and a model load
-(~2 s each), which a handful of photos never earns back; a folder of hundreds does. N = the
-cores (:func:`featherface.inference.parallel.default_workers`) is the fast setting. Outputs and
-the JSON come out in input order and identical to ``--workers 1``; videos and streams stay in the
+The default, ``auto``, takes the cores for a run of at least :data:`AUTO_MIN_IMAGES` still images
+on the CPU's onnxruntime backend, else one process: a worker starts in ~0.4 s (the cached ONNX
+export, no torch) and the pool's fixed cost (~0.6 s) is earned back from a few dozen photos on;
+on the torch backend (CUDA, no onnxruntime) each worker would import torch and hold its own
+network, so ``auto`` stays at 1 there. N = the cores
+(:func:`featherface.inference.parallel.default_workers`) is the fast setting. Outputs and the
+JSON come out in input order and identical to ``--workers 1``; videos and streams stay in the
 main process.
 """
 
@@ -12,16 +15,36 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Iterable, TextIO
 
 from featherface.commands.argtypes import positive_int
+from featherface.commands.media import is_still
+
+#: still images from which ``--workers auto`` (the default) takes all cores
+AUTO_MIN_IMAGES = 32
+
+
+def workers_arg(text: str) -> int | None:
+    return None if text.strip().lower() == "auto" else positive_int(text)
 
 
 def add_workers_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="process still images on N processes, each with its own detector on 1 thread "
-                        "(default 1; N = the number of cores is the fast setting for folders; results and "
-                        "outputs keep the input order)")
+    p.add_argument("--workers", type=workers_arg, default=None, metavar="N",
+                   help=f"process still images on N processes, each with its own detector on 1 thread (default "
+                        f"auto: the cores for {AUTO_MIN_IMAGES} or more still images on the CPU's onnxruntime "
+                        "backend, else 1; results and outputs keep the input order)")
+
+
+def resolve_workers(requested: int | None, n_stills: int, det: Any) -> int:
+    """``--workers``: as given, or for ``auto`` (``None``) the cores when ``n_stills`` earns a pool back
+    and the detector runs onnxruntime (workers then start without torch), else 1."""
+    if requested is not None:
+        return int(requested)
+    if n_stills >= AUTO_MIN_IMAGES and getattr(getattr(det, "backend", None), "name", None) == "onnxruntime":
+        from featherface.inference.parallel import default_workers
+
+        return max(1, min(default_workers(), n_stills))
+    return 1
 
 
 def images_per_second(n_images: int, started: float, workers: int, verb: str,
@@ -34,14 +57,15 @@ def images_per_second(n_images: int, started: float, workers: int, verb: str,
           file=stream or sys.stdout)
 
 
-def make_pool(args: argparse.Namespace, detector_kwargs: dict[str, Any], det: Any) -> Any:
-    """The :class:`DetectorPool` of ``--workers`` (``None`` for 1: the verb's own loop runs as before)."""
-    workers = int(getattr(args, "workers", 1) or 1)
-    if workers < 2:
+def make_pool(args: argparse.Namespace, detector_kwargs: dict[str, Any], det: Any, inputs: Iterable[Any]) -> Any:
+    """The :class:`DetectorPool` of ``--workers`` for the still images among ``inputs`` (``None`` for 1:
+    the verb's own loop runs as before); ``args.workers`` is set to the count used."""
+    args.workers = resolve_workers(getattr(args, "workers", None), sum(1 for s in inputs if is_still(s)), det)
+    if args.workers < 2:
         return None
-    from featherface.inference.parallel import DetectorPool  # torch: on use
+    from featherface.inference.parallel import DetectorPool
 
-    return DetectorPool(detector_kwargs, workers, detector=det)
+    return DetectorPool(detector_kwargs, args.workers, detector=det)
 
 
-__all__ = ["add_workers_arg", "images_per_second", "make_pool"]
+__all__ = ["AUTO_MIN_IMAGES", "add_workers_arg", "images_per_second", "make_pool", "resolve_workers", "workers_arg"]

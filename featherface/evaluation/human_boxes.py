@@ -31,7 +31,7 @@ from featherface.data.benchmarks import BoxAnnotation
 from featherface.errors import ConfigError
 from featherface.evaluation.widerface import average_precision
 from featherface.format import ratio, rounded
-from featherface.ops.boxes import iou_matrix
+from featherface.ops.iou import iou_matrix
 from featherface.types import Face, faces_to_arrays
 
 __all__ = ["SIZE_EDGES", "BoxSetResult", "score_box_set"]

@@ -18,7 +18,7 @@ import numpy as np
 from featherface.data.benchmarks import LandmarkAnnotation
 from featherface.errors import ConfigError
 from featherface.format import ratio, rounded
-from featherface.ops.boxes import iou_matrix
+from featherface.ops.iou import iou_matrix
 from featherface.types import Face
 
 __all__ = ["LandmarkSetResult", "score_landmark_set"]

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -23,25 +21,9 @@ from featherface import __version__
 from featherface.errors import ConfigError
 from featherface.export.deploy import DEPLOY_VERSION
 from featherface.export.onnx_export import export_onnx
+from featherface.io.cache import cache_dir
 from featherface.models.featherface import FeatherFace
 from featherface.models.weights import state_dict_sha256
-
-
-def cache_dir() -> Path:
-    """Where exports made on the fly are kept (created on demand)."""
-    env = os.environ.get("FEATHERFACE_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "featherface"
-    d = base / "onnx"
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        probe = d / f".probe-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-        return d
-    except OSError:
-        d = Path(tempfile.gettempdir()) / "featherface-onnx"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
 
 
 def export_key(model: nn.Module) -> str:

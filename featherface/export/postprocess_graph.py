@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from featherface.inference.options import DetectorOptions
-from featherface.ops.nms import nms as _nms
+from featherface.ops.nms_torch import nms as _nms
 
 
 def priors_like(x: torch.Tensor, min_sizes: Sequence[Sequence[int]], steps: Sequence[int]) -> torch.Tensor:

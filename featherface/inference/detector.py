@@ -7,6 +7,10 @@
 Pre-processing: the image is scaled (only when ``input_size`` is given, or when it is larger than
 ``max_size``), padded bottom/right with the mean colour to a multiple of 32 (so every pyramid level
 tiles exactly), converted to BGR-minus-mean. Results are mapped back to original pixels and clipped.
+
+Torch is imported only when a network is needed (:mod:`featherface.inference.network`): a detector
+that runs the cached ONNX export of its weights file needs numpy, OpenCV and onnxruntime alone, so
+a one-photo command or a ``--workers`` process starts in a fraction of a second instead of ~3 s.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
 from featherface.errors import ConfigError, FeatherFaceError, ImageError
-from featherface.inference.backends import OnnxRuntimeBackend, TorchBackend, onnxruntime_available
+from featherface.inference import onnx_pointer
+from featherface.inference.backends.metadata import check_compatible
+from featherface.inference.backends.onnxruntime_backend import OnnxRuntimeBackend, onnxruntime_available
 from featherface.inference.hooks import drop_cached_export
 from featherface.inference.options import (
     DEFAULT_WEIGHTS,
@@ -39,17 +43,8 @@ from featherface.inference.results import Results
 from featherface.inference.stream import FrameFaces, stream_faces
 from featherface.inference.tiling import merge_tiled
 from featherface.io.images import describe, load_image, resize_by
-from featherface.models.featherface import FeatherFaceConfig
-from featherface.models.registry import create_model
-from featherface.models.weights import (
-    apply_weights,
-    config_differences,
-    load_weights,
-    model_for_weights,
-    read_weights,
-    resolve_weights,
-)
-from featherface.ops.anchors import PriorBox
+from featherface.models.shipped import resolve_weights
+from featherface.ops.priors import PriorGrid
 from featherface.types import Face
 
 _DEFAULT = DEFAULT_WEIGHTS
@@ -83,10 +78,22 @@ def _flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def _resolve_device(device: str | torch.device | None) -> torch.device:
-    from featherface.device import resolve_device
+def _network() -> Any:
+    """:mod:`featherface.inference.network`, the torch side, imported on first need: a detector
+    that runs a cached ONNX export never loads torch (~2.5 s)."""
+    import featherface.inference.network as network
 
-    return resolve_device(device)
+    return network
+
+
+def _cpu_only(device: Any) -> bool:
+    """Whether ``device`` means the CPU without asking torch: ``"cpu"``, or ``None``/``"auto"`` on a
+    machine with no NVIDIA driver (where ``auto`` resolves to the CPU)."""
+    if isinstance(device, str) and device.strip().lower() == "cpu":
+        return True
+    auto = device is None or (isinstance(device, str) and device.strip().lower() == "auto")
+    return auto and not any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl",
+                                                        "C:\\Windows\\System32\\nvcuda.dll"))
 
 
 _UNSET_SIZE: Any = object()  # "the detector's own input_size" (None already means "original size")
@@ -119,7 +126,8 @@ class FaceDetector:
         backend: ``"auto"`` (the default): onnxruntime — the faster one on CPUs — when it is installed,
             the device is the CPU and the model comes from a weights file (the shipped weights or a
             path; exported once to the user's cache, keyed by the weights' sha256, the architecture
-            and the package version); torch otherwise (a module passed in, random weights, CUDA), and
+            and the package version, and found again by later detectors without importing torch:
+            :mod:`featherface.inference.onnx_pointer`); torch otherwise (a module passed in, random weights, CUDA), and
             torch too, with a warning, if the export or the session fails. ``"torch"`` or
             ``"onnxruntime"`` (needs ``onnx_path`` or exports on the fly) choose one.
         onnx_path: an exported ``.onnx`` file for the onnxruntime backend.
@@ -133,9 +141,9 @@ class FaceDetector:
 
     def __init__(
         self,
-        model: str | nn.Module = _D.model,
+        model: Any = _D.model,
         weights: str | os.PathLike | None = _D.weights,
-        device: str | torch.device | None = _D.device,
+        device: Any = _D.device,
         score_threshold: float = _D.score_threshold,
         nms_threshold: float = _D.nms_threshold,
         input_size: int | None = _D.input_size,
@@ -167,7 +175,6 @@ class FaceDetector:
             raise ConfigError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
         if is_random_weights(weights):
             weights = None  # "none" / "random": what --weights none means on the command line
-        self.device = _resolve_device(device)
         self.input_size = input_size
         self.max_size = max_size
         self.tile = _flag("tile", tile)
@@ -177,49 +184,102 @@ class FaceDetector:
                                       vote_iou=vote_iou)
         self.weights_path: Path | None = None
         self.weights_meta: dict[str, Any] = {}
-
-        if isinstance(model, nn.Module):
-            net = model
-            if weights is not None and weights != _DEFAULT:
-                self._load_into(net, weights)
-        else:
-            net = create_model(model)
-            if weights is None:
-                warnings.warn(
-                    f"FaceDetector: '{model}' has random, untrained weights (weights=None); it will not find faces",
-                    stacklevel=2,
-                )
-            else:
-                net = self._load_named(net, weights)
-        self.model = net
-        self.name = getattr(net, "name", type(net).__name__)
-        cfg = getattr(net, "config", None)
-        if not isinstance(cfg, FeatherFaceConfig):
-            cfg = FeatherFaceConfig()
-        self.config = cfg
-        self.priors = PriorBox(cfg.min_sizes, cfg.steps)
-        self.mean = np.asarray(cfg.bgr_mean, dtype=np.float32)
-        whole = all(float(m).is_integer() and 0 <= m <= 255 for m in cfg.bgr_mean)
-        self._mean_u8 = tuple(float(m) for m in cfg.bgr_mean) if whole else None
-        if threads is not None:
-            torch.set_num_threads(threads)
-        if backend == "auto":
-            from_file = not isinstance(model, nn.Module) and weights is not None
-            use_ort = (onnx_path is not None or from_file) and self.device.type == "cpu" and onnxruntime_available()
-            self.backend: Any = None
-            if use_ort:
-                self.backend = self._auto_onnxruntime(net, onnx_path, threads)
-            if self.backend is None:
-                self.backend = TorchBackend(net, self.device, optimize=optimize)
-        elif backend == "torch":
-            self.backend = TorchBackend(net, self.device, optimize=optimize)
-        elif backend == "onnxruntime":
-            self.backend = OnnxRuntimeBackend.for_model(net, onnx_path, intra_op_threads=threads)
-        else:
+        self._device: Any = None
+        self._model: Any = None
+        self._config: Any = None
+        self._spec = (model, weights)  # what a network built later (``.model``) is built from
+        if backend not in ("auto", "torch", "onnxruntime"):
             raise ConfigError(f"unknown backend {backend!r}; use 'auto', 'torch' or 'onnxruntime'")
 
+        self.backend: Any = None
+        if backend != "torch" and onnx_path is None and isinstance(model, str) and weights is not None \
+                and _cpu_only(device) and onnxruntime_available():
+            self.backend = self._recall_export(model, weights, threads)
+        if self.backend is not None:  # a cached export of this weights file: no torch at all
+            meta = self.backend.metadata
+            anchors, inp = meta.get("anchors") or {}, meta.get("input") or {}
+            self.name = str(meta.get("model_name", model))
+            self._anchors = (anchors["min_sizes"], anchors["steps"], tuple(anchors["variances"]))
+            bgr_mean = tuple(float(v) for v in inp["mean"])
+        else:
+            net = self._build_torch(model, weights, device, backend, onnx_path, threads, optimize)
+            cfg = self._config
+            self._anchors = (cfg.min_sizes, cfg.steps, tuple(cfg.variances))
+            bgr_mean = tuple(float(m) for m in cfg.bgr_mean)
+            self.name = getattr(net, "name", type(net).__name__)
+        self.priors = PriorGrid(self._anchors[0], self._anchors[1])
+        self.mean = np.asarray(bgr_mean, dtype=np.float32)
+        whole = all(float(m).is_integer() and 0 <= m <= 255 for m in bgr_mean)
+        self._mean_u8 = bgr_mean if whole else None
+
+    def _recall_export(self, model: str, weights: Any, threads: int | None) -> Any:
+        """The onnxruntime backend on the cached export of ``model`` with this weights file, found
+        through its pointer (:mod:`featherface.inference.onnx_pointer`) without torch; ``None``
+        when there is none yet or it does not open (the torch path then exports and points again)."""
+        try:
+            path = resolve_weights(str(weights), model_name=model)
+            found = onnx_pointer.recall(model, path) if Path(path).is_file() else None
+            if found is None:
+                return None
+            backend = OnnxRuntimeBackend(found[0], intra_op_threads=threads)
+            meta = backend.metadata
+            check_compatible(meta, None, str(found[0]))
+            if meta.get("model_name") != model or not {"anchors", "input"} <= set(meta):
+                return None
+        except (FeatherFaceError, OSError, KeyError, TypeError, ValueError):
+            return None
+        self.weights_path, self.weights_meta = Path(path), found[1]
+        return backend
+
+    def _build_torch(self, model: Any, weights: Any, device: Any, backend: str, onnx_path: Any,
+                     threads: int | None, optimize: bool) -> Any:
+        """The torch path: the network, then its backend (onnxruntime on an export of it, or torch)."""
+        nw = _network()
+        self._device = nw.torch_device(device)
+        net, self.weights_path, self.weights_meta = nw.build_network(model, weights, _DEFAULT, stacklevel=4)
+        self._model = net
+        cfg = getattr(net, "config", None)
+        self._config = cfg if isinstance(cfg, nw.FeatherFaceConfig) else nw.FeatherFaceConfig()
+        if threads is not None:
+            nw.set_threads(threads)
+        if backend == "torch":
+            self.backend = nw.TorchBackend(net, self._device, optimize=optimize)
+            return net
+        from_file = not nw.is_module(model) and weights is not None
+        if backend == "onnxruntime":
+            self.backend = OnnxRuntimeBackend.for_model(net, onnx_path, intra_op_threads=threads)
+        elif (onnx_path is not None or from_file) and self._device.type == "cpu" and onnxruntime_available():
+            self.backend = self._auto_onnxruntime(net, onnx_path, threads)
+        if self.backend is None:
+            self.backend = nw.TorchBackend(net, self._device, optimize=optimize)
+        elif onnx_path is None and from_file and self.weights_path is not None and isinstance(model, str):
+            onnx_pointer.remember(model, self.weights_path, self.backend.path, self.weights_meta)
+        return net
+
+    @property
+    def model(self) -> Any:
+        """The torch network (built from the weights file on first use when the detector runs a cached export)."""
+        if self._model is None:
+            model, weights = self._spec
+            self._model = _network().build_network(model, weights, _DEFAULT)[0].eval()
+        return self._model
+
+    @property
+    def config(self) -> Any:
+        """The network's :class:`~featherface.models.featherface.FeatherFaceConfig`."""
+        if self._config is None:
+            self._config = _network().FeatherFaceConfig.from_dict(self.backend.metadata["config"])
+        return self._config
+
+    @property
+    def device(self) -> Any:
+        """The ``torch.device`` the network runs on (the CPU for a cached ONNX export)."""
+        if self._device is None:
+            self._device = _network().torch_device("cpu")
+        return self._device
+
     @staticmethod
-    def _auto_onnxruntime(net: nn.Module, onnx_path: Any, threads: int | None) -> Any:
+    def _auto_onnxruntime(net: Any, onnx_path: Any, threads: int | None) -> Any:
         """The onnxruntime backend, or ``None`` (torch then) when it cannot be had. A cached export
         that onnxruntime refuses (a damaged cache file) is rebuilt once before giving up."""
         for attempt in (1, 2):
@@ -229,7 +289,7 @@ class FaceDetector:
                 cached = onnx_path is None and attempt == 1 and drop_cached_export(net)
                 if not cached:
                     warnings.warn(f"FaceDetector: backend 'auto' falls back to torch ({str(exc).splitlines()[0]})",
-                                  stacklevel=3)
+                                  stacklevel=4)
                     return None
         return None
 
@@ -237,26 +297,6 @@ class FaceDetector:
     def from_options(cls, options: DetectorOptions, **overrides: Any) -> "FaceDetector":
         """``FaceDetector(**options.kwargs())``, with ``overrides`` (``model=`` a module, say) on top."""
         return cls(**{**options.kwargs(), **overrides})
-
-    def _load_named(self, net: nn.Module, weights: str | os.PathLike) -> nn.Module:
-        """Weights for a registered model name: a file of that model trained with other
-        architecture options (``featherface train --set model_overrides=...``, the ablation's
-        variants) gets the network its file records; another model's file is refused."""
-        path = resolve_weights(str(weights), model_name=getattr(net, "name", None))
-        obj = read_weights(path)  # read once, whichever network gets it
-        if obj["model"] == getattr(net, "name", None) and config_differences(net, obj):
-            net = model_for_weights(obj, path)
-        else:
-            apply_weights(net, obj, path)
-        self.weights_path = Path(path)
-        self.weights_meta = dict(obj.get("meta", {}))
-        return net
-
-    def _load_into(self, net: nn.Module, weights: str | os.PathLike) -> None:
-        path = resolve_weights(str(weights), model_name=getattr(net, "name", None))
-        obj = load_weights(net, path)
-        self.weights_path = Path(path)
-        self.weights_meta = dict(obj.get("meta", {}))
 
     # ------------------------------------------------------------------ pre-processing
     def _scale_for(self, h: int, w: int, input_size: int | None = _UNSET_SIZE) -> float:  # type: ignore[assignment]
@@ -366,27 +406,27 @@ class FaceDetector:
         prepared = [self._prepare(im, input_size) for im in originals]
         return self._to_batch([p[0] for p in prepared]), [p[1] for p in prepared]
 
-    def faces_from_outputs(self, outputs: dict[str, torch.Tensor], hw: Sequence[int], originals: Sequence[np.ndarray],
+    def faces_from_outputs(self, outputs: dict[str, Any], hw: Sequence[int], originals: Sequence[np.ndarray],
                            scales: Sequence[float], post: PostprocessConfig | None = None,
                            timings: dict[str, float] | None = None) -> list[list[Face]]:
-        """Raw outputs of a ``hw``-sized batch -> faces in each original image's pixels (``timings``:
-        see :func:`~featherface.inference.postprocess.postprocess`)."""
+        """Raw outputs (arrays or tensors) of a ``hw``-sized batch -> faces in each original image's
+        pixels (``timings``: see :func:`~featherface.inference.postprocess.postprocess`)."""
         H, W = int(hw[0]), int(hw[1])
-        results = postprocess(outputs, self.priors(H, W), post or self.post, self.config.variances, timings)
+        results = postprocess(outputs, self.priors(H, W), post or self.post, self._anchors[2], timings)
         faces_per_image: list[list[Face]] = []
         for (b, sc, lm), orig, s in zip(results, originals, scales):
             oh, ow = orig.shape[:2]
-            px = torch.tensor([W, H], dtype=torch.float32) / s
+            px = np.array([W, H], dtype=np.float32) / np.float32(s)
             b = (b.reshape(-1, 2, 2) * px).reshape(-1, 4)
-            lm = (lm.reshape(-1, 5, 2) * px)
-            b[:, 0::2] = b[:, 0::2].clamp(0, ow)
-            b[:, 1::2] = b[:, 1::2].clamp(0, oh)
+            lm = lm.reshape(-1, 5, 2) * px
+            b[:, 0::2] = b[:, 0::2].clip(0, ow)
+            b[:, 1::2] = b[:, 1::2].clip(0, oh)
             valid = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
             # one conversion to Python floats per image, not per face (a crowd photo has hundreds)
             faces_per_image.append([
                 Face(box=tuple(bb), score=ss, landmarks=tuple(map(tuple, ll)))  # type: ignore[arg-type]
-                for bb, ss, ll in zip(b[valid].double().tolist(), sc[valid].double().tolist(),
-                                      lm[valid].double().tolist())
+                for bb, ss, ll in zip(b[valid].astype(np.float64).tolist(), sc[valid].astype(np.float64).tolist(),
+                                      lm[valid].astype(np.float64).tolist())
             ])
         return faces_per_image
 
@@ -398,4 +438,4 @@ class FaceDetector:
 
     def __repr__(self) -> str:
         return (f"FaceDetector(model={self.name!r}, weights={str(self.weights_path) if self.weights_path else None!r}, "
-                f"device={str(self.device)!r}, backend={self.backend.name!r}, score_threshold={self.post.score_threshold})")
+                f"device={str(self._device or 'cpu')!r}, backend={self.backend.name!r}, score_threshold={self.post.score_threshold})")

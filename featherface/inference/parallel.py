@@ -136,17 +136,21 @@ def _unwrap(res: tuple[bool, Any]) -> Any:
 
 
 def detect_task(det: Any, source: Any) -> Any:
-    """The :meth:`DetectorPool.map` task of :func:`detect_files`: one image file's faces."""
+    """The :meth:`DetectorPool.map` task of :func:`detect_files`: one image file's faces, without the
+    decoded image (sending megabytes of pixels back to the parent cost a fifth of the pool's
+    throughput; :meth:`Results.plot` reads the file again when asked to draw)."""
     from featherface.io.images import load_image
 
     found = det.detect(load_image(source))
     found.source = str(source)
+    found.image = None
     return found
 
 
 def detect_files(sources: Iterable[Any], workers: int = 1, **detector_kwargs: Any) -> Iterator[Any]:
     """:class:`~featherface.inference.results.Results` for each image file, in input order, on
-    ``workers`` processes (:func:`default_workers` for all cores); ``detector_kwargs`` are
+    ``workers`` processes (:func:`default_workers` for all cores; the results keep no decoded image:
+    ``plot``/``save`` read the file again); ``detector_kwargs`` are
     :class:`FaceDetector`'s. An input that cannot be read or decoded yields its
     :class:`~featherface.errors.FeatherFaceError` instead of stopping the others."""
     with DetectorPool(detector_kwargs, workers) as pool:

@@ -113,10 +113,15 @@ class Results(list):  # list[Face]: the plain list detect() returned before, plu
     def plot(self, image: np.ndarray | None = None, scores: bool = True) -> np.ndarray:
         """A copy of the image with the faces seen drawn (boxes, 5 points, scores, track IDs; see
         :attr:`seen`). ``image``: draw on this one instead of the image kept (``image=None`` when the
-        results were made without keeping it, e.g. ``stream(keep_frames=False)``)."""
+        results were made without keeping it, e.g. ``stream(keep_frames=False)``). Results of a still
+        image file that keep no image (``detect_files`` on several processes) read it again from ``source``."""
         from featherface.visualize import draw_faces  # OpenCV: on use
 
         base = self.image if image is None else image
+        if base is None and self.source is not None and self.index is None and Path(self.source).is_file():
+            from featherface.io.images import read_image  # OpenCV: on use
+
+            base = read_image(self.source)
         if base is None:
             raise ValueError("these results keep no image to draw on: pass plot(image=...)")
         seen = self.seen

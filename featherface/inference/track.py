@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from featherface.ops.boxes import iou_matrix
+from featherface.ops.iou import iou_matrix
 from featherface.types import Face
 
 __all__ = ["TrackedFace", "FaceTracker"]

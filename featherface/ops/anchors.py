@@ -1,31 +1,18 @@
-"""Prior (anchor) boxes of RetinaFace-style detectors.
+"""Prior (anchor) boxes of RetinaFace-style detectors as torch tensors (training, export checks).
 
-Two square priors per cell per level: min sizes [[16, 32], [64, 128], [256, 512]] at steps
-[8, 16, 32]. Priors are ``(cx, cy, w, h)`` normalised by the (padded) input width and height, in
-the order the heads flatten their outputs: level, row, column, prior. At 640x640 there are
-2*(80^2 + 40^2 + 20^2) = 16,800 of them. Feature-map sizes follow the backbone's stride-2 convs,
-``ceil(H / step)``; the detector pads inputs to a multiple of 32 so every level tiles exactly.
+The priors are defined once, in numpy, by :func:`featherface.ops.priors.prior_array` (order,
+sizes, normalisation: see there); this module hands them to torch code on its device and dtype.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 
-DEFAULT_MIN_SIZES: tuple[tuple[int, ...], ...] = ((16, 32), (64, 128), (256, 512))
-DEFAULT_STEPS: tuple[int, ...] = (8, 16, 32)
+from featherface.ops.priors import DEFAULT_MIN_SIZES, DEFAULT_STEPS, feature_map_sizes, num_priors, prior_array
 
-
-def feature_map_sizes(height: int, width: int, steps: Sequence[int] = DEFAULT_STEPS) -> list[tuple[int, int]]:
-    """``(rows, cols)`` of each level for an input of ``height x width``."""
-    return [(math.ceil(height / s), math.ceil(width / s)) for s in steps]
-
-
-def num_priors(height: int, width: int, min_sizes: Sequence[Sequence[int]] = DEFAULT_MIN_SIZES,
-               steps: Sequence[int] = DEFAULT_STEPS) -> int:
-    return sum(r * c * len(m) for (r, c), m in zip(feature_map_sizes(height, width, steps), min_sizes))
+__all__ = ["DEFAULT_MIN_SIZES", "DEFAULT_STEPS", "PriorBox", "feature_map_sizes", "generate_priors", "num_priors"]
 
 
 def generate_priors(
@@ -37,32 +24,8 @@ def generate_priors(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """Priors ``(N, 4)`` as normalised ``(cx, cy, w, h)`` for an ``height x width`` input (vectorised)."""
-    if height <= 0 or width <= 0:
-        raise ValueError(f"input size must be positive, got {height}x{width}")
-    if len(min_sizes) != len(steps):
-        raise ValueError("min_sizes and steps must have one entry per level")
-    out = []
-    for (rows, cols), sizes, step in zip(feature_map_sizes(height, width, steps), min_sizes, steps):
-        cy = (torch.arange(rows, device=device, dtype=torch.float64) + 0.5) * step / height
-        cx = (torch.arange(cols, device=device, dtype=torch.float64) + 0.5) * step / width
-        yy, xx = torch.meshgrid(cy, cx, indexing="ij")  # (rows, cols)
-        k = len(sizes)
-        s = torch.tensor(sizes, device=device, dtype=torch.float64)
-        level = torch.stack(
-            [
-                xx[..., None].expand(rows, cols, k),
-                yy[..., None].expand(rows, cols, k),
-                (s / width).expand(rows, cols, k),
-                (s / height).expand(rows, cols, k),
-            ],
-            dim=-1,
-        )
-        out.append(level.reshape(-1, 4))
-    priors = torch.cat(out, 0)
-    if clip:
-        priors = priors.clamp_(0.0, 1.0)
-    return priors.to(dtype)
+    """Priors ``(N, 4)`` as normalised ``(cx, cy, w, h)`` for an ``height x width`` input."""
+    return torch.from_numpy(prior_array(height, width, min_sizes, steps, clip)).to(device=device, dtype=dtype)
 
 
 class PriorBox:

@@ -3,16 +3,14 @@
 Encoding (SSD/RetinaFace, variances ``(0.1, 0.2)``):
 ``t_xy = (g_c - p_c) / (v0 * p_wh)``, ``t_wh = log(g_wh / p_wh) / v1``; landmarks use the centre
 rule for each of the five points. All tensors are normalised coordinates; functions broadcast
-over leading batch dimensions. :func:`iou_matrix` is :func:`box_iou` for numpy arrays in pixels
-(the evaluation, the comparison tools, the export check). The WIDER FACE toolkit's ``+1`` pixel
-IoU is a different rule and stays with its protocol (:func:`featherface.evaluation.widerface.wider_iou`).
+over leading batch dimensions. :func:`featherface.ops.iou.iou_matrix` is :func:`box_iou` for numpy
+arrays in pixels; the detector's decoding of arrays is :mod:`featherface.ops.priors`.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 
 DEFAULT_VARIANCES: tuple[float, float] = (0.1, 0.2)
@@ -38,14 +36,6 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     inter = (rb - lt).clamp(min=0).prod(dim=-1)
     union = box_area(a)[..., :, None] + box_area(b)[None, :] - inter
     return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """:func:`box_iou` on numpy: every box of ``a`` (N, 4) with every box of ``b`` (M, 4),
-    ``x1 y1 x2 y2`` in continuous pixels, computed in float64 -> ``(N, M)`` array."""
-    ta = torch.as_tensor(np.asarray(a, dtype=np.float64).reshape(-1, 4))
-    tb = torch.as_tensor(np.asarray(b, dtype=np.float64).reshape(-1, 4))
-    return box_iou(ta, tb).numpy()
 
 
 def encode_boxes(gt_xyxy: torch.Tensor, priors: torch.Tensor, variances: Sequence[float] = DEFAULT_VARIANCES) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from featherface.ops.boxes import iou_matrix
+from featherface.ops.iou import iou_matrix
 
 
 def greedy_match(boxes: np.ndarray, ref_boxes: np.ndarray, iou_threshold: float = 0.5) -> list[tuple[int, int, float]]:

@@ -36,7 +36,8 @@ from featherface.data.transforms import BGR_MEAN
 from featherface.errors import ConfigError
 from featherface.inference.backends.optimize import optimize_for_inference
 from featherface.inference.options import DetectorOptions
-from featherface.inference.postprocess import PostprocessConfig, decode_outputs, face_scores, select_detections
+from featherface.inference.postprocess import PostprocessConfig
+from featherface.inference.postprocess_torch import decode_outputs, face_scores, select_detections
 from featherface.models.weights import model_from_weights
 from featherface.ops.anchors import PriorBox
 from featherface.peers.retinaface import resolve_retinaface_weights

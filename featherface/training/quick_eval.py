@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from featherface.inference.options import DetectorOptions
-from featherface.inference.postprocess import PostprocessConfig, decode_outputs, select_detections
+from featherface.inference.postprocess import PostprocessConfig
+from featherface.inference.postprocess_torch import decode_outputs, select_detections
 from featherface.ops.anchors import generate_priors
 from featherface.ops.boxes import box_iou
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from featherface.cli import main
@@ -64,6 +65,9 @@ def test_detect_files_api_in_order_with_errors(folder):
     for a, b in zip(one, two):
         if not isinstance(a, Exception):
             assert a.to_dict() == b.to_dict() and len(a) > 0
+            # no pixels cross the process boundary; drawing reads the file again, the same picture
+            assert b.image is None and (b.width, b.height) == (a.width, a.height)
+            assert np.array_equal(b.plot(), a.plot())
 
 
 def test_workers_must_be_positive(capsys):
@@ -74,3 +78,19 @@ def test_workers_must_be_positive(capsys):
     with pytest.raises(SystemExit):
         main(["detect", "x.jpg", "--workers", "0"])
     capsys.readouterr()
+
+
+def test_workers_auto_takes_the_cores_for_a_folder_on_onnxruntime_only(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import featherface.inference.parallel as parallel
+    from featherface.commands.workers import AUTO_MIN_IMAGES, workers_arg, resolve_workers
+
+    monkeypatch.setattr(parallel, "default_workers", lambda: 4)
+    ort, torch_det = SimpleNamespace(backend=SimpleNamespace(name="onnxruntime")), SimpleNamespace(
+        backend=SimpleNamespace(name="torch"))
+    assert workers_arg("auto") is None and workers_arg("3") == 3
+    assert resolve_workers(None, AUTO_MIN_IMAGES, ort) == 4
+    assert resolve_workers(None, AUTO_MIN_IMAGES - 1, ort) == 1  # a handful of photos: no pool to start
+    assert resolve_workers(None, 500, torch_det) == 1  # each worker would import torch and hold a network
+    assert resolve_workers(2, 1, torch_det) == 2  # asked for: as given

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from featherface.inference.postprocess import PostprocessConfig, decode_outputs, postprocess, select_detections
+from featherface.inference.postprocess import PostprocessConfig, postprocess
+from featherface.inference.postprocess_torch import decode_outputs, select_detections
 from featherface.ops.anchors import PriorBox
 
 
@@ -18,8 +19,8 @@ def test_topk_first_postprocess_equals_decode_then_select(thr: float) -> None:
     n = priors.shape[0]
     out = {"bbox": torch.randn(2, n, 4) * 0.5, "cls": torch.randn(2, n, 2) * 2, "ldm": torch.randn(2, n, 10)}
     cfg = PostprocessConfig(thr, 0.4, pre_nms_top_k=1500, max_detections=300)
-    ref = select_detections(*decode_outputs(out, priors), cfg)
-    got = postprocess(out, priors, cfg)
+    ref = select_detections(*decode_outputs(out, priors), cfg)  # tensors, every prior decoded by torch
+    got = [tuple(map(torch.as_tensor, r)) for r in postprocess(out, priors, cfg)]  # numpy, candidates only
     for (rb, rs, rl), (gb, gs, gl) in zip(ref, got):
         assert len(gb) > 0
         torch.testing.assert_close(gb, rb)
@@ -42,7 +43,7 @@ def test_threshold_first_candidates_equal_the_earlier_topk_first_faces(thr: floa
     """Scores as sigmoid(logit difference) and threshold-then-rank give the faces of the earlier
     softmax + full top-k + threshold to 1e-4 (boxes), at a low threshold where the top-k cap binds too."""
     from featherface.ops.boxes import decode_boxes, decode_landmarks
-    from featherface.ops.nms import batched_nms
+    from featherface.ops.nms_torch import batched_nms
 
     torch.manual_seed(1)
     priors = PriorBox(((16, 32), (64, 128), (256, 512)), (8, 16, 32))(320, 320, torch.device("cpu"))
@@ -63,7 +64,7 @@ def test_threshold_first_candidates_equal_the_earlier_topk_first_faces(thr: floa
     for b in range(3):
         sel = kept[img_ids[kept] == b][: cfg.max_detections]
         ref.append((boxes[sel], cand[sel], ldms[sel]))
-    got = postprocess(out, priors, cfg)
+    got = [tuple(map(torch.as_tensor, r)) for r in postprocess(out, priors, cfg)]
     for (rb, rs, rl), (gb, gs, gl) in zip(ref, got):
         assert len(gb) > 0 and len(gb) == len(rb)
         torch.testing.assert_close(gb, rb, atol=1e-4, rtol=0)
@@ -71,7 +72,8 @@ def test_threshold_first_candidates_equal_the_earlier_topk_first_faces(thr: floa
         torch.testing.assert_close(gl, rl, atol=1e-4, rtol=0)
 
 
-def test_postprocess_runs_on_one_torch_thread_and_restores_the_setting() -> None:
+def test_torch_threads_nests_and_restores_the_setting() -> None:
+    """featherface.device.torch_threads (the ablation's timing runs): one thread inside, the setting back after."""
     import threading
 
     from featherface.device import torch_threads

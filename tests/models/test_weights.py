@@ -96,13 +96,13 @@ def test_training_checkpoint_layout_loads(tmp_path, v2_file):
 
 
 def test_builtin_weights_are_checksummed(tmp_path, monkeypatch, v2_file):
-    import featherface.models.weights as W
+    import featherface.models.shipped as S
 
     _, good = v2_file
     shipped = tmp_path / "ff.pt"
     shipped.write_bytes(good.read_bytes())
-    monkeypatch.setattr(W, "PACKAGE_WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(W, "BUILTIN_WEIGHTS", {"featherface-v2-ultra": ("ff.pt", W.file_sha256(shipped))})
+    monkeypatch.setattr(S, "PACKAGE_WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(S, "BUILTIN_WEIGHTS", {"featherface-v2-ultra": ("ff.pt", S.file_sha256(shipped))})
     det = FaceDetector()  # the default weights now resolve to the shipped file
     assert det.weights_path == shipped
     data = bytearray(shipped.read_bytes())

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from featherface.ops.nms import batched_nms, nms, nms_numpy, nms_reference
+from featherface.ops.nms import nms_numpy, nms_reference_numpy
+from featherface.ops.nms_torch import batched_nms, nms, nms_reference
 
 
 def brute_force_nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> list[int]:
@@ -81,3 +82,12 @@ def test_malformed_boxes_take_the_reference_loop() -> None:
     assert nms(boxes, scores, 0.4).tolist() == nms_reference(boxes, scores, 0.4).tolist()
     zero = torch.tensor([0.9, 0.0, 0.5, 0.7])
     assert nms(boxes, zero, 0.4).tolist() == nms_reference(boxes, zero, 0.4).tolist()
+
+
+def test_numpy_reference_orders_nan_scores_like_torch() -> None:
+    """The numpy loop is the one rule behind the tensor wrappers: NaN scores rank first, ties keep input order."""
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [1, 1, 11, 11], [30, 30, 40, 40]], np.float32)
+    scores = np.array([0.5, np.nan, 0.5, 0.9], np.float32)
+    assert nms_reference_numpy(boxes, scores, 0.5).tolist() == [1, 3]
+    order = torch.argsort(torch.from_numpy(scores), descending=True, stable=True).tolist()
+    assert order[0] == 1 and nms_reference_numpy(boxes, scores, 1.0).tolist() == order

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from featherface.io.paths import shared_dir
-from featherface.ops.boxes import iou_matrix
+from featherface.ops.iou import iou_matrix
 from featherface.peers import PeerUnavailableError, build_peer
 from featherface.tools.compare.report import format_markdown
 from featherface.tools.compare.run import compare_detectors

@@ -74,12 +74,13 @@ def test_shipped_imagenet_backbone_loads_exactly() -> None:
 
 
 def test_shipped_backbone_sha256_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import featherface.models.shipped as S
     import featherface.models.weights as W
 
     fname, digest = BUILTIN_BACKBONES["imagenet"]
     copy = tmp_path / fname
     shutil.copyfile(PACKAGE_WEIGHTS_DIR / fname, copy)
-    monkeypatch.setattr(W, "PACKAGE_WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(S, "PACKAGE_WEIGHTS_DIR", tmp_path)
     read_backbone_state_dict("imagenet")  # the untouched copy is fine
 
     data = bytearray(copy.read_bytes())
@@ -95,7 +96,7 @@ def test_shipped_backbone_sha256_is_checked(tmp_path: Path, monkeypatch: pytest.
         read_backbone_state_dict("imagenet")
 
     # a wrong recorded digest refuses the genuine file too
-    monkeypatch.setattr(W, "PACKAGE_WEIGHTS_DIR", PACKAGE_WEIGHTS_DIR)
+    monkeypatch.setattr(S, "PACKAGE_WEIGHTS_DIR", PACKAGE_WEIGHTS_DIR)
     monkeypatch.setitem(W.BUILTIN_BACKBONES, "imagenet", (fname, "0" * 64))
     with pytest.raises(WeightsError, match="checksum"):
         read_backbone_state_dict("imagenet")

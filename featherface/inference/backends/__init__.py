@@ -6,25 +6,26 @@
   the package's one way to open an onnxruntime session;
 * :mod:`.metadata` — reading (and checking) what an exported file says about itself.
 
-Nothing here imports onnxruntime or onnx at import time (optional extras, loaded on use), and
-nothing imports the exporter (the ``export`` package): exporting sits above inference.
+Names are exported lazily: the onnxruntime backend and the metadata readers import without torch
+(``FaceDetector`` on a cached ONNX file never loads it), and nothing here imports onnxruntime or
+onnx at import time (optional extras, loaded on use) or the exporter (the ``export`` package):
+exporting sits above inference.
 """
 
-from featherface.inference.backends.metadata import RAW_OUTPUTS, check_compatible, parse_metadata, read_onnx_metadata
-from featherface.inference.backends.onnxruntime_backend import (
-    OnnxRuntimeBackend,
-    import_onnxruntime,
-    make_session,
-    model_for_onnx,
-    onnxruntime_available,
-    session_options,
-)
-from featherface.inference.hooks import set_onnx_exporter
-from featherface.inference.backends.optimize import InferenceModel, fold_conv_bn, optimize_for_inference
-from featherface.inference.backends.torch_backend import TorchBackend
+from __future__ import annotations
 
-__all__ = [
-    "RAW_OUTPUTS", "InferenceModel", "OnnxRuntimeBackend", "TorchBackend", "check_compatible", "fold_conv_bn",
-    "import_onnxruntime", "make_session", "model_for_onnx", "onnxruntime_available", "optimize_for_inference", "parse_metadata",
-    "read_onnx_metadata", "session_options", "set_onnx_exporter",
-]
+from featherface.lazy import lazy_exports
+
+_EXPORTS = {
+    "RAW_OUTPUTS": "metadata", "check_compatible": "metadata", "parse_metadata": "metadata",
+    "read_onnx_metadata": "metadata",
+    "OnnxRuntimeBackend": "onnxruntime_backend", "import_onnxruntime": "onnxruntime_backend",
+    "make_session": "onnxruntime_backend", "onnxruntime_available": "onnxruntime_backend",
+    "session_options": "onnxruntime_backend",
+    "InferenceModel": "optimize", "fold_conv_bn": "optimize", "optimize_for_inference": "optimize",
+    "TorchBackend": "torch_backend", "model_for_onnx": "torch_backend",
+}
+
+__all__ = sorted([*_EXPORTS, "set_onnx_exporter"])
+__getattr__, __dir__ = lazy_exports(__name__, {**{k: f"{__name__}.{v}" for k, v in _EXPORTS.items()},
+                                               "set_onnx_exporter": "featherface.inference.hooks"})

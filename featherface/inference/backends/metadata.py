@@ -13,10 +13,7 @@ import json
 import os
 from typing import Any
 
-from torch import nn
-
 from featherface.errors import ConfigError
-from featherface.models.weights import state_dict_sha256
 
 FORMAT_TAG = "featherface-onnx"
 RAW_OUTPUTS = ("bbox", "cls", "ldm")
@@ -54,7 +51,7 @@ def _config_defaults(cfg: Any) -> dict[str, Any]:
         return {}
 
 
-def check_compatible(meta: dict[str, Any], model: nn.Module | None, source: str, raw_outputs: bool = True) -> list[str]:
+def check_compatible(meta: dict[str, Any], model: Any, source: str, raw_outputs: bool = True) -> list[str]:
     """Raise :class:`ConfigError` when ``meta`` cannot stand in for ``model``; return warnings.
 
     Hard errors: not our file, another architecture (config), another input normalisation, or
@@ -87,6 +84,9 @@ def check_compatible(meta: dict[str, Any], model: nn.Module | None, source: str,
     if getattr(model, "_featherface_onnx_only", False):
         return warnings  # built from this file's metadata: its torch weights are never used
     try:
+        # a torch model is at hand, so torch is loaded already: hashing its tensors costs no import
+        from featherface.models.weights import state_dict_sha256
+
         if meta.get("weights_sha256") and meta["weights_sha256"] != state_dict_sha256(model.state_dict()):
             warnings.append(f"{source}: its weights ({meta.get('weights')}) differ from the torch model's; "
                             "results follow the ONNX file")

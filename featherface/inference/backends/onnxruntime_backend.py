@@ -28,23 +28,18 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from featherface.errors import ConfigError, FeatherFaceError
 from featherface.io.files import file_problem
 from featherface.inference.backends.metadata import (
-    FORMAT_TAG,
     RAW_OUTPUTS,
     check_compatible,
     parse_metadata,
-    read_onnx_metadata,
 )
 from featherface.inference.hooks import get_onnx_exporter
-from featherface.models.featherface import FeatherFace, FeatherFaceConfig
 
 THREADS_ENV = "FEATHERFACE_ORT_THREADS"
 CPU_PROVIDERS = ("CPUExecutionProvider",)
@@ -132,7 +127,7 @@ class OnnxRuntimeBackend:
     def __init__(
         self,
         path: str | os.PathLike,
-        model: nn.Module | None = None,
+        model: Any = None,
         intra_op_threads: int | None = None,
         providers: Sequence[str] | None = None,
     ):
@@ -155,7 +150,7 @@ class OnnxRuntimeBackend:
     @classmethod
     def for_model(
         cls,
-        model: nn.Module,
+        model: Any,
         onnx_path: str | os.PathLike | None = None,
         intra_op_threads: int | None = None,
         providers: Sequence[str] | None = None,
@@ -168,25 +163,10 @@ class OnnxRuntimeBackend:
             onnx_path = exporter(model)
         return cls(onnx_path, model=model, intra_op_threads=intra_op_threads, providers=providers)
 
-    def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
+    def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         x = np.ascontiguousarray(batch, dtype=np.float32)
         outs = self.session.run(list(RAW_OUTPUTS), {self.input_name: x})
-        return {k: torch.from_numpy(v) for k, v in zip(RAW_OUTPUTS, outs)}
+        return dict(zip(RAW_OUTPUTS, outs))
 
     def __repr__(self) -> str:
         return f"OnnxRuntimeBackend({str(self.path)!r}, model={self.metadata.get('model_name')!r})"
-
-
-def model_for_onnx(path: str | os.PathLike) -> nn.Module:
-    """A torch model with the architecture recorded in an ONNX file (weights untouched: never run).
-
-    For ``FaceDetector(model_for_onnx(p), backend="onnxruntime", onnx_path=p)`` when only the ONNX
-    file is at hand: the detector takes anchors and normalisation from the model's config, which
-    this function reads from the file, so they cannot disagree.
-    """
-    meta = read_onnx_metadata(path)
-    if meta.get("featherface.format") != FORMAT_TAG or not isinstance(meta.get("config"), dict):
-        raise ConfigError(f"{path}: not a FeatherFace ONNX export (no config in its metadata)")
-    model = FeatherFace(FeatherFaceConfig.from_dict(meta["config"]), name=meta.get("model_name", "featherface-custom"))
-    model._featherface_onnx_only = True  # type: ignore[assignment]  # weights live in the file
-    return model.eval()

@@ -15,7 +15,8 @@ pytest.importorskip("onnxruntime")
 from featherface import FaceDetector  # noqa: E402
 from featherface.errors import ConfigError  # noqa: E402
 from featherface.export.onnx_export import export_onnx  # noqa: E402
-from featherface.inference.backends.onnxruntime_backend import OnnxRuntimeBackend, model_for_onnx  # noqa: E402
+from featherface.inference.backends.onnxruntime_backend import OnnxRuntimeBackend  # noqa: E402
+from featherface.inference.backends.torch_backend import model_for_onnx  # noqa: E402
 
 
 def test_detector_onnxruntime_gives_same_faces(tmp_path, face_image, model_factory):
