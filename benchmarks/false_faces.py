@@ -27,7 +27,7 @@ from featherface.data.benchmarks import load_voc_dir
 from featherface.io.images import load_image
 from featherface.io.paths import shared_dir
 from featherface.negatives import false_faces
-from featherface.ops.boxes import iou_matrix
+from featherface.ops.iou import iou_matrix
 from featherface.peers.factory import build_detectors, build_teacher
 
 LOGO_IMAGE = "photos/5.jpg"

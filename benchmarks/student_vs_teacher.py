@@ -28,7 +28,7 @@ from featherface import FaceDetector
 from featherface.evaluation.human_boxes import score_box_set
 from featherface.io.images import read_image
 from featherface.io.paths import shared_dir
-from featherface.ops.boxes import iou_matrix
+from featherface.ops.iou import iou_matrix
 from featherface.peers.retinaface import resolve_retinaface_weights
 
 

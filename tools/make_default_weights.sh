@@ -74,25 +74,42 @@ for m in v2-ultra v1; do
   "$PY" tools/average_weights.py "$OUT/featherface-$m-stage8/final.pt" "$OUT/featherface-$m-stage11/final.pt" \
       --mix 0.5 0.5 -o "$OUT/$m-average-8-11.pt"
 done
+# stages 12 and 13, both models: the WIDER crops at native scale (0.6-1.0 of the short side, three times in
+# five at 1.0), 2 epochs from stage 11 then 4 more, each epoch kept (docs/model_card.md#stages-12-13-native-scale-wider-crops)
+for m in v2-ultra v1; do
+  for k in 12 13; do
+    "$FF" train -c "configs/default-weights-$m-stage$k.yaml" --resume auto --no-progress
+    cp "$OUT/featherface-$m-stage$k/final.pt" "$OUT/$m-stage$k.pt"
+  done
+  "$PY" tools/average_weights.py "$OUT/featherface-$m-stage8/final.pt" "$OUT/featherface-$m-stage12/final.pt" \
+      --mix 0.5 0.5 -o "$OUT/$m-average-8-12.pt"
+  # the tail average: the weights after the last three epochs of native-scale training (stage 12's last,
+  # stage 13's third and last), equal shares
+  "$PY" tools/average_weights.py "$OUT/featherface-$m-stage12/final.pt" "$OUT/featherface-$m-stage13/epoch3.pt" \
+      "$OUT/featherface-$m-stage13/final.pt" -o "$OUT/$m-soup-12-13.pt"
+  # the shipped blend: half the earlier shipped average (stages 8 + 11), half the tail average (WIDER gains
+  # kept, the human-set losses of the tail average alone undone)
+  "$PY" tools/average_weights.py "$OUT/$m-average-8-11.pt" "$OUT/$m-soup-12-13.pt" --mix 0.5 0.5 -o "$OUT/$m-blend.pt"
+done
 # stage-11 experiments (V2 Ultra): without the hard negatives (control) and with label-aware distillation
 for e in plain labelaware; do
   "$FF" train -c "configs/experiments/v2-ultra-stage11-$e.yaml" --resume auto --no-progress
   cp "runs/experiments/v2-ultra-stage11-$e/final.pt" "runs/experiments/v2-ultra-stage11-$e.pt"
 done
-# WIDER AP per epoch of stages 10-11, with stages 8-9 and the averages (docs/wider_curve.json)
-"$PY" benchmarks/wider_learning_curve.py "$OUT"/featherface-{v2-ultra,v1}-stage{10,11} \
+# WIDER AP per epoch of stages 10-13, with stages 8-9 and the averages (docs/wider_curve.json)
+"$PY" benchmarks/wider_learning_curve.py "$OUT"/featherface-{v2-ultra,v1}-stage{10,11,12,13} \
     --extra "$OUT"/featherface-{v2-ultra,v1}-stage{8,9}/final.pt "$OUT"/{v2-ultra,v1}-average-8-11.pt \
-    --json docs/wider_curve.json
+    "$OUT"/{v2-ultra,v1}-{average-8-12,soup-12-13,blend}.pt --json docs/wider_curve.json
 # the README's WIDER, human-set and false-face tables: one run each over the same detectors
-DETS="featherface-v2-ultra:$OUT/v2-ultra-average-8-11.pt,featherface-v1:$OUT/v1-average-8-11.pt,featherface-v2-ultra:$OUT/v2-ultra-stage11.pt,featherface-v1:$OUT/v1-stage11.pt,featherface-v2-ultra:$OUT/v2-ultra-stage8.pt,featherface-v1:$OUT/v1-stage8.pt,retinaface,yunet"
+DETS="featherface-v2-ultra:$OUT/v2-ultra-blend.pt,featherface-v1:$OUT/v1-blend.pt,featherface-v2-ultra:$OUT/v2-ultra-soup-12-13.pt,featherface-v1:$OUT/v1-soup-12-13.pt,featherface-v2-ultra:$OUT/v2-ultra-average-8-11.pt,featherface-v1:$OUT/v1-average-8-11.pt,retinaface,yunet"
 "$FF" eval --images "$DATA/widerface/val-subset/images" --detectors "$DETS" --threads 1 \
     --json docs/wider_val_subset.json --force
-"$FF" eval --human-sets "$DATA" --cuhk-rotation 20 --detectors "$DETS" --threads 1 --json docs/human_stage11.json --force
+"$FF" eval --human-sets "$DATA" --cuhk-rotation 20 --detectors "$DETS" --threads 1 --json docs/human_stage13.json --force
 "$PY" benchmarks/false_faces.py --detectors "$DETS" --json docs/false_faces.json
 # the experiment rows (configs/experiments/v2-stage8-landmarks.yaml, v2-stage8-feat.yaml) are skipped with a
 # note when not run
 "$FF" eval --human-sets "$DATA" \
     --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage8.pt,featherface-v1:$OUT/v1-stage8.pt,featherface-v2-ultra:$OUT/v2-ultra-stage7.pt,featherface-v1:$OUT/v1-stage7.pt,featherface-v2-ultra:$OUT/v2-ultra-stage6.pt,featherface-v1:$OUT/v1-stage6.pt,featherface-v2-ultra:$OUT/v2-ultra-stage5.pt,featherface-v1:$OUT/v1-stage5.pt,featherface-v2-ultra:$OUT/v2-ultra-stage4.pt,featherface-v1:$OUT/v1-stage4.pt,featherface-v2-ultra:runs/experiments/v2-stage8-landmarks/final.pt,featherface-v2-ultra:runs/experiments/v2-stage8-feat/final.pt,retinaface,yunet" \
     --json docs/model_card.json --plot docs/images/human_pr.png --force
-echo "to ship: cp $OUT/v2-ultra-average-8-11.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
+echo "to ship: cp $OUT/v2-ultra-blend.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
 echo "then put their sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/models/shipped.py"

@@ -20,9 +20,9 @@ PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the dat
 # Weights shipped inside the package: model name -> (file in featherface/weights/, sha256 of the file).
 # The file hash is checked before loading, so a damaged or swapped file fails loudly.
 BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {
-    # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see docs/model_card.md (the 50/50 average of stages 8 and 11)
-    "featherface-v1": ("featherface-v1.pt", "4928789d79643d9d77c0a364f1e883ebc54ea9a64ed101bc38426332abf1f2cf"),
-    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "5bf272a1c8fc81bf87686db0f0fec07862c7e94a4da9bf3404051d3a929dd31d"),
+    # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see docs/model_card.md (half the average of stages 8 and 11, half the tail average of stages 12-13)
+    "featherface-v1": ("featherface-v1.pt", "70b4693bc61cf852d1f8b3f9b86213f9002dd48c52f32cbbfb0917929dacecbb"),
+    "featherface-v2-ultra": ("featherface-v2-ultra.pt", "2dda3b0865c26525276279c6279627ad4f510129ff7ae04c5a3e71e8c8dddcba"),
 }
 
 
