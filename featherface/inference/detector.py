@@ -28,7 +28,6 @@ import numpy as np
 
 from featherface.errors import ConfigError, FeatherFaceError, ImageError
 from featherface.inference import onnx_pointer
-from featherface.inference.backends.metadata import check_compatible
 from featherface.inference.backends.onnxruntime_backend import OnnxRuntimeBackend, onnxruntime_available
 from featherface.inference.hooks import drop_cached_export
 from featherface.inference.options import (
@@ -218,12 +217,11 @@ class FaceDetector:
         when there is none yet or it does not open (the torch path then exports and points again)."""
         try:
             path = resolve_weights(str(weights), model_name=model)
-            found = onnx_pointer.recall(model, path) if Path(path).is_file() else None
+            found = onnx_pointer.recall(model, path)  # None too when the weights file cannot be read
             if found is None:
                 return None
-            backend = OnnxRuntimeBackend(found[0], intra_op_threads=threads)
+            backend = OnnxRuntimeBackend(found[0], intra_op_threads=threads)  # checks the file is ours, raw outputs
             meta = backend.metadata
-            check_compatible(meta, None, str(found[0]))
             if meta.get("model_name") != model or not {"anchors", "input"} <= set(meta):
                 return None
         except (FeatherFaceError, OSError, KeyError, TypeError, ValueError):

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import torch
 
-DEFAULT_VARIANCES: tuple[float, float] = (0.1, 0.2)
+from featherface.ops.priors import DEFAULT_VARIANCES
 
 
 def xyxy_to_cxcywh(b: torch.Tensor) -> torch.Tensor:
