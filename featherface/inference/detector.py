@@ -217,7 +217,7 @@ class FaceDetector:
         when there is none yet or it does not open (the torch path then exports and points again)."""
         try:
             path = resolve_weights(str(weights), model_name=model)
-            found = onnx_pointer.recall(model, path)  # None too when the weights file cannot be read
+            found = onnx_pointer.recall(model, path)  # None too when the weights are no regular file
             if found is None:
                 return None
             backend = OnnxRuntimeBackend(found[0], intra_op_threads=threads)  # checks the file is ours, raw outputs

@@ -43,6 +43,8 @@ def remember(model_name: str, weights_path: str | Path, onnx_path: str | Path, w
 
 def recall(model_name: str, weights_path: str | Path) -> tuple[Path, dict[str, Any]] | None:
     """``(the cached ONNX file, the weights' meta)`` when a pointer for this pair leads to one, else ``None``."""
+    if not Path(weights_path).is_file():  # missing, or a FIFO / device that hashing would block on
+        return None
     try:
         p = pointer_path(model_name, weights_path)
         doc = json.loads(p.read_text(encoding="utf-8"))

@@ -92,3 +92,14 @@ def test_a_detector_on_the_cached_export_builds_its_torch_network_on_demand(tmp_
     assert lean.config.to_dict() == built.config.to_dict()
     assert state_dict_sha256(lean.model.state_dict()) == state_dict_sha256(built.model.state_dict())
     assert str(lean.device) == "cpu" and lean.weights_meta == json.loads(json.dumps(built.weights_meta, default=str))
+
+
+def test_recall_never_opens_what_is_not_a_regular_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hashing a FIFO would block forever: the lookup answers ``None`` and the torch path names it."""
+    import os
+
+    monkeypatch.setenv("FEATHERFACE_CACHE", str(tmp_path))
+    fifo = tmp_path / "w.pt"
+    os.mkfifo(fifo)
+    assert onnx_pointer.recall("featherface-v1", fifo) is None
+    assert onnx_pointer.recall("featherface-v1", tmp_path / "missing.pt") is None
