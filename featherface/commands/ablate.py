@@ -20,7 +20,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
                                    "spread, 'within noise' unless it exceeds the spread) and a JSON of every run.")
     p.add_argument("--config", "-c", required=True, help="the training recipe (YAML) every variant uses")
     p.add_argument("--variants", nargs="+", default=None,
-                   help="base ultra ultra-<technique> base+<technique> v1 (default: all)")
+                   help="base ultra ultra-<technique> base+<technique> v1, or NAME:key=value[,key=value] (a variant with "
+                        "other architecture options, e.g. ultra+attention_residual:fpn_channels=64; default: all)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds per variant (default: 0 1)")
     p.add_argument("--max-steps", type=positive_int, default=None, help="cap every run at N steps (short recipes)")
     p.add_argument("--output", "-o", type=output_path, default="runs/ablation", help="runs folder (default: runs/ablation)")
@@ -94,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
     from featherface.errors import FeatherFaceError
     from featherface.evaluation.wider_gt import default_ground_truth_dir
     from featherface.io.outputs import check_output_file, write_text
-    from featherface.tools.ablate import (format_table, load_previous, measure_latency, recipe_digest, run_ablation,
-                                          summarise, variants, write_json)
+    from featherface.tools.ablate import (format_table, format_variants, load_previous, measure_latency, recipe_digest,
+                                          run_ablation, summarise, variants, write_json)
     from featherface.training.config import TrainConfig, parse_set_items
 
     # a table is only written where the user said, or into the run's own folder: a default inside the
@@ -132,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
                            caltech_split=args.caltech_split, report_only=args.report_only,
                            previous=previous, previous_source=str(args.previous or ""), wider=wider, log=log)
     latency = None if args.no_latency else measure_latency(chosen, size=args.latency_size)
-    rows = summarise(records, args.metric, latency)
-    table = format_table(rows, args.metric)
+    rows = summarise(records, args.metric, latency, custom=chosen)
+    table = format_variants(records, args.metric) + "\n\n" + format_table(rows, args.metric)
     print(table)
     pending = [f"{r['variant']}-s{r['seed']}" for r in records if r.get("status") == "pending"]
     if pending:

@@ -19,7 +19,7 @@ from featherface import __version__
 from featherface.errors import FeatherFaceError
 from featherface.io.cache import cache_dir
 from featherface.io.outputs import atomic_write_bytes
-from featherface.models.shipped import file_sha256
+from featherface.models.shipped import file_sha256, shipped_digest
 
 __all__ = ["pointer_path", "recall", "remember"]
 
@@ -27,8 +27,10 @@ POINTER_VERSION = 1
 
 
 def pointer_path(model_name: str, weights_path: str | Path) -> Path:
-    """Where the pointer of ``model_name`` with the weights file at ``weights_path`` lives."""
-    key = f"{model_name}|{file_sha256(weights_path)}|{__version__}|pointer-{POINTER_VERSION}"
+    """Where the pointer of ``model_name`` with the weights file at ``weights_path`` lives (a shipped
+    file's recorded digest, checked when the detector resolved it, spares hashing it again)."""
+    digest = shipped_digest(weights_path) or file_sha256(weights_path)
+    key = f"{model_name}|{digest}|{__version__}|pointer-{POINTER_VERSION}"
     return cache_dir("onnx") / f"{model_name}-w{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from featherface.errors import WeightsError
 
-__all__ = ["BUILTIN_WEIGHTS", "PACKAGE_WEIGHTS_DIR", "file_sha256", "resolve_weights", "verified_package_file",
-           "verify_builtin"]
+__all__ = ["BUILTIN_WEIGHTS", "PACKAGE_WEIGHTS_DIR", "file_sha256", "resolve_weights", "shipped_digest",
+           "verified_package_file", "verify_builtin"]
 
 PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the data folder featherface/weights/
 # Weights shipped inside the package: model name -> (file in featherface/weights/, sha256 of the file).
@@ -32,6 +32,21 @@ def file_sha256(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def shipped_digest(path: str | os.PathLike) -> str | None:
+    """The recorded sha256 of ``path`` when it is one of the shipped weights files, else ``None``.
+
+    Why: :func:`resolve_weights` has just checked that digest; a cache key made from the file (the
+    cached export's pointer) takes it from here instead of hashing the file a second time."""
+    try:
+        p = Path(path).resolve()
+    except (OSError, RuntimeError):
+        return None
+    for fname, digest in BUILTIN_WEIGHTS.values():
+        if p == PACKAGE_WEIGHTS_DIR / fname:
+            return digest
+    return None
 
 
 def verify_builtin(name: str) -> Path:

@@ -7,7 +7,8 @@ effect is the mean difference over seeds against the reference model; it is call
 exceeds the spread between seeds of the two models compared, otherwise "within noise".
 
 Variants (``--variants``): ``base`` (no technique), ``ultra`` (all five), ``ultra-<t>`` (all but t),
-``base+<t>`` (only t), ``v1``. With a GPU and WIDER FACE: ``--config`` a WIDER recipe and
+``base+<t>`` (only t), ``v1``, and ``NAME:key=value[,key=value]``: a named variant with architecture
+options changed (e.g. ``ultra+attention_residual:fpn_channels=64``, a wider neck), compared with NAME. With a GPU and WIDER FACE: ``--config`` a WIDER recipe and
 ``--wider-images WIDER_val/images`` (official easy/medium/hard AP per run; see docs/training.md).
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
+import yaml
 
 from featherface.device import torch_threads
 from featherface.errors import ConfigError
@@ -33,6 +36,7 @@ from featherface.evaluation.widerface import evaluate as evaluate_wider
 from featherface.inference.backends.optimize import optimize_for_inference
 from featherface.inference.detector import FaceDetector
 from featherface.io.outputs import write_text
+from featherface.models.featherface import FeatherFaceConfig
 from featherface.models.registry import create_model
 from featherface.models.weights import file_sha256, model_from_weights
 from featherface.models.techniques import TECHNIQUES
@@ -40,7 +44,7 @@ from featherface.training.config import TrainConfig
 from featherface.training.trainer import train
 
 __all__ = ["SHEET_CLAIMS", "Variant", "variants", "run_ablation", "load_previous", "recipe_digest", "measure_latency",
-           "summarise", "format_table"]
+           "summarise", "format_table", "format_variants"]
 
 # mAP gains the design sheet claims for each technique (hypotheses to test)
 SHEET_CLAIMS = {"feature_reuse": 1.0, "attention_multiplication": 0.8, "progressive_enhancement": 0.7,
@@ -60,6 +64,40 @@ class Variant:
     name: str
     model: str
     overrides: dict[str, Any] = field(default_factory=dict)
+    # the named variant a custom one (``NAME:key=value``) is compared with
+    parent: str | None = None
+
+    @property
+    def slug(self) -> str:
+        """The run folder's name part: the name with anything but letters, digits and ``_.+-`` as ``_``."""
+        return re.sub(r"[^A-Za-z0-9_.+-]+", "_", self.name)
+
+
+_ARCH_KEYS = frozenset(FeatherFaceConfig.__dataclass_fields__)
+
+
+def _custom_variant(spec: str, by: dict[str, Variant]) -> Variant:
+    """``NAME:key=value[,key=value]``: the variant NAME with these architecture options (YAML values)."""
+    name, _, rest = spec.partition(":")
+    if name not in by:
+        raise ConfigError(f"ablation variant {spec!r}: unknown base variant {name!r}; known: {', '.join(by)}")
+    overrides = dict(by[name].overrides)
+    for item in rest.split(","):
+        key, eq, raw = (part.strip() for part in item.partition("="))
+        if not eq or not key or not raw:
+            raise ConfigError(f"ablation variant {spec!r}: {item!r} is not KEY=VALUE")
+        if key not in _ARCH_KEYS:
+            raise ConfigError(f"ablation variant {spec!r}: {key!r} is not an architecture option; "
+                              f"known: {', '.join(sorted(_ARCH_KEYS))}")
+        try:
+            overrides[key] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"ablation variant {spec!r}: cannot read the value of {key!r}: {raw!r}") from None
+    try:  # a bad value fails here, not after the runs before it have trained
+        create_model(by[name].model, **overrides)
+    except (TypeError, ValueError, ConfigError) as e:
+        raise ConfigError(f"ablation variant {spec!r}: {e}") from None
+    return Variant(spec, by[name].model, overrides, parent=name)
 
 
 def variants(names: Sequence[str] | None = None) -> list[Variant]:
@@ -78,10 +116,11 @@ def variants(names: Sequence[str] | None = None) -> list[Variant]:
     if names is None:
         return allv
     by = {v.name: v for v in allv}
-    unknown = [n for n in names if n not in by]
+    unknown = [n for n in names if n not in by and ":" not in n]
     if unknown:
-        raise ConfigError(f"unknown ablation variant(s) {', '.join(unknown)}; known: {', '.join(by)}")
-    return [by[n] for n in names]
+        raise ConfigError(f"unknown ablation variant(s) {', '.join(unknown)}; known: {', '.join(by)} "
+                          "(or NAME:key=value for a variant with other architecture options)")
+    return [by[n] if n in by else _custom_variant(n, by) for n in names]
 
 
 def recipe_digest(cfg: TrainConfig) -> str:
@@ -150,7 +189,7 @@ def run_ablation(base: TrainConfig, chosen: Sequence[Variant], seeds: Sequence[i
     subset_key = wider_subset.key if wider_subset is not None else None
     for v in chosen:
         for seed in seeds:
-            run_dir = out_dir / f"{v.name}-s{seed}"
+            run_dir = out_dir / f"{v.slug}-s{seed}"
             rec: dict[str, Any] = {"variant": v.name, "model": v.model, "overrides": dict(v.overrides), "seed": seed}
             old = (previous or {}).get((v.name, seed))
             if (old is not None and wider is not None and any(k.startswith("wider_") and k != "wider_subset" for k in old)
@@ -250,10 +289,11 @@ def _stats(values: list[float]) -> tuple[float, float]:
 
 
 def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap",
-              latency: dict[str, dict[str, float]] | None = None) -> list[dict[str, Any]]:
+              latency: dict[str, dict[str, float]] | None = None,
+              custom: Sequence[Variant] = ()) -> list[dict[str, Any]]:
     """Per technique: the sheet's claim, Δ(ultra - ultra-t) and Δ(base+t - base) in ``metric`` points
     (x100), with the seed spread, and the verdict; with ``latency`` (:func:`measure_latency`) the
-    CPU-time difference too."""
+    CPU-time difference too; a row per ``custom`` variant against the variant it changes."""
     by: dict[str, list[float]] = {}
     params: dict[str, int] = {}
     for r in records:
@@ -281,11 +321,32 @@ def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap",
     rows.append({"technique": "all five (ultra vs base)", "claim": sum(SHEET_CLAIMS.values()),
                  "removed": delta("ultra", "base"), "added": None})
     rows.append({"technique": "V2 Ultra vs V1", "claim": None, "removed": delta("ultra", "v1"), "added": None})
+    rows.append({"technique": "V2 Ultra with the residual fix vs V1", "claim": None,
+                 "removed": delta("ultra+attention_residual", "v1"), "added": None})
     rows.append({"technique": "spatial-attention normalisation (fix)", "claim": None,
                  "removed": delta("ultra+spatial_norm", "ultra"), "added": None})
     rows.append({"technique": "residual attention repeats (fix)", "claim": None,
                  "removed": delta("ultra+attention_residual", "ultra"), "added": None})
+    for v in custom:
+        if v.parent is not None:
+            rows.append({"technique": f"{v.name} (vs {v.parent})", "claim": None, "removed": delta(v.name, v.parent),
+                         "added": None})
     return rows
+
+
+def format_variants(records: list[dict[str, Any]], metric: str = "facemask_ap") -> str:
+    """Each variant's own ``metric`` (x100): mean over its scored seeds and their spread (max - min)."""
+    by: dict[str, list[float]] = {}
+    params: dict[str, int] = {}
+    for r in records:
+        if r.get(metric) is not None and math.isfinite(r[metric]):
+            by.setdefault(r["variant"], []).append(100.0 * float(r[metric]))
+            params[r["variant"]] = r.get("params", 0)
+    lines = [f"| variant | params | {metric} ×100 (mean) | spread | seeds |", "|---|---|---|---|---|"]
+    for name, vals in by.items():
+        mean, spread = _stats(vals)
+        lines.append(f"| {name} | {params[name]:,} | {mean:.2f} | {spread:.2f} | {len(vals)} |")
+    return "\n".join(lines)
 
 
 def format_table(rows: list[dict[str, Any]], metric: str = "facemask_ap") -> str:

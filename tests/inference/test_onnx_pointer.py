@@ -103,3 +103,25 @@ def test_recall_never_opens_what_is_not_a_regular_file(tmp_path: Path, monkeypat
     os.mkfifo(fifo)
     assert onnx_pointer.recall("featherface-v1", fifo) is None
     assert onnx_pointer.recall("featherface-v1", tmp_path / "missing.pt") is None
+
+
+def test_a_shipped_file_is_keyed_by_its_recorded_digest_without_hashing_it_again(monkeypatch: pytest.MonkeyPatch,
+                                                                                   tmp_path: Path) -> None:
+    from featherface.models import shipped
+
+    fname, digest = shipped.BUILTIN_WEIGHTS["featherface-v2-ultra"]
+    assert shipped.shipped_digest(shipped.PACKAGE_WEIGHTS_DIR / fname) == digest
+    other = tmp_path / fname
+    other.write_bytes(b"not the shipped file")
+    assert shipped.shipped_digest(other) is None  # same name elsewhere: hashed as any file
+    monkeypatch.setenv("FEATHERFACE_CACHE", str(tmp_path))
+    hashed: list[str] = []
+    monkeypatch.setattr(onnx_pointer, "file_sha256", lambda p: hashed.append(str(p)) or "h")
+    shipped_key = onnx_pointer.pointer_path("featherface-v2-ultra", shipped.PACKAGE_WEIGHTS_DIR / fname)
+    assert hashed == []
+    onnx_pointer.pointer_path("featherface-v2-ultra", other)
+    assert hashed == [str(other)]
+    # the recorded digest gives the key the file's own hash would: pointers left before stay valid
+    monkeypatch.setattr(onnx_pointer, "file_sha256", lambda p: digest)
+    monkeypatch.setattr(onnx_pointer, "shipped_digest", lambda p: None)
+    assert onnx_pointer.pointer_path("featherface-v2-ultra", shipped.PACKAGE_WEIGHTS_DIR / fname) == shipped_key

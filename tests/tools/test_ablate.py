@@ -10,7 +10,7 @@ import pytest
 
 from featherface.cli import main
 from featherface.errors import ConfigError
-from featherface.tools.ablate import format_table, summarise, variants
+from featherface.tools.ablate import format_table, format_variants, summarise, variants
 from tests.evaluation.test_human import make_sets
 
 
@@ -22,6 +22,25 @@ def test_variants_cover_the_design() -> None:
     assert not any(base.overrides.values())
     with pytest.raises(ConfigError, match="unknown ablation variant"):
         variants(["nope"])
+
+
+def test_a_variant_with_other_architecture_options() -> None:
+    v = variants(["ultra+attention_residual:fpn_channels=64, ssh_groups=2"])[0]
+    assert v.model == "featherface-v2-ultra" and v.parent == "ultra+attention_residual"
+    assert v.overrides["fpn_channels"] == 64 and v.overrides["ssh_groups"] == 2 and v.overrides["attention_residual"] is True
+    assert v.slug == "ultra+attention_residual_fpn_channels_64_ssh_groups_2"
+    assert variants(["base"])[0].slug == "base"
+    for bad, why in [("nope:fpn_channels=64", "unknown base variant"), ("ultra:fpn_channels", "not KEY=VALUE"),
+                     ("ultra:colour=red", "not an architecture option"), ("ultra:fpn_channels=[", "cannot read"),
+                     ("ultra:fpn_channels=abc", "ultra:fpn_channels=abc")]:
+        with pytest.raises(ConfigError, match=why):
+            variants([bad])
+    recs = [{"variant": "ultra+attention_residual", "wider_hard": h, "params": 246551} for h in (0.50, 0.52)]
+    recs += [{"variant": v.name, "wider_hard": h, "params": 304231} for h in (0.60, 0.61)]
+    row = next(r for r in summarise(recs, "wider_hard", custom=[v]) if r["technique"].startswith(v.name))
+    assert row["removed"]["delta"] == pytest.approx(9.5) and row["removed"]["verdict"] == "real"
+    table = format_variants(recs, "wider_hard")
+    assert "| ultra+attention_residual | 246,551 | 51.00 | 2.00 | 2 |" in table and "304,231 | 60.50 | 1.00 | 2 |" in table
 
 
 def test_verdict_needs_more_than_the_seed_spread() -> None:
@@ -59,7 +78,7 @@ def test_ablate_command_on_a_tiny_synthetic_run(tmp_path: Path) -> None:
     assert "--latency-size 64" in doc["command"]
     assert len(doc["runs"]) == 4 and {r["variant"] for r in doc["runs"]} == {"base", "ultra"}
     assert all(r["steps"] == 1 and "facemask_ap" in r and r["params"] > 0 for r in doc["runs"])
-    assert doc["summary"][-4]["technique"] == "all five (ultra vs base)" and doc["command"].startswith("featherface ablate")
+    assert doc["summary"][-5]["technique"] == "all five (ultra vs base)" and doc["command"].startswith("featherface ablate")
     # resumable: a second call reuses the finished runs
     rc = main(["ablate", "-c", str(cfg), "--variants", "base", "--seeds", "0", "--max-steps", "1",
                "-o", str(tmp_path / "runs"), "--json", str(tmp_path / "again.json"), "--no-latency", "--quiet"])
