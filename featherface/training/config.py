@@ -89,6 +89,12 @@ class TrainConfig:
     # at exactly the faces the hard setting is made of
     distill_label_aware: bool = False
     distill_feat_weight: float = 0.0  # dense: feature imitation of the teacher's context features near faces; 0 = off
+    # dense: a second teacher for small faces (featherface.training.second_teacher): "yunet", "yunet:PATH",
+    # "yunet-s"; its faces up to second_teacher_max_px (crop pixels, longer side; 0 = any) at score >=
+    # second_teacher_score lift the teacher's face probability at the priors they match
+    second_teacher: str | None = None
+    second_teacher_max_px: float = 32.0
+    second_teacher_score: float = 0.5
     # precision / averaging
     amp: bool = True  # CUDA only; ignored on CPU
     amp_dtype: str = "float16"  # "float16" | "bfloat16"
@@ -207,6 +213,11 @@ class TrainConfig:
         need(self.distill_temperature > 0, "distill_temperature must be positive")
         need(0 <= self.distill_conf < 1, "distill_conf must be in [0, 1)")
         need(self.distill_gamma >= 0, "distill_gamma must be >= 0")
+        need(math.isfinite(self.second_teacher_max_px) and self.second_teacher_max_px >= 0,
+             f"second_teacher_max_px must be >= 0, got {self.second_teacher_max_px}")
+        need(0 <= self.second_teacher_score <= 1, f"second_teacher_score must be in [0, 1], got {self.second_teacher_score}")
+        need(self.second_teacher_spec() is None or self.teacher_spec() is not None,
+             "second_teacher needs a (dense) teacher: set teacher too")
         need(isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
         for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "warmup_start_factor", "gamma", "min_lr_factor",
                      "grad_clip", "overlap_threshold", "neg_pos_ratio", "loc_weight", "ldm_weight", "ldm_beta", "gt_weight",
@@ -234,6 +245,11 @@ class TrainConfig:
     def teacher_spec(self) -> str | None:
         """The teacher to distil from, or ``None`` (``teacher`` unset, empty or ``none``)."""
         t = (self.teacher or "").strip()
+        return None if t.lower() in ("", "none", "null") else t
+
+    def second_teacher_spec(self) -> str | None:
+        """The second teacher for small faces, or ``None`` (unset, empty or ``none``)."""
+        t = (self.second_teacher or "").strip()
         return None if t.lower() in ("", "none", "null") else t
 
     def milestone_epochs(self) -> list[float]:

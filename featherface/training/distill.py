@@ -43,6 +43,7 @@ from featherface.ops.anchors import PriorBox
 from featherface.peers.retinaface import resolve_retinaface_weights
 from featherface.training.config import TrainConfig
 from featherface.training.loss import MultiBoxLoss
+from featherface.training.second_teacher import SmallFaceFloor, build_second_teacher
 
 __all__ = ["DistillOutput", "DenseDistillationLoss", "Distiller", "FeatureImitationLoss", "build_teacher_model",
            "teacher_box_targets", "same_priors"]
@@ -87,7 +88,9 @@ class DenseDistillationLoss(nn.Module):
         self.label_aware = bool(label_aware)
 
     def forward(self, student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor],
-                label_positive: torch.Tensor | None = None) -> DistillOutput:
+                label_positive: torch.Tensor | None = None, floor: torch.Tensor | None = None) -> DistillOutput:
+        """``floor`` ``(B, N)``: a lower bound on the teacher's face probability (a second teacher's
+        small faces, :class:`~featherface.training.second_teacher.SmallFaceFloor`)."""
         s_cls, t_cls = student["cls"].float(), teacher["cls"].float().detach()
         if s_cls.shape != t_cls.shape:
             raise ValueError(f"dense distillation needs the same priors: student {tuple(s_cls.shape)} "
@@ -98,11 +101,18 @@ class DenseDistillationLoss(nn.Module):
         t_diff = t_cls[..., 1] - t_cls[..., 0]
         t_face = torch.sigmoid(t_diff)  # the teacher's face probability (unsoftened)
         t_prob = t_face if T == 1.0 else torch.sigmoid(t_diff / T)
+        if floor is not None:
+            floor = floor.to(t_face)
+            t_prob = torch.maximum(t_prob, floor)
+            # the class term's normaliser counts the lifted priors; box/landmark targets stay the
+            # first teacher's, so they keep its own confidence
+            norm = torch.maximum(t_face, floor).sum().clamp(min=1.0)
+        else:
+            norm = t_face.sum().clamp(min=1.0)
         bce = F.binary_cross_entropy_with_logits(s_logit, t_prob, reduction="none")
         weight = (torch.sigmoid(s_logit).detach() - t_prob).abs().pow(self.gamma) if self.gamma > 0 else 1.0
         if self.label_aware and label_positive is not None:
             weight = weight * (~label_positive).float()
-        norm = t_face.sum().clamp(min=1.0)
         loss_cls = (weight * bce).sum() * (T * T) / norm
 
         conf = torch.where(t_face >= self.conf_threshold, t_face, torch.zeros_like(t_face))
@@ -236,6 +246,13 @@ class Distiller:
                                                  cfg.distill_temperature, cfg.distill_conf, cfg.distill_gamma,
                                                  cfg.ldm_beta, cfg.distill_label_aware)
                            if mode == "dense" else None)
+        self.second: SmallFaceFloor | None = None
+        if cfg.second_teacher_spec() is not None:
+            if mode != "dense":
+                raise ConfigError("second_teacher needs dense distillation (a teacher with the student's priors)")
+            self.second = build_second_teacher(cfg.second_teacher_spec(), student,  # type: ignore[arg-type]
+                                               cfg.second_teacher_max_px, cfg.second_teacher_score,
+                                               cfg.overlap_threshold)
         self.imitation: FeatureImitationLoss | None = None
         self._student_feats: list[torch.Tensor] | None = None
         if cfg.distill_feat_weight > 0:
@@ -257,7 +274,9 @@ class Distiller:
             head.register_forward_hook(catch)
         log(f"teacher {spec} ({getattr(self.model, 'name', '?')}): {mode} distillation, "
             f"label loss weight {cfg.gt_weight}"
-            + (f", feature imitation weight {cfg.distill_feat_weight}" if self.imitation is not None else ""))
+            + (f", feature imitation weight {cfg.distill_feat_weight}" if self.imitation is not None else "")
+            + (f", second teacher {cfg.second_teacher_spec()} on faces <= {cfg.second_teacher_max_px:g} px at score "
+               f">= {cfg.second_teacher_score:g}" if self.second is not None else ""))
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         """The trainable parameters of the distillation itself (the imitation adapters; none otherwise)."""
@@ -291,7 +310,8 @@ class Distiller:
                 t_out = self.model(x)
         if self.mode == "dense":
             assert self.dense_loss is not None
-            total = self.dense_loss(out, t_out, label_positive).total
+            floor = self.second(images) if self.second is not None else None
+            total = self.dense_loss(out, t_out, label_positive, floor).total
             if self.imitation is not None:
                 s_feats, self._student_feats = self._student_feats, None
                 if s_feats is None:

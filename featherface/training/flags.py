@@ -106,6 +106,11 @@ FIELD_OPTIONS: dict[str, FieldOption] = {
     "distill_gamma": FieldOption("focal exponent of the distilled classification term", _G_DIST, lo=0.0),
     "distill_feat_weight": FieldOption("dense: weight of imitating the teacher's context features near its faces "
                                        "(through a 1x1 adapter used in training only); 0 = off", _G_DIST, lo=0.0),
+    "second_teacher": FieldOption("dense: a second teacher for small faces (yunet, yunet:PATH, yunet-s): its faces lift "
+                                  "the teacher's face probability at the priors they match", _G_DIST, metavar="SPEC"),
+    "second_teacher_max_px": FieldOption("second teacher: only faces up to N crop pixels (longer side; 0 = any)",
+                                         _G_DIST, lo=0.0, metavar="N"),
+    "second_teacher_score": FieldOption("second teacher: only faces at this score or above", _G_DIST, **_U),
     "amp": FieldOption("mixed precision on CUDA", _G_OPT),
     "amp_dtype": FieldOption("mixed-precision type", _G_OPT, choices=("float16", "bfloat16")),
     "channels_last": FieldOption("NHWC model and batches (a CPU step 1.4-2x faster)", _G_OPT),
