@@ -30,9 +30,10 @@ __all__ = ["SmallFaceFloor", "build_second_teacher", "crops_as_images"]
 
 def crops_as_images(images: torch.Tensor) -> list[np.ndarray]:
     """The batch's network inputs (``B x 3 x H x W``, BGR minus :data:`BGR_MEAN`) as uint8 BGR images."""
-    mean = torch.tensor(BGR_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
-    x = (images.detach().float().cpu() + mean).round_().clamp_(0, 255).to(torch.uint8)
-    return [np.ascontiguousarray(im.permute(1, 2, 0).numpy()) for im in x]
+    # channels-last batches (the training default) are HWC in memory already: no copy to reorder
+    x = images.detach().float().cpu().permute(0, 2, 3, 1)
+    x = (x + torch.tensor(BGR_MEAN, dtype=torch.float32)).round_().clamp_(0, 255).to(torch.uint8)
+    return [np.ascontiguousarray(im.numpy()) for im in x]
 
 
 class SmallFaceFloor:

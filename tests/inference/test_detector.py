@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from featherface import FaceDetector, Face
 from featherface.errors import ConfigError, ImageError, WeightsError
