@@ -358,6 +358,8 @@ def format_table(rows: list[dict[str, Any]], metric: str = "facemask_ap") -> str
     lines = [f"| technique | sheet's claim (mAP) | measured Δ {metric} ×100: with it vs without (from Ultra) | "
              "from base | Δ params | Δ latency (ms) |", "|---|---|---|---|---|---|"]
     for r in rows:
+        if r["removed"] is None and r["added"] is None:
+            continue  # a comparison whose runs were not asked for (or not finished): no row of dashes
         claim = "–" if r["claim"] is None else f"+{r['claim']:.1f}"
         params = r["removed"]["params_delta"] if r["removed"] else "–"
         lat = r["removed"].get("latency_delta_ms") if r["removed"] else None

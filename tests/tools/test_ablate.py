@@ -56,6 +56,7 @@ def test_verdict_needs_more_than_the_seed_spread() -> None:
     assert rows["dynamic_sharing"]["removed"] is None
     table = format_table(list(rows.values()))
     assert "+1.0" in table and "within noise" in table and "real" in table
+    assert "dynamic_sharing" not in table  # neither of its comparisons was run
 
 
 def test_ablate_command_on_a_tiny_synthetic_run(tmp_path: Path) -> None:
