@@ -288,18 +288,24 @@ def _stats(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (max(values) - min(values)) if len(values) > 1 else 0.0
 
 
-def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap",
-              latency: dict[str, dict[str, float]] | None = None,
-              custom: Sequence[Variant] = ()) -> list[dict[str, Any]]:
-    """Per technique: the sheet's claim, Δ(ultra - ultra-t) and Δ(base+t - base) in ``metric`` points
-    (x100), with the seed spread, and the verdict; with ``latency`` (:func:`measure_latency`) the
-    CPU-time difference too; a row per ``custom`` variant against the variant it changes."""
+def _scores_by_variant(records: list[dict[str, Any]], metric: str) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Each variant's finite ``metric`` values (x100, one per scored seed) and its parameter count."""
     by: dict[str, list[float]] = {}
     params: dict[str, int] = {}
     for r in records:
         if r.get(metric) is not None and math.isfinite(r[metric]):
             by.setdefault(r["variant"], []).append(100.0 * float(r[metric]))
             params[r["variant"]] = r.get("params", 0)
+    return by, params
+
+
+def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap",
+              latency: dict[str, dict[str, float]] | None = None,
+              custom: Sequence[Variant] = ()) -> list[dict[str, Any]]:
+    """Per technique: the sheet's claim, Δ(ultra - ultra-t) and Δ(base+t - base) in ``metric`` points
+    (x100), with the seed spread, and the verdict; with ``latency`` (:func:`measure_latency`) the
+    CPU-time difference too; a row per ``custom`` variant against the variant it changes."""
+    by, params = _scores_by_variant(records, metric)
 
     def delta(a: str, b: str) -> dict[str, Any] | None:
         if a not in by or b not in by:
@@ -336,12 +342,7 @@ def summarise(records: list[dict[str, Any]], metric: str = "facemask_ap",
 
 def format_variants(records: list[dict[str, Any]], metric: str = "facemask_ap") -> str:
     """Each variant's own ``metric`` (x100): mean over its scored seeds and their spread (max - min)."""
-    by: dict[str, list[float]] = {}
-    params: dict[str, int] = {}
-    for r in records:
-        if r.get(metric) is not None and math.isfinite(r[metric]):
-            by.setdefault(r["variant"], []).append(100.0 * float(r[metric]))
-            params[r["variant"]] = r.get("params", 0)
+    by, params = _scores_by_variant(records, metric)
     lines = [f"| variant | params | {metric} ×100 (mean) | spread | seeds |", "|---|---|---|---|---|"]
     for name, vals in by.items():
         mean, spread = _stats(vals)

@@ -244,13 +244,11 @@ class TrainConfig:
 
     def teacher_spec(self) -> str | None:
         """The teacher to distil from, or ``None`` (``teacher`` unset, empty or ``none``)."""
-        t = (self.teacher or "").strip()
-        return None if t.lower() in ("", "none", "null") else t
+        return _spec(self.teacher)
 
     def second_teacher_spec(self) -> str | None:
         """The second teacher for small faces, or ``None`` (unset, empty or ``none``)."""
-        t = (self.second_teacher or "").strip()
-        return None if t.lower() in ("", "none", "null") else t
+        return _spec(self.second_teacher)
 
     def milestone_epochs(self) -> list[float]:
         """Milestones in epochs: values all <= 1 are fractions of ``epochs`` (so 0.76/0.88 of 250
@@ -440,3 +438,9 @@ def resolve_config(config_file: str | Path | None = None, flags: Mapping[str, An
         if key in set_values and isinstance(set_values[key], Mapping):
             set_values[key] = {**getattr(cfg, key), **set_values[key]}
     return TrainConfig.from_dict({**flags, **set_values}, cfg)
+
+
+def _spec(value: str | None) -> str | None:
+    """A teacher setting as given, or ``None`` when unset, empty or ``none`` / ``null``."""
+    t = (value or "").strip()
+    return None if t.lower() in ("", "none", "null") else t

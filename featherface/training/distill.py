@@ -101,14 +101,14 @@ class DenseDistillationLoss(nn.Module):
         t_diff = t_cls[..., 1] - t_cls[..., 0]
         t_face = torch.sigmoid(t_diff)  # the teacher's face probability (unsoftened)
         t_prob = t_face if T == 1.0 else torch.sigmoid(t_diff / T)
+        lifted = t_face
         if floor is not None:
             floor = floor.to(t_face)
             t_prob = torch.maximum(t_prob, floor)
             # the class term's normaliser counts the lifted priors; box/landmark targets stay the
             # first teacher's, so they keep its own confidence
-            norm = torch.maximum(t_face, floor).sum().clamp(min=1.0)
-        else:
-            norm = t_face.sum().clamp(min=1.0)
+            lifted = torch.maximum(t_face, floor)
+        norm = lifted.sum().clamp(min=1.0)
         bce = F.binary_cross_entropy_with_logits(s_logit, t_prob, reduction="none")
         weight = (torch.sigmoid(s_logit).detach() - t_prob).abs().pow(self.gamma) if self.gamma > 0 else 1.0
         if self.label_aware and label_positive is not None:
