@@ -13,8 +13,12 @@ alone at 1 and 2 threads in rounds taking turns (as ``benchmarks/speed_vs_yunet.
 * ncnn (``pip install ncnn pnnx``): ONNX -> pnnx -> ncnn, weights kept fp32 (``fp16=0``; pnnx's
   default fp16 weights move the outputs by up to 10%), ncnn's default runtime options.
 * MNN (``pip install MNN``): ``mnnconvert -f ONNX``, the Module API, CPU, precision "normal".
-* LiteRT (``pip install ai-edge-litert`` plus ``onnx2tf`` for the conversion): run only when
-  ``onnx2tf`` is installed.
+* LiteRT (``pip install ai-edge-litert``, XNNPACK on the CPU) with a converter: ``litert-torch``
+  (``pip install litert-torch``, ~2 GB with jax and transformers: a separate environment) converts
+  our networks from PyTorch (the ``--deploy`` copy, not the portable one: LiteRT has no lowering of
+  ``adaptive_max_pool2d``); ``onnx2tf``, when installed, converts the ONNX files, YuNet-n's too.
+  Without ``onnx2tf`` YuNet-n has no LiteRT row, and the last column (ours in LiteRT over YuNet-n
+  in onnxruntime) is the comparison.
 
     python benchmarks/mobile_runtimes.py                      # on an idle machine: the real table
     python benchmarks/mobile_runtimes.py --rounds 1 --runs 2  # a smoke run (numbers meaningless)
@@ -189,22 +193,11 @@ def mnn_build(onnx_path: Path, out_dir: Path) -> Callable[[int, np.ndarray], Run
     return make
 
 
-def litert_build(onnx_path: Path, out_dir: Path) -> Callable[[int, np.ndarray], Runner]:
+def _litert_runner(path: Path) -> Callable[[int, np.ndarray], Runner]:
     from ai_edge_litert.interpreter import Interpreter
 
-    conv = _tool("onnx2tf")
-    if conv is None:
-        raise RuntimeError("no ONNX -> TFLite converter installed (onnx2tf; it pins numpy 1.26.4, "
-                           "onnxruntime 1.23.0 and tensorflow 2.19, so it is not in an extra)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([conv, "-i", str(onnx_path), "-o", str(out_dir), "-kat", "input"],
-                          capture_output=True, text=True)
-    found = sorted(out_dir.glob("*_float32.tflite"))
-    if proc.returncode or not found:
-        raise RuntimeError(f"onnx2tf failed (rc {proc.returncode}): {(proc.stderr or proc.stdout)[-400:]}")
-
     def make(threads: int, x: np.ndarray) -> Runner:
-        it = Interpreter(model_path=str(found[0]), num_threads=threads)
+        it = Interpreter(model_path=str(path), num_threads=threads)
         it.allocate_tensors()
         inp = it.get_input_details()[0]["index"]
         outs = [d["index"] for d in it.get_output_details()]
@@ -217,11 +210,60 @@ def litert_build(onnx_path: Path, out_dir: Path) -> Callable[[int, np.ndarray], 
     return make
 
 
+def _litert_from_torch(net: str, out_dir: Path) -> Path:
+    """Our network (shipped weights, the ``--deploy`` copy) through litert-torch, fixed to SHAPE;
+    outputs in the ONNX file's order (bbox, cls, ldm)."""
+    import litert_torch
+    import torch
+
+    from featherface.export.deploy import deploy_model
+    from featherface.models.registry import create_model
+
+    class Outputs(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            out = self.inner(x)
+            return out["bbox"], out["cls"], out["ldm"]
+
+    path = out_dir / "model.tflite"
+    if not path.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model = Outputs(deploy_model(create_model(OURS[net], pretrained=True).eval())).eval()
+        litert_torch.convert(model, (torch.zeros(SHAPE),)).export(str(path))
+    return path
+
+
+def _litert_from_onnx(onnx_path: Path, out_dir: Path) -> Path:
+    conv = _tool("onnx2tf")
+    if conv is None:
+        raise RuntimeError("no ONNX -> TFLite converter installed (onnx2tf; it pins numpy 1.26.4, "
+                           "onnxruntime 1.23.0 and tensorflow 2.19, so it is not in an extra)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([conv, "-i", str(onnx_path), "-o", str(out_dir), "-kat", "input"],
+                          capture_output=True, text=True)
+    found = sorted(out_dir.glob("*_float32.tflite"))
+    if proc.returncode or not found:
+        raise RuntimeError(f"onnx2tf failed (rc {proc.returncode}): {(proc.stderr or proc.stdout)[-400:]}")
+    return found[0]
+
+
+def litert_build(net: str, onnx_path: Path, out_dir: Path) -> Callable[[int, np.ndarray], Runner]:
+    """litert-torch for our networks when installed, else onnx2tf (the only way for YuNet-n)."""
+    if net in OURS and importlib.util.find_spec("litert_torch") is not None:
+        return _litert_runner(_litert_from_torch(net, out_dir))
+    return _litert_runner(_litert_from_onnx(onnx_path, out_dir))
+
+
 RUNTIMES = {
-    # name: (module that must import, converter executable, builder, pip packages, versions of)
-    "ncnn": ("ncnn", "pnnx", ncnn_build, "ncnn pnnx", ("ncnn", "pnnx")),
-    "MNN": ("MNN", "mnnconvert", mnn_build, "MNN", ("MNN",)),
-    "LiteRT": ("ai_edge_litert", "onnx2tf", litert_build, "ai-edge-litert onnx2tf", ("ai-edge-litert", "onnx2tf")),
+    # name: (module that must import, converters (an executable or a module; any one), builder,
+    # pip packages, versions of)
+    "ncnn": ("ncnn", ("pnnx",), lambda net, path, out: ncnn_build(path, out), "ncnn pnnx", ("ncnn", "pnnx")),
+    "MNN": ("MNN", ("mnnconvert",), lambda net, path, out: mnn_build(path, out), "MNN", ("MNN",)),
+    "LiteRT": ("ai_edge_litert", ("litert_torch", "onnx2tf"), litert_build, "ai-edge-litert litert-torch",
+               ("ai-edge-litert", "litert-torch", "onnx2tf")),
 }
 
 
@@ -285,15 +327,16 @@ def run(argv: list[str] | None = None) -> int:
             calls[("onnxruntime", net, t)] = ort_runner(base[net], t, x)
         diffs[("onnxruntime", net)] = 0.0
     for rt_name in args.runtimes:
-        module, tool, build, pip_names, dists = RUNTIMES[rt_name]
-        if importlib.util.find_spec(module) is None or _tool(tool) is None:
+        module, tools, build, pip_names, dists = RUNTIMES[rt_name]
+        has_tool = any(_tool(t) is not None or importlib.util.find_spec(t) is not None for t in tools)
+        if importlib.util.find_spec(module) is None or not has_tool:
             notes[rt_name] = f"not installed (pip install {pip_names})"
             print(f"{rt_name}: skipped, {notes[rt_name]}", file=sys.stderr)
             continue
-        versions[rt_name] = ", ".join(f"{d} {_version(d)}" for d in dists)
+        versions[rt_name] = ", ".join(f"{d} {_version(d)}" for d in dists if _version(d) != "?")
         for net, path in portable.items():
             try:
-                make = build(path, args.cache / rt_name / net.replace(" ", "_"))
+                make = build(net, path, args.cache / rt_name / net.replace(" ", "_"))
                 ref = ort_runner(path, 1, x)()
                 diffs[(rt_name, net)] = max_rel_diff(ref, make(1, x)())
                 for t in args.threads:
@@ -306,16 +349,20 @@ def run(argv: list[str] | None = None) -> int:
     rows = []
     for (rt_name, net, t), v in ms.items():
         y = ms.get((rt_name, YUNET, t))
+        y_ort = ms.get(("onnxruntime", YUNET, t))
         rows.append({"runtime": rt_name, "network": net, "threads": t, "ms": round(v, 2),
                      "vs_yunet_n": round(v / y, 2) if y else None,
+                     "vs_yunet_n_onnxruntime": round(v / y_ort, 2) if y_ort else None,
                      "max_rel_diff": diffs.get((rt_name, net))})
     rows.sort(key=lambda r: (r["runtime"] != "onnxruntime", r["runtime"], r["threads"], r["network"]))
     print("\nNetworks alone, 1x3x480x640, median ms "
           f"({args.rounds} rounds x {args.runs} runs):\n")
-    print("| runtime | network | threads | ms | / YuNet-n (same runtime) | max rel diff |\n|---|---|---|---|---|---|")
+    print("| runtime | network | threads | ms | / YuNet-n (same runtime) | / YuNet-n in onnxruntime | max rel diff |\n"
+          "|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = "–" if r["vs_yunet_n"] is None else f"{r['vs_yunet_n']:.2f}"
-        print(f"| {r['runtime']} | {r['network']} | {r['threads']} | {r['ms']:.1f} | {ratio} | "
+        ratio_ort = "–" if r["vs_yunet_n_onnxruntime"] is None else f"{r['vs_yunet_n_onnxruntime']:.2f}"
+        print(f"| {r['runtime']} | {r['network']} | {r['threads']} | {r['ms']:.1f} | {ratio} | {ratio_ort} | "
               f"{r['max_rel_diff']:.1e} |")
     for k, v in notes.items():
         print(f"- {k}: {v}")

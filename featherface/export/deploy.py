@@ -256,19 +256,24 @@ class DeployFeatherFace(nn.Module):
             for h in net.head.heads:
                 _fold_shuffle_into_head(h, p)
         self.head = _DeployHead(list(net.head.heads), net.head.num_levels)
-        self._fusion: dict[int, list[float]] = {}
         for layer in getattr(net.bifpn, "layers", []):
             self._fold_fusions(layer)
 
     # -- blocks ---------------------------------------------------------------------------------
     def _cbam_levels(self, manager: SharedCBAMManager, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """``manager(feats)``, the channel MLP called once per distinct block."""
-        groups: dict[int, list[int]] = {}
+        # grouped by identity with the blocks held, not by id(): a tracer's temporary objects
+        # (torch.export) could otherwise share an id and merge levels of different widths
+        groups: list[tuple[CBAM, list[int]]] = []
         for lvl in range(len(feats)):
-            groups.setdefault(id(manager.block(lvl)), []).append(lvl)
+            b = manager.block(lvl)
+            found = next((levels for blk, levels in groups if blk is b), None)
+            if found is None:
+                groups.append((b, [lvl]))
+            else:
+                found.append(lvl)
         out: list[torch.Tensor] = list(feats)
-        for levels in groups.values():
-            block = manager.block(levels[0])
+        for block, levels in groups:
             atts = _channel_attention_many(block, [feats[i] for i in levels], self.portable)
             for i, a in zip(levels, atts):
                 y = feats[i] * a
@@ -303,13 +308,15 @@ class DeployFeatherFace(nn.Module):
                     with torch.no_grad():
                         conv.weight.mul_(w[k])
                     w = w / w[k]
-                self._fusion[id(fuse)] = w.tolist()
+                # kept on the fusion module itself (not keyed by id()), so copies made by tracers
+                # such as torch.export keep it
+                fuse.deploy_weights = w.tolist()
 
     def _fuse(self, fuse: nn.Module, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """Fast normalised fusion with constant weights (the exporter would leave their
         Relu-ReduceSum-Div-Gather chain in the graph); a weight of 1 needs no Mul."""
         out: torch.Tensor | None = None
-        for x, wi in zip(inputs, self._fusion[id(fuse)]):
+        for x, wi in zip(inputs, fuse.deploy_weights):
             term = x if wi == 1.0 else x * wi
             out = term if out is None else out + term
         assert out is not None

@@ -154,3 +154,14 @@ def test_portable_ops_same_outputs(tmp_path, model_factory, name):
             assert [list(a.ints) for a in n.attribute if a.name == "axes"] == [[1]]
     with pytest.raises(ConfigError, match="deploy_options"):
         export_onnx(model, tmp_path / "q.onnx", deploy_options={"portable": True})
+
+
+def test_folded_copy_survives_deepcopy(model_factory):
+    """Tracers such as torch.export (litert-torch, benchmarks/mobile_runtimes.py) copy the module:
+    the folded fusion weights and the shared-attention grouping must not hang on object ids."""
+    import copy
+
+    folded = deploy_model(model_factory("featherface-v2-ultra"))
+    x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(3)) * 50
+    ref = _outputs(folded, x)
+    assert _close(ref, _outputs(copy.deepcopy(folded), x)) == 0.0
