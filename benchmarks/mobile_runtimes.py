@@ -194,45 +194,23 @@ def mnn_build(onnx_path: Path, out_dir: Path) -> Callable[[int, np.ndarray], Run
 
 
 def _litert_runner(path: Path) -> Callable[[int, np.ndarray], Runner]:
-    from ai_edge_litert.interpreter import Interpreter
+    from featherface.export.tflite import tflite_runner
 
     def make(threads: int, x: np.ndarray) -> Runner:
-        it = Interpreter(model_path=str(path), num_threads=threads)
-        it.allocate_tensors()
-        inp = it.get_input_details()[0]["index"]
-        outs = [d["index"] for d in it.get_output_details()]
-
-        def run() -> list:
-            it.set_tensor(inp, x)
-            it.invoke()
-            return [it.get_tensor(i) for i in outs]
-        return run
+        run = tflite_runner(path, threads)
+        return lambda: run(x)
     return make
 
 
 def _litert_from_torch(net: str, out_dir: Path) -> Path:
-    """Our network (shipped weights, the ``--deploy`` copy) through litert-torch, fixed to SHAPE;
-    outputs in the ONNX file's order (bbox, cls, ldm)."""
-    import litert_torch
-    import torch
-
-    from featherface.export.deploy import deploy_model
+    """Our network (shipped weights) as ``featherface export --format tflite`` writes it, at SHAPE."""
+    from featherface.export.tflite import export_tflite
     from featherface.models.registry import create_model
-
-    class Outputs(torch.nn.Module):
-        def __init__(self, inner: torch.nn.Module):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            out = self.inner(x)
-            return out["bbox"], out["cls"], out["ldm"]
 
     path = out_dir / "model.tflite"
     if not path.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
-        model = Outputs(deploy_model(create_model(OURS[net], pretrained=True).eval())).eval()
-        litert_torch.convert(model, (torch.zeros(SHAPE),)).export(str(path))
+        export_tflite(create_model(OURS[net], pretrained=True).eval(), path, input_size=SHAPE[2:])
     return path
 
 

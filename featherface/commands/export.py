@@ -3,6 +3,7 @@
     featherface export --format onnx --weights run/best.pt --output v2.onnx
     featherface export --format onnx --random --model featherface-v1 --int8 --calibration photos/
     featherface export --format torchscript --weights run/best.pt
+    featherface export --format tflite --input-size 480 640 -o v2.tflite   # needs: pip install litert-torch
     featherface export --format onnx --weights ../shared/weights/retinaface_mnet025_Final.pth -o retinaface.onnx
 
 ``--weights`` takes a FeatherFace weights file, a training checkpoint, or the RetinaFace-mnet0.25
@@ -43,7 +44,9 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
         description="Export a FeatherFace model to ONNX (opset >= 17, dynamic batch/height/width, metadata "
                     "describing normalisation, anchors and outputs) or TorchScript: the weights shipped with the "
                     "package unless --weights PATH, or --random for an untrained network (speed tests only).")
-    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="output format (default onnx)")
+    p.add_argument("--format", choices=["onnx", "torchscript", "tflite"], default="onnx",
+                   help="output format (default onnx); tflite: LiteRT for phones, one fixed --input-size, needs "
+                        "pip install litert-torch")
     add_detector_args(p, ("model",), defaults={"model": None}, helps={
         "model": f"model name (default: the one recorded in --weights, else {DetectorOptions.model})"})
     w = p.add_mutually_exclusive_group()
@@ -57,7 +60,8 @@ def add_parser(sub: "argparse._SubParsersAction", name: str) -> None:
     p.add_argument("--opset", type=int_range(17, 99, name="opset"), default=17,
                    help="ONNX opset, 17 to the exporter's highest (legacy: 20) (default 17)")
     p.add_argument("--input-size", type=_SIDE, nargs="+", default=[640], metavar="N",
-                   help="example input for tracing: N or H W, multiples of 32 (the file accepts any size)")
+                   help="example input for tracing: N or H W, multiples of 32 (ONNX and TorchScript files accept "
+                        "any size; a tflite file only this one)")
     p.add_argument("--postprocess", action="store_true",
                    help="ONNX: decode + score threshold + NMS inside the graph (outputs detections, batch_index)")
     add_detector_args(p, ("score_threshold", "nms_threshold"), helps={
@@ -126,7 +130,7 @@ def _check_out(path: str | Path, args: argparse.Namespace, inputs: list[str], op
         from featherface.io.images import expand_inputs  # OpenCV: on use, not for ``featherface --help``
 
         ins += [str(p) for p in expand_inputs([calib])] if Path(calib).is_dir() else [calib]
-    suffixes = {".pt", ".pth", ".torchscript"} if args.format == "torchscript" else {".onnx"}
+    suffixes = {"torchscript": {".pt", ".pth", ".torchscript"}, "tflite": {".tflite"}}.get(args.format, {".onnx"})
     return check_output_file(path, option, inputs=ins, suffixes=suffixes, force=args.force)
 
 
@@ -152,8 +156,17 @@ def run(args: argparse.Namespace) -> int:
     if args.output:  # checked before the model is loaded; the default name needs the model's name
         _check_out(args.output, args, inputs)
     calib = _check_calibration(args) if args.int8 and args.format == "onnx" else None
+    if args.format == "tflite":
+        if args.postprocess or args.int8:
+            raise ConfigError("--postprocess and --int8 apply to --format onnx only (a tflite file is always "
+                              "deploy-folded)")
+        from featherface.export.tflite import require_converter  # litert-torch missing: one line before the model loads
+
+        require_converter()
     model = load_model(args.model, args.weights, args.random, args.seed).eval()
     trained = args.weights is not None
+    if args.format == "tflite":
+        return _export_tflite(args, model, inputs, hw, trained)
     if args.format == "torchscript":
         if args.postprocess or args.int8 or args.deploy:
             raise ConfigError("--postprocess, --int8 and --deploy apply to --format onnx only")
@@ -186,6 +199,28 @@ def run(args: argparse.Namespace) -> int:
     with atomic_output(out) as tmp_out, (atomic_output(q_out) if q_out is not None else
                                          contextlib.nullcontext(None)) as tmp_q:
         _export_onnx(args, model, out, tmp_out, q_out, tmp_q, calib, hw, trained)
+    return 0
+
+
+def _export_tflite(args: argparse.Namespace, model: Any, inputs: list[str], hw: tuple[int, int], trained: bool) -> int:
+    """``--format tflite``: the folded network through litert-torch at the one size ``hw``, checked
+    against PyTorch with ai-edge-litert's interpreter."""
+    import torch  # torch and litert-torch: on use (see the module docstring)
+
+    from featherface.export.tflite import export_tflite, tflite_runner
+
+    out = _check_out(args.output or f"{model.name}.tflite", args, inputs)
+    export_tflite(model, out, input_size=hw)
+    print(f"wrote {out} ({_mb(out)}): LiteRT, input 1x3x{hw[0]}x{hw[1]} only, raw outputs bbox, cls, ldm, "
+          "deploy-folded" + ("" if trained else "  [untrained random weights]"))
+    if not args.no_verify:
+        x = (np.random.default_rng(0).normal(0, 50, size=(1, 3, *hw))).astype(np.float32)
+        with torch.no_grad():
+            ref = model(torch.from_numpy(x))
+        got = tflite_runner(out)(x)
+        diff = max(float(np.abs(ref[k].numpy() - g).max() / max(1.0, float(ref[k].abs().max())))
+                   for k, g in zip(("bbox", "cls", "ldm"), got))
+        print(f"verify: LiteRT vs PyTorch at {hw[0]}x{hw[1]}: max |diff| {diff:.3g} of each output's scale")
     return 0
 
 

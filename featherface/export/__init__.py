@@ -1,4 +1,4 @@
-"""Deployment: writing ONNX / TorchScript files and INT8 quantization.
+"""Deployment: writing ONNX / TorchScript / LiteRT files and INT8 quantization.
 
     >>> from featherface import create_model
     >>> from featherface.export import export_onnx, quantize_onnx_int8
@@ -19,6 +19,7 @@ _EXPORTS = {
     "onnx_io_names": "featherface.export.onnx_export",
     "export_torchscript": "featherface.export.torchscript",
     "load_torchscript": "featherface.export.torchscript",
+    "export_tflite": "featherface.export.tflite",
     "cached_export": "featherface.export.cache",
     "quantize_onnx_int8": "featherface.export.quantize",
     "ImageCalibrationReader": "featherface.export.quantize",

@@ -31,8 +31,8 @@ from featherface.io.outputs import atomic_output
 EXTRA_FILE = "featherface.json"
 
 
-class _TupleOutputs(nn.Module):
-    """dict -> tuple in a fixed order (TorchScript consumers index outputs, not keys)."""
+class TupleOutputs(nn.Module):
+    """dict -> tuple in the ONNX output order (TorchScript and LiteRT consumers index outputs, not keys)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -60,7 +60,7 @@ def export_torchscript(
     """
     h, w = export_size_hw(input_size)
     net = copy.deepcopy(model).cpu().eval()
-    wrapped = _TupleOutputs(net).eval()
+    wrapped = TupleOutputs(net).eval()
     example = torch.zeros(2, 3, h, w)
     meta = build_metadata(net, weights=weights, trained=trained, fmt="featherface-torchscript")
     meta["outputs_order"] = json.dumps(list(RAW_OUTPUTS))
