@@ -198,7 +198,7 @@ def _litert_runner(path: Path) -> Callable[[int, np.ndarray], Runner]:
 
     def make(threads: int, x: np.ndarray) -> Runner:
         run = tflite_runner(path, threads)
-        return lambda: run(x)
+        return lambda: list(run(x).values())
     return make
 
 

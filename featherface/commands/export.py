@@ -205,22 +205,17 @@ def run(args: argparse.Namespace) -> int:
 def _export_tflite(args: argparse.Namespace, model: Any, inputs: list[str], hw: tuple[int, int], trained: bool) -> int:
     """``--format tflite``: the folded network through litert-torch at the one size ``hw``, checked
     against PyTorch with ai-edge-litert's interpreter."""
-    import torch  # torch and litert-torch: on use (see the module docstring)
-
-    from featherface.export.tflite import export_tflite, tflite_runner
+    from featherface.export.tflite import export_tflite, tflite_runner  # torch and litert-torch: on use
+    from featherface.export.verify import compare_sessions, summary_line, torch_runner
 
     out = _check_out(args.output or f"{model.name}.tflite", args, inputs)
     export_tflite(model, out, input_size=hw)
     print(f"wrote {out} ({_mb(out)}): LiteRT, input 1x3x{hw[0]}x{hw[1]} only, raw outputs bbox, cls, ldm, "
           "deploy-folded" + ("" if trained else "  [untrained random weights]"))
     if not args.no_verify:
-        x = (np.random.default_rng(0).normal(0, 50, size=(1, 3, *hw))).astype(np.float32)
-        with torch.no_grad():
-            ref = model(torch.from_numpy(x))
-        got = tflite_runner(out)(x)
-        diff = max(float(np.abs(ref[k].numpy() - g).max() / max(1.0, float(ref[k].abs().max())))
-                   for k, g in zip(("bbox", "cls", "ldm"), got))
-        print(f"verify: LiteRT vs PyTorch at {hw[0]}x{hw[1]}: max |diff| {diff:.3g} of each output's scale")
+        xs = [np.random.default_rng(0).normal(0, 50, size=(1, 3, *hw)).astype(np.float32)]
+        rep = compare_sessions(torch_runner(model), tflite_runner(out), xs, model.config)
+        print("verify: " + summary_line("LiteRT vs PyTorch", rep))
     return 0
 
 

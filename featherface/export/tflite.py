@@ -25,6 +25,7 @@ from featherface.errors import ConfigError
 from featherface.export.deploy import deploy_model
 from featherface.export.onnx_export import export_size_hw
 from featherface.export.torchscript import TupleOutputs
+from featherface.inference.backends.metadata import RAW_OUTPUTS
 from featherface.io.outputs import atomic_output
 
 INSTALL_HINT = "pip install litert-torch (about 2 GB with jax; a separate environment is fine)"
@@ -42,9 +43,7 @@ def require_converter() -> Any:
 def export_tflite(model: nn.Module, path: str | os.PathLike, *, input_size: int | Sequence[int] = 640) -> Path:
     """Convert ``model`` (a FeatherFace network, folded first as ``--deploy`` does) to a LiteRT file
     for a 1x3xHxW input of ``input_size`` (N or (H, W), multiples of 32); returns the path."""
-    h, w = export_size_hw(input_size)
-    if h % 32 or w % 32:
-        raise ConfigError(f"input_size must be multiples of 32, got {h}x{w}")
+    h, w = export_size_hw(input_size)  # N or (H, W), multiples of 32: a one-line error otherwise
     litert_torch = require_converter()
     net = TupleOutputs(deploy_model(model)).eval()
     with torch.no_grad():
@@ -55,8 +54,9 @@ def export_tflite(model: nn.Module, path: str | os.PathLike, *, input_size: int 
     return path
 
 
-def tflite_runner(path: str | os.PathLike, threads: int = 1) -> Callable[[Any], list[Any]]:
-    """``run(x) -> [bbox, cls, ldm]`` for a LiteRT file (ai-edge-litert's interpreter, XNNPACK)."""
+def tflite_runner(path: str | os.PathLike, threads: int = 1) -> Callable[[Any], dict[str, Any]]:
+    """``batch -> raw dict`` callable over a LiteRT file (ai-edge-litert's interpreter, XNNPACK), as
+    :func:`featherface.export.verify.ort_runner` is over an ONNX file."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:
@@ -66,10 +66,10 @@ def tflite_runner(path: str | os.PathLike, threads: int = 1) -> Callable[[Any], 
     inp = it.get_input_details()[0]["index"]
     outs = [d["index"] for d in it.get_output_details()]
 
-    def run(x: Any) -> list[Any]:
+    def run(x: Any) -> dict[str, Any]:
         it.set_tensor(inp, x)
         it.invoke()
-        return [it.get_tensor(i) for i in outs]
+        return {k: it.get_tensor(i) for k, i in zip(RAW_OUTPUTS, outs)}  # written in TupleOutputs' order
     return run
 
 

@@ -4,6 +4,7 @@ the same outputs within 1e-5 of each output's scale, far fewer graph nodes, the 
 from __future__ import annotations
 
 import collections
+import copy
 
 import numpy as np
 import pytest
@@ -159,8 +160,6 @@ def test_portable_ops_same_outputs(tmp_path, model_factory, name):
 def test_folded_copy_survives_deepcopy(model_factory):
     """Tracers such as torch.export (litert-torch, benchmarks/mobile_runtimes.py) copy the module:
     the folded fusion weights and the shared-attention grouping must not hang on object ids."""
-    import copy
-
     folded = deploy_model(model_factory("featherface-v2-ultra"))
     x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(3)) * 50
     ref = _outputs(folded, x)

@@ -45,7 +45,8 @@ def test_round_trip_same_outputs(model_factory, tmp_path):
     with torch.no_grad():
         ref = model(torch.from_numpy(x))
     got = tflite_runner(path)(x)
-    for k, g in zip(("bbox", "cls", "ldm"), got):
+    assert list(got) == ["bbox", "cls", "ldm"]
+    for k, g in got.items():
         r = ref[k].numpy()
         assert g.shape == r.shape
         assert np.abs(g - r).max() <= 1e-4 * max(1.0, float(np.abs(r).max()))
