@@ -91,6 +91,15 @@ for m in v2-ultra v1; do
   # kept, the human-set losses of the tail average alone undone)
   "$PY" tools/average_weights.py "$OUT/$m-average-8-11.pt" "$OUT/$m-soup-12-13.pt" --mix 0.5 0.5 -o "$OUT/$m-blend.pt"
 done
+# stage 14, both models: half the crops turned up to +-30 deg (landmarks that follow head roll), 2 epochs from
+# the blend (docs/model_card.md#stage-14-landmarks-that-follow-head-roll). V1 learns the roll and ships half
+# the blend + half stage 14; V2 Ultra, with the same recipe, does not learn it and keeps its blend.
+for m in v2-ultra v1; do
+  "$FF" train -c "configs/default-weights-$m-stage14.yaml" --resume auto --no-progress
+done
+"$PY" tools/average_weights.py "$OUT/v1-blend.pt" "$OUT/featherface-v1-stage14/final.pt" --mix 0.5 0.5 -o "$OUT/v1-blend-14.pt"
+"$PY" benchmarks/landmark_roll.py --detectors "featherface-v2-ultra:$OUT/v2-ultra-blend.pt,featherface-v2-ultra:$OUT/featherface-v2-ultra-stage14/final.pt,featherface-v1:$OUT/v1-blend.pt,featherface-v1:$OUT/featherface-v1-stage14/final.pt,featherface-v1:$OUT/v1-blend-14.pt,retinaface" \
+    --json docs/landmark_roll.json
 # stage-11 experiments (V2 Ultra): without the hard negatives (control) and with label-aware distillation
 for e in plain labelaware; do
   "$FF" train -c "configs/experiments/v2-ultra-stage11-$e.yaml" --resume auto --no-progress
@@ -100,7 +109,11 @@ done
 "$PY" benchmarks/wider_learning_curve.py "$OUT"/featherface-{v2-ultra,v1}-stage{10,11,12,13} \
     --extra "$OUT"/featherface-{v2-ultra,v1}-stage{8,9}/final.pt "$OUT"/{v2-ultra,v1}-average-8-11.pt \
     "$OUT"/{v2-ultra,v1}-{average-8-12,soup-12-13,blend}.pt --json docs/wider_curve.json
-# the README's WIDER, human-set and false-face tables: one run each over the same detectors
+# the README's WIDER and human-set tables (after stage 14): the shipped files, V1 before stage 14, V2 Ultra's stage 14
+DETS14="featherface-v2-ultra:$OUT/v2-ultra-blend.pt,featherface-v1:$OUT/v1-blend-14.pt,featherface-v1:$OUT/v1-blend.pt,featherface-v2-ultra:$OUT/featherface-v2-ultra-stage14/final.pt,retinaface,yunet"
+"$FF" eval --images "$DATA/widerface/val-subset/images" --detectors "$DETS14" --threads 1 --json docs/wider_stage14.json --force
+"$FF" eval --human-sets "$DATA" --cuhk-rotation 20 --detectors "$DETS14" --threads 1 --json docs/human_stage14.json --force
+# the stage-13 tables of the model card, false faces included: one run each over the same detectors
 DETS="featherface-v2-ultra:$OUT/v2-ultra-blend.pt,featherface-v1:$OUT/v1-blend.pt,featherface-v2-ultra:$OUT/v2-ultra-soup-12-13.pt,featherface-v1:$OUT/v1-soup-12-13.pt,featherface-v2-ultra:$OUT/v2-ultra-average-8-11.pt,featherface-v1:$OUT/v1-average-8-11.pt,retinaface,yunet"
 "$FF" eval --images "$DATA/widerface/val-subset/images" --detectors "$DETS" --threads 1 \
     --json docs/wider_val_subset.json --force
@@ -111,5 +124,5 @@ DETS="featherface-v2-ultra:$OUT/v2-ultra-blend.pt,featherface-v1:$OUT/v1-blend.p
 "$FF" eval --human-sets "$DATA" \
     --detectors "featherface-v2-ultra:$OUT/v2-ultra-stage8.pt,featherface-v1:$OUT/v1-stage8.pt,featherface-v2-ultra:$OUT/v2-ultra-stage7.pt,featherface-v1:$OUT/v1-stage7.pt,featherface-v2-ultra:$OUT/v2-ultra-stage6.pt,featherface-v1:$OUT/v1-stage6.pt,featherface-v2-ultra:$OUT/v2-ultra-stage5.pt,featherface-v1:$OUT/v1-stage5.pt,featherface-v2-ultra:$OUT/v2-ultra-stage4.pt,featherface-v1:$OUT/v1-stage4.pt,featherface-v2-ultra:runs/experiments/v2-stage8-landmarks/final.pt,featherface-v2-ultra:runs/experiments/v2-stage8-feat/final.pt,retinaface,yunet" \
     --json docs/model_card.json --plot docs/images/human_pr.png --force
-echo "to ship: cp $OUT/v2-ultra-blend.pt featherface/weights/featherface-v2-ultra.pt (and v1),"
+echo "to ship: cp $OUT/v2-ultra-blend.pt featherface/weights/featherface-v2-ultra.pt, $OUT/v1-blend-14.pt featherface/weights/featherface-v1.pt,"
 echo "then put their sha256 (sha256sum) into BUILTIN_WEIGHTS in featherface/models/shipped.py"
