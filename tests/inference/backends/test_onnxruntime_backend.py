@@ -22,16 +22,28 @@ from featherface.inference.backends.torch_backend import model_for_onnx  # noqa:
 def test_detector_onnxruntime_gives_same_faces(tmp_path, face_image, model_factory):
     model = model_factory(face_bias=-2.0)
     path = export_onnx(model, tmp_path / "m.onnx", input_size=64)
+    # NMS and box voting off for the face-by-face check: a random network's scores cluster within 1e-7
+    # of each other, so which near-equal candidate NMS keeps, and which neighbours vote on a box, turn
+    # on float noise between runtimes (onnxruntime 1.32 moved one voted box by 9 px); every candidate
+    # kept as its prior regressed it, each must have its twin
+    torch_all = FaceDetector(model, score_threshold=0.3, nms_threshold=1.0, vote_iou=0.0)
+    ort_all = FaceDetector(model, score_threshold=0.3, nms_threshold=1.0, vote_iou=0.0, backend="onnxruntime",
+                           onnx_path=path)
     torch_det = FaceDetector(model, score_threshold=0.3)
     ort_det = FaceDetector(model, score_threshold=0.3, backend="onnxruntime", onnx_path=path)
     assert ort_det.backend.name == "onnxruntime"
     for img in (face_image, face_image[:, ::-1]):  # 200x300 -> padded to 224x320 inside the detector
-        a, b = torch_det.detect(img), ort_det.detect(img)
+        a, b = torch_all.detect(img), ort_all.detect(img)
         assert len(a) == len(b) > 0
-        for fa, fb in zip(a, b):
+        # the twin: nearest in box, landmarks and score together (boxes clipped at the border can coincide)
+        keys_b = np.array([[*f.box, *np.ravel(f.landmarks), 100 * f.score] for f in b])
+        for fa in a:
+            key_a = np.array([*fa.box, *np.ravel(fa.landmarks), 100 * fa.score])
+            fb = b[int(np.abs(keys_b - key_a).sum(1).argmin())]
             assert np.allclose(fa.box, fb.box, atol=1e-2)
             assert abs(fa.score - fb.score) < 1e-4
             assert np.allclose(fa.landmarks, fb.landmarks, atol=1e-2)
+        assert len(torch_det.detect(img)) == len(ort_det.detect(img)) > 0
     # batch of two differently sized images in one call
     ba = torch_det.detect_batch([face_image, face_image[:150, :250]])
     bb = ort_det.detect_batch([face_image, face_image[:150, :250]])
