@@ -191,9 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, dict] = {}
     print(f"follow: {len(cuhk)} CUHK images turned +-{args.degrees:g} deg; probe: {len(faces)} Caltech train faces "
           f"turned in +-30 deg, held-out R^2 per level (stride 8 / 16 / 32)")
-    print("| network | eye-line slope | mouth-line slope | " + " | ".join(f"R^2 {s}" for s in
-                                                                        ("backbone", "bifpn", "enhanced", "context")) + " |")
-    print("|---|---|---|---|---|---|---|")
+    print("| network | eye-line slope | mouth-line slope | " + " | ".join(f"R^2 {s}" for s in STAGES) + " |")
+    print("|---|---|---|" + "---|" * len(STAGES))
     for spec in [s.strip() for s in args.detectors.split(",") if s.strip()]:
         name, det, net = build(spec)
         f = follow(det, cuhk, args.degrees)
