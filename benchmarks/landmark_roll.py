@@ -31,15 +31,16 @@ import numpy as np
 import torch
 
 from featherface.data.benchmarks import load_caltech, load_cuhk
+from featherface.data.transforms import subtract_mean
 from featherface.evaluation.rotated import rotate_face
 from featherface.inference.detector import FaceDetector
 from featherface.io.images import load_image
 from featherface.io.paths import shared_dir
 from featherface.models.registry import create_model
 from featherface.models.weights import model_from_weights
+from featherface.ops.iou import iou_matrix
 from featherface.peers.retinaface import resolve_retinaface_weights
 
-MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
 #: face size (eye distance x 2.5) and canvas per pyramid level: the face on that level's priors
 LEVELS = ((24, 8, 160), (96, 16, 320), (320, 32, 640))
 #: the stages read by the probe, input to output (``trunk``: the head's shared trunk output, V2 Ultra only)
@@ -122,7 +123,7 @@ def probe_stages(net: torch.nn.Module, faces: list[tuple[np.ndarray, np.ndarray]
             deg = float(rng.uniform(-30, 30))
             for lv in range(len(LEVELS)):
                 canvas, (r, c), angle = turned_face_sample(image, eyes, deg, lv)
-                x = torch.from_numpy(canvas.astype(np.float32) - MEAN_BGR).permute(2, 0, 1)[None]
+                x = torch.from_numpy(subtract_mean(canvas))[None]
                 stages = net.forward_features(x)
                 if hooks:
                     net.head(stages["context"])
@@ -136,7 +137,9 @@ def probe_stages(net: torch.nn.Module, faces: list[tuple[np.ndarray, np.ndarray]
             for stage, per in feats.items()}
 
 
-def follow(det: FaceDetector, cuhk: list, degrees: float) -> dict[str, float]:
+def follow(det: FaceDetector, cuhk: list, degrees: float, iou: float = 0.5) -> dict[str, float]:
+    """Eye- and mouth-line slopes over the turned faces found (``featherface eval``'s CUHK rule: the
+    best-overlapping detection, IoU >= ``iou`` with the turned face's box)."""
     true_e, pred_e, true_m, pred_m = [], [], [], []
     for ann in cuhk:
         image = load_image(ann.image)
@@ -145,7 +148,10 @@ def follow(det: FaceDetector, cuhk: list, degrees: float) -> dict[str, float]:
             found = det.detect(turned)
             if len(found) == 0:
                 continue
-            face = min(found, key=lambda f: float(np.abs(np.asarray(f.box[:4]) - box).sum()))
+            ov = iou_matrix(np.array([f.box for f in found], np.float64), np.asarray(box, np.float64)[None])[:, 0]
+            if ov.max() < iou:
+                continue
+            face = found[int(ov.argmax())]
             p = np.asarray(face.landmarks, float).reshape(5, 2)
             true_e.append(line_angle(pts, 0, 1))
             pred_e.append(line_angle(p, 0, 1))

@@ -20,7 +20,7 @@ PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the dat
 # Weights shipped inside the package: model name -> (file in featherface/weights/, sha256 of the file).
 # The file hash is checked before loading, so a damaged or swapped file fails loudly.
 BUILTIN_WEIGHTS: dict[str, tuple[str, str]] = {
-    # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see docs/model_card.md (half the average of stages 8 and 11, half the tail average of stages 12-13)
+    # distilled from RetinaFace-mnet0.25 on CPU (tools/make_default_weights.sh): see docs/model_card.md (V2 Ultra: half the average of stages 8 and 11, half the tail average of stages 12-13; V1: half that blend, half stage 14)
     "featherface-v1": ("featherface-v1.pt", "916fe36d7967aee34c4328d02ce25171804a64e872323d2427192cc6e9ebd114"),
     "featherface-v2-ultra": ("featherface-v2-ultra.pt", "2dda3b0865c26525276279c6279627ad4f510129ff7ae04c5a3e71e8c8dddcba"),
 }
