@@ -3,21 +3,15 @@ network loses head roll."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "landmark_roll.py"
+from tests.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def roll():
-    spec = importlib.util.spec_from_file_location("landmark_roll", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/landmark_roll.py")
 
 
 def test_follow_slope_is_one_for_following_and_zero_for_level_points(roll) -> None:

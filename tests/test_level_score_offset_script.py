@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 from featherface.models.registry import create_model
 from featherface.models.weights import weights_dict
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "level_score_offset.py"
+from tests.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def offset():
-    spec = importlib.util.spec_from_file_location("level_score_offset", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/level_score_offset.py")
 
 
 @pytest.mark.parametrize("name", ["featherface-v2-ultra", "featherface-v1"])

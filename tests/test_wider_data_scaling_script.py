@@ -3,22 +3,18 @@ a recipe that changed the number of WIDER crops with N, would misreport what mor
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from featherface.training.config import TrainConfig
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "wider_data_scaling.py"
+from tests.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def scaling():
-    spec = importlib.util.spec_from_file_location("wider_data_scaling", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/wider_data_scaling.py")
 
 
 def _labels(tmp_path: Path, n: int) -> Path:
