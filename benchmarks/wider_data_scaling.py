@@ -7,7 +7,8 @@ N photos of a seeded shuffle of ``--wider-labels`` for each N in ``--sizes`` (ne
 and the same steps: only the number of distinct photos changes (the starting weights are scored too, as the
 row before any WIDER photo). Each run is then scored
 
-* on the WIDER val subset (official protocol, ``featherface eval --images``: easy / medium / hard), and
+* on the WIDER val subset (official protocol, scored as ``featherface eval --images`` does: easy / medium /
+  hard), and
 * on the train-subset photos, slice by slice of the nested order (photos 1-50, 51-100, 101-200 for
   ``--sizes 50 100 200``): AP at IoU 0.5 on every human box of at least ``--min-face`` px, as
   ``benchmarks/wider_fit.py``. The photos differ in difficulty, so seen and unseen are compared on the
@@ -17,7 +18,8 @@ A slice found much better once trained on says the network memorises photos (sho
 AP also climbs with N, more WIDER photos (the full train set has 12,880, 64x the subset) would help -- an
 extrapolation, stated as one. Flat val AP with N, and seen slices not much above unseen ones, say the
 number of photos is not what limits it.
-Runs resume (``--resume auto``) and finished runs are not redone, so the command can be repeated.
+Training runs resume (``--resume auto``) and finished ones are not redone (only scored again), so the command
+can be repeated.
 
     git show 95bc7ee:featherface/weights/featherface-v2-ultra.pt > runs/wider-scaling/v2-ultra-stage8.pt
     git show 4cfe67b:featherface/weights/featherface-v1.pt > runs/wider-scaling/v1-stage8.pt
@@ -35,30 +37,21 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from featherface.data.labels import load_annotations
+from featherface.data.labels import ImageAnnotation, load_annotations, write_retinaface_labels
 from featherface.evaluation.human_boxes import score_box_set
+from featherface.evaluation.runner import WIDER_SCORE_THRESHOLD, evaluate_detectors, restrict_to_present
+from featherface.evaluation.wider_gt import default_ground_truth_dir, load_wider_ground_truth
 from featherface.io.images import load_image
 from featherface.io.paths import shared_dir
 from featherface.peers.factory import build_detectors
 from featherface.training.config import TrainConfig
 
-ANY_SCORE = 0.02
 SIZE_EDGES = (20.0, 40.0, 80.0)
-
-
-def label_blocks(path: Path) -> list[list[str]]:
-    """A RetinaFace-layout label file as one block of lines per image (its ``# path`` line first)."""
-    blocks: list[list[str]] = []
-    for line in path.read_text().splitlines():
-        if line.startswith("#"):
-            blocks.append([line])
-        elif line.strip() and blocks:
-            blocks[-1].append(line)
-    return blocks
 
 
 def shuffled_indices(count: int, seed: int = 0) -> list[int]:
@@ -74,57 +67,54 @@ def slices(sizes: list[int], total: int) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:]))
 
 
-def nested_subsets(blocks: list[list[str]], sizes: list[int], seed: int = 0) -> dict[int, list[list[str]]]:
-    """The first N blocks of one seeded shuffle for each N, so a smaller set lies inside every larger one."""
-    order = shuffled_indices(len(blocks), seed)
+def nested_subsets(photos: list[ImageAnnotation], sizes: list[int], seed: int = 0) -> dict[int, list[ImageAnnotation]]:
+    """The first N photos of one seeded shuffle for each N (in file order), so a smaller set lies inside every
+    larger one."""
+    order = shuffled_indices(len(photos), seed)
     out = {}
     for n in sizes:
-        if not 0 < n <= len(blocks):
-            raise SystemExit(f"--sizes: {n} is not between 1 and the {len(blocks)} labelled photos")
-        out[n] = [blocks[i] for i in sorted(order[:n])]
+        if not 0 < n <= len(photos):
+            raise SystemExit(f"--sizes: {n} is not between 1 and the {len(photos)} labelled photos")
+        out[n] = [photos[i] for i in sorted(order[:n])]
     return out
 
 
-def run_config(base: TrainConfig, labels: Path, n: int, total: int, seed: int, init: Path, epochs: int,
-               out: Path) -> tuple[TrainConfig, list[str]]:
-    """The base recipe with the WIDER source narrowed to ``labels`` (N photos, repeat scaled by total / N);
-    sources whose label file is missing are dropped and named."""
+def run_config(base: TrainConfig, wider_labels: Path, labels: Path, n: int, total: int, seed: int, init: Path,
+               epochs: int, out: Path) -> tuple[TrainConfig, list[str]]:
+    """The base recipe with its ``wider_labels`` source narrowed to ``labels`` (N photos, repeat scaled by
+    total / N); sources whose label file is missing are dropped and named."""
     d = base.to_dict()
-    sources, dropped = [], []
+    sources, dropped, narrowed = [], [], False
     for src in d.get("extra_sources") or []:
-        if "widerface" in str(src.get("image_root", "")):
+        if Path(src["label_file"]) == wider_labels:
             src = {**src, "label_file": str(labels), "repeat": float(src.get("repeat", 1.0)) * total / n}
+            narrowed = True
         elif not Path(src["label_file"]).is_file():
             dropped.append(src["label_file"])
             continue
         sources.append(src)
+    if not narrowed:  # every run would train on the same photos and the table would say nothing
+        raise SystemExit(f"the recipe has no extra source reading {wider_labels}")
     d.update(extra_sources=sources, seed=seed, init_weights=str(init), epochs=epochs, output_dir=str(out),
              keep_epoch_weights=False)
     return TrainConfig.from_dict(d), dropped
 
 
-def fit_aps(spec: str, parts: dict[str, list[tuple[Path, np.ndarray]]], min_face: float,
-            threads: int) -> dict[str, float]:
-    """AP at IoU 0.5 over each part's human boxes (``wider_fit.py``'s rule)."""
-    dets, skipped = build_detectors([spec], score_threshold=ANY_SCORE, threads=threads)
+def score(spec: str, gt: Any, val_images: Path, parts: dict[str, list[tuple[Path, np.ndarray]]],
+          min_face: float, threads: int) -> dict[str, Any]:
+    """One detector: the WIDER val subset by the official protocol (``featherface eval --images``'s scoring)
+    and AP at IoU 0.5 over each train part's human boxes (``wider_fit.py``'s rule)."""
+    dets, skipped = build_detectors([spec], score_threshold=WIDER_SCORE_THRESHOLD, threads=threads)
     if skipped:
         raise SystemExit(f"{spec}: {skipped[0]}")
+    val = next(iter(evaluate_detectors(dets, gt, val_images, progress=True).values()))
     det = next(iter(dets.values()))
-    out = {}
+    fit = {}
     for name, images in parts.items():
         found = [list(det.detect(load_image(p))) for p, _ in tqdm(images, desc=f"fit {name}", unit="img", leave=False)]
-        out[name] = round(score_box_set(found, [b for _, b in images], threshold=ANY_SCORE, min_face=min_face,
-                                        size_edges=SIZE_EDGES).ap, 4)
-    return out
-
-
-def wider_val(spec: str, out: Path, images: Path, threads: int) -> dict[str, float]:
-    """``featherface eval --images`` once per weights file (its JSON kept, so a rerun does not redo it)."""
-    if not out.is_file():
-        subprocess.run([sys.executable, "-m", "featherface", "eval", "--images", str(images), "--detectors", spec,
-                        "--threads", str(threads), "--json", str(out)], check=True)
-    w = next(iter(json.loads(out.read_text())["detectors"].values()))
-    return {k: w[k] for k in ("easy", "medium", "hard")}
+        fit[name] = round(score_box_set(found, [b for _, b in images], threshold=WIDER_SCORE_THRESHOLD,
+                                        min_face=min_face, size_edges=SIZE_EDGES).ap, 4)
+    return {**{k: val[k] for k in ("easy", "medium", "hard")}, "fit": fit}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,38 +137,36 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{p}: not found (see this script's header)", file=sys.stderr)
             return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    blocks = label_blocks(args.wider_labels)
-    subsets = nested_subsets(blocks, args.sizes)
-    order = shuffled_indices(len(blocks))
+    photos = load_annotations(args.wider_labels, layout="retinaface")
+    subsets = nested_subsets(photos, args.sizes)
+    order = shuffled_indices(len(photos))
     human = {a.path: np.asarray(a.boxes, np.float64).reshape(-1, 4)
              for a in load_annotations(wider / "train-subset" / "label.txt", layout="retinaface")}
     train_images = wider / "train-subset" / "images"
     parts = {}
-    for lo, hi in slices(args.sizes, len(blocks)):
-        names = [blocks[i][0][1:].strip() for i in order[lo:hi]]
+    for lo, hi in slices(args.sizes, len(photos)):
+        names = [photos[i].path for i in order[lo:hi]]
         parts[f"{lo + 1}-{hi}"] = [(train_images / p, human[p]) for p in names if p in human]
     val_images = wider / "val-subset" / "images"
+    gt, _ = restrict_to_present(load_wider_ground_truth(default_ground_truth_dir()), val_images)
     base = TrainConfig.from_yaml(args.config)
-    start = f"{args.model}:{args.init}"
-    rows = [{"photos": None, "seed": None, **wider_val(start, args.out / "start-wider.json", val_images, args.threads),
-             "fit": fit_aps(start, parts, args.min_face, args.threads), "dropped_sources": []}]
+    rows = [{"photos": None, "seed": None, **score(f"{args.model}:{args.init}", gt, val_images, parts, args.min_face,
+                                                   args.threads), "dropped_sources": []}]
     print(json.dumps(rows[0]), flush=True)
     for n in args.sizes:
-        labels = args.out / f"labels_wider_{n}.txt"
-        labels.parent.mkdir(parents=True, exist_ok=True)
-        labels.write_text("\n".join(line for b in subsets[n] for line in b) + "\n")
+        labels = write_retinaface_labels(args.out / f"labels_wider_{n}.txt", subsets[n])
         for seed in args.seeds:
             run_dir = args.out / f"n{n}-seed{seed}"
-            cfg, dropped = run_config(base, labels, n, len(blocks), seed, args.init, args.epochs, run_dir)
+            cfg, dropped = run_config(base, args.wider_labels, labels, n, len(photos), seed, args.init, args.epochs,
+                                      run_dir)
             final = run_dir / "final.pt"
             if not final.is_file():
                 run_dir.mkdir(parents=True, exist_ok=True)
                 (run_dir / "recipe.yaml").write_text(cfg.to_yaml())
                 subprocess.run([sys.executable, "-m", "featherface", "train", "-c", str(run_dir / "recipe.yaml"),
                                 "--resume", "auto", "--no-progress"], check=True)
-            spec = f"{args.model}:{final}"
-            rows.append({"photos": n, "seed": seed, **wider_val(spec, run_dir / "wider.json", val_images, args.threads),
-                         "fit": fit_aps(spec, parts, args.min_face, args.threads), "dropped_sources": dropped})
+            rows.append({"photos": n, "seed": seed, **score(f"{args.model}:{final}", gt, val_images, parts,
+                                                            args.min_face, args.threads), "dropped_sources": dropped})
             print(json.dumps(rows[-1]), flush=True)
     names = list(parts)
     print("\nWIDER val subset (official protocol) and AP on train-subset slices (* = trained on by that run):\n")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from featherface.data.labels import load_annotations, write_retinaface_labels
 from featherface.training.config import TrainConfig
 
 from tests.scripts import load_script
@@ -26,24 +27,28 @@ def _labels(tmp_path: Path, n: int) -> Path:
     return path
 
 
-def test_label_blocks_keep_each_photo_with_its_boxes(scaling, tmp_path: Path) -> None:
-    blocks = scaling.label_blocks(_labels(tmp_path, 3))
-    assert [b[0] for b in blocks] == ["# e/img0.jpg", "# e/img1.jpg", "# e/img2.jpg"]
-    assert blocks[1] == ["# e/img1.jpg", "1 0 10 10", "1 20 12 12"]
-
-
 def test_subsets_are_nested_seeded_and_sized(scaling, tmp_path: Path) -> None:
-    blocks = scaling.label_blocks(_labels(tmp_path, 40))
-    subsets = scaling.nested_subsets(blocks, [5, 20, 40])
-    names = {n: {b[0] for b in s} for n, s in subsets.items()}
+    photos = load_annotations(_labels(tmp_path, 40), layout="retinaface")
+    subsets = scaling.nested_subsets(photos, [5, 20, 40])
+    names = {n: {a.path for a in s} for n, s in subsets.items()}
     assert [len(names[n]) for n in (5, 20, 40)] == [5, 20, 40]
     assert names[5] < names[20] < names[40]
-    again = scaling.nested_subsets(blocks, [5])
-    assert {b[0] for b in again[5]} == names[5]
-    other = scaling.nested_subsets(blocks, [5], seed=1)
-    assert {b[0] for b in other[5]} != names[5]
+    again = scaling.nested_subsets(photos, [5])
+    assert {a.path for a in again[5]} == names[5]
+    other = scaling.nested_subsets(photos, [5], seed=1)
+    assert {a.path for a in other[5]} != names[5]
     with pytest.raises(SystemExit, match="41"):
-        scaling.nested_subsets(blocks, [41])
+        scaling.nested_subsets(photos, [41])
+
+
+def test_a_written_subset_keeps_each_photo_with_its_boxes(scaling, tmp_path: Path) -> None:
+    photos = load_annotations(_labels(tmp_path, 10), layout="retinaface")
+    subset = scaling.nested_subsets(photos, [4])[4]
+    back = load_annotations(write_retinaface_labels(tmp_path / "sub.txt", subset), layout="retinaface")
+    assert [a.path for a in back] == [a.path for a in subset]
+    for a, b in zip(back, subset):
+        k = int(a.path[len("e/img"):-len(".jpg")])
+        assert a.boxes.tolist() == b.boxes.tolist() == [[k, 0, k + 10, 10], [k, 20, k + 12, 32]]
 
 
 def test_run_config_keeps_wider_crops_constant_and_names_dropped_sources(scaling, tmp_path: Path) -> None:
@@ -58,13 +63,16 @@ def test_run_config_keeps_wider_crops_constant_and_names_dropped_sources(scaling
         ],
         "epochs": 9, "seed": 3,
     })
-    cfg, dropped = scaling.run_config(base, Path("sub.txt"), 50, 200, 1, Path("init.pt"), 2, Path("out"))
+    cfg, dropped = scaling.run_config(base, Path("wider.txt"), Path("sub.txt"), 50, 200, 1, Path("init.pt"), 2,
+                                      Path("out"))
     assert dropped == [str(tmp_path / "missing.txt")]
     wider, kept = cfg.extra_sources
     assert wider["label_file"] == "sub.txt" and wider["repeat"] == pytest.approx(24.0)  # 50 photos x 24 = 200 x 6
     assert kept["image_root"] == "y" and kept["repeat"] == 2
     assert (cfg.seed, cfg.epochs, cfg.init_weights, cfg.output_dir) == (1, 2, "init.pt", "out")
     assert base.epochs == 9 and base.extra_sources[0]["repeat"] == 6  # the base recipe is not changed
+    with pytest.raises(SystemExit, match="other.txt"):  # a recipe without that source would train alike for every N
+        scaling.run_config(base, Path("other.txt"), Path("sub.txt"), 50, 200, 1, Path("init.pt"), 2, Path("out"))
 
 
 def test_slices_cover_the_order_once_between_the_sizes(scaling) -> None:
