@@ -36,8 +36,6 @@ from featherface.evaluation.rotated import rotate_face
 from featherface.inference.detector import FaceDetector
 from featherface.io.images import load_image
 from featherface.io.paths import shared_dir
-from featherface.models.registry import create_model
-from featherface.models.weights import model_from_weights
 from featherface.ops.iou import iou_matrix
 from featherface.peers.retinaface import resolve_retinaface_weights
 
@@ -163,14 +161,14 @@ def follow(det: FaceDetector, cuhk: list, degrees: float, iou: float = 0.5) -> d
 
 
 def build(spec: str) -> tuple[str, FaceDetector, torch.nn.Module]:
-    """``retinaface``, ``MODEL`` (shipped weights) or ``MODEL:WEIGHTS``: a detector and its network."""
+    """``retinaface``, ``MODEL`` (shipped weights) or ``MODEL:WEIGHTS``: a detector and its torch network
+    (the detector's own, so the weights are read once)."""
     if spec == "retinaface":
-        path = str(resolve_retinaface_weights())
-        return spec, FaceDetector(model="retinaface-mnet025", weights=path, threads=2), model_from_weights(path)
-    name, _, weights = spec.partition(":")
-    if weights:
-        return spec, FaceDetector(model=name, weights=weights, threads=2), model_from_weights(weights)
-    return spec, FaceDetector(model=name, threads=2), create_model(name, pretrained=True)
+        det = FaceDetector(model="retinaface-mnet025", weights=str(resolve_retinaface_weights()), threads=2)
+    else:
+        name, _, weights = spec.partition(":")
+        det = FaceDetector(model=name, weights=weights, threads=2) if weights else FaceDetector(model=name, threads=2)
+    return spec, det, det.model
 
 
 def main(argv: list[str] | None = None) -> int:
